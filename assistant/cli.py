@@ -1,0 +1,139 @@
+"""The command line behind ``run_assistant.py``.
+
+Exit status: 0 when the session ran to its end, 2 for bad input (a missing or
+corrupt file, an invalid config, an unknown backend, a missing model), 130 when
+stopped with Ctrl-C. Errors are one line on stderr; the output folder keeps
+everything written up to that point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+# Quiet the ffmpeg/OpenCV loggers before cv2 is imported: bad input gets our one line.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+
+from rich.console import Console  # noqa: E402
+
+from .config import Settings, load_settings, parse_override  # noqa: E402
+from .console import ConsoleView  # noqa: E402
+from .errors import AssistantError, InputError  # noqa: E402
+from .eventlog import EventBus, JsonlWriter  # noqa: E402
+from .report import Report  # noqa: E402
+
+log = logging.getLogger("omnilive")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run_assistant.py",
+        description="omnilive: an assistant that sees and talks. Replays a recorded session through the pipeline.",
+    )
+    p.add_argument("--config", type=Path, help="YAML settings file (for example configs/demo.yaml)")
+    p.add_argument("--session", type=Path, help="replay a session folder (holds session.json)")
+    p.add_argument("--video", type=Path, help="replay this video file (any format OpenCV/ffmpeg reads)")
+    p.add_argument("--audio", type=Path, help="replay this audio file (wav, flac, mp3, any rate)")
+    p.add_argument("--speed", type=float, help="1 = real time (default), 0 = as fast as the models allow")
+    p.add_argument("--out", type=Path, help="output folder (default runs/<timestamp>/)")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+        help="override a config field, e.g. --set dialogue.backend=openai (repeatable)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    return p
+
+
+def _overrides(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    out = [parse_override(o) for o in args.overrides]
+    if args.session is not None:
+        out += [("input.session", str(args.session)), ("input.video", None), ("input.audio", None)]
+    elif args.video is not None or args.audio is not None:
+        out += [
+            ("input.session", None),
+            ("input.video", str(args.video) if args.video else None),
+            ("input.audio", str(args.audio) if args.audio else None),
+        ]
+    if args.speed is not None:
+        out.append(("replay.speed", args.speed))
+    if args.out is not None:
+        out.append(("output.dir", str(args.out)))
+    return out
+
+
+def _out_dir(settings: Settings) -> Path:
+    out = settings.output.dir or Path("runs") / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    if (out / "events.jsonl").exists():
+        raise InputError(f"output folder '{out}': already holds a run (events.jsonl); choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"output folder '{out}': cannot create it ({exc.strerror})") from exc
+    return out
+
+
+def _assistant_error(exc: BaseException) -> AssistantError | None:
+    if isinstance(exc, AssistantError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _assistant_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    console = Console(quiet=args.quiet, highlight=False)
+    writer: JsonlWriter | None = None
+    report: Report | None = None
+    out: Path | None = None
+    try:
+        settings = load_settings(args.config, _overrides(args))
+        logging.getLogger().setLevel(settings.log_level)
+        from .session import make_clock, prepare_models, prepare_sources, run_replay
+
+        sources = prepare_sources(settings)
+        models = prepare_models(settings, hearing=sources.audio is not None, seeing=sources.video is not None)
+        out = _out_dir(settings)
+        speed = settings.replay.speed
+        bus = EventBus(make_clock(speed))
+        writer = JsonlWriter(out / "events.jsonl")
+        report = Report()
+        duration = max(sources.audio.duration if sources.audio else 0.0, sources.video.duration if sources.video else 0.0)
+        view = ConsoleView(console, duration=duration, progress=speed != 1 and not args.quiet)
+        for subscriber in (writer, report, view):
+            bus.subscribe(subscriber)
+        console.print(f"[bold]omnilive[/] replaying {sources.label} at speed {speed:g} → {out}")
+        try:
+            stats = asyncio.run(run_replay(settings, sources, models, bus, out, on_progress=view.progress))
+        finally:
+            view.close()
+        console.print(
+            f"done: {stats.media_seconds:.1f} s of media in {stats.wall_seconds:.1f} s; "
+            f"{len(report.turns)} replies; output in {out}"
+        )
+        return 0
+    except KeyboardInterrupt:
+        print(f"omnilive: interrupted; output kept in {out}", file=sys.stderr)
+        return 130
+    except BaseException as exc:  # noqa: BLE001 - translated to one line below, or re-raised
+        found = _assistant_error(exc)
+        if found is None:
+            raise
+        print(f"omnilive: error: {found}", file=sys.stderr)
+        return 2
+    finally:
+        if report is not None and out is not None:
+            report.write(out)
+        if writer is not None:
+            writer.close()

@@ -1,0 +1,170 @@
+"""Settings: YAML files validated into typed, strict pydantic models.
+
+Relative paths in a YAML file are relative to that file; paths given on the
+command line are relative to the working directory. ``--set a.b=value``
+overrides any field; the value is parsed as YAML (``--set replay.speed=0``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputSettings(_Strict):
+    session: Path | None = None
+    video: Path | None = None
+    audio: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> InputSettings:
+        if self.session is not None and (self.video is not None or self.audio is not None):
+            raise ValueError("give either a session folder or video/audio files, not both")
+        return self
+
+
+class ReplaySettings(_Strict):
+    speed: float = Field(1.0, ge=0, description="1 = real time, 0 = as fast as the models allow")
+
+
+class OutputSettings(_Strict):
+    dir: Path | None = None
+
+
+class VideoSettings(_Strict):
+    sample_interval_s: float = Field(1.0, gt=0)
+    change_threshold: float = Field(0.03, ge=0, le=1)
+
+
+class DescriberSettings(_Strict):
+    backend: Literal["basic"] = "basic"
+    tesseract: bool | None = None
+    people: bool = True
+
+
+class VadSettings(_Strict):
+    model: Path | None = None
+    threshold: float = Field(0.5, gt=0, lt=1)
+    min_speech_ms: int = Field(250, ge=32)
+    min_silence_ms: int = Field(500, ge=32)
+    pad_ms: int = Field(200, ge=0)
+    max_utterance_s: float = Field(30.0, gt=1)
+
+
+class AsrSettings(_Strict):
+    backend: Literal["faster-whisper"] = "faster-whisper"
+    model: str = "tiny.en"
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = Field(2, ge=1)
+    beam_size: int = Field(1, ge=1)
+    language: str | None = "en"
+
+
+class DialogueSettings(_Strict):
+    backend: Literal["auto", "openai", "offline"] = "auto"
+    base_url: str | None = None
+    model: str | None = None
+    system_prompt: str | None = None
+    temperature: float = Field(0.7, ge=0, le=2)
+    max_tokens: int = Field(200, ge=1)
+    timeout_s: float = Field(30.0, gt=0)
+    history_turns: int = Field(6, ge=0)
+
+
+class TtsSettings(_Strict):
+    backend: Literal["piper", "pyttsx3"] = "piper"
+    voice: str = "joe"
+    length_scale: float | None = Field(None, gt=0)
+    rate: int | None = Field(None, gt=0)
+
+
+class Settings(_Strict):
+    input: InputSettings = InputSettings()
+    replay: ReplaySettings = ReplaySettings()
+    output: OutputSettings = OutputSettings()
+    video: VideoSettings = VideoSettings()
+    describer: DescriberSettings = DescriberSettings()
+    vad: VadSettings = VadSettings()
+    asr: AsrSettings = AsrSettings()
+    dialogue: DialogueSettings = DialogueSettings()
+    tts: TtsSettings = TtsSettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+
+_PATH_FIELDS = (("input", "session"), ("input", "video"), ("input", "audio"), ("output", "dir"), ("vad", "model"))
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {dotted}: '{key}' is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise ConfigError(f"--set {text}: expected dotted.path=value")
+    key, raw = text.split("=", 1)
+    if not key.strip():
+        raise ConfigError(f"--set {text}: empty field name")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    got = first.get("input")
+    shown = f" (got {got!r})" if first["type"] != "extra_forbidden" and not isinstance(got, dict) else ""
+    more = f" [and {len(error.errors()) - 1} more]" if len(error.errors()) > 1 else ""
+    return f"{where}: {message}{shown}{more}"
+
+
+def load_settings(
+    path: Path | None,
+    overrides: list[tuple[str, Any]] = (),  # type: ignore[assignment]
+) -> Settings:
+    data: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config file '{path}': no such file")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file '{path}': not valid YAML ({exc})".replace("\n", " ")) from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file '{path}': the top level must be a mapping")
+        data = loaded or {}
+        base = path.resolve().parent
+        for section, key in _PATH_FIELDS:
+            node = data.get(section)
+            if isinstance(node, dict) and isinstance(node.get(key), str):
+                node[key] = str(base / node[key])
+    for key, value in overrides:
+        _set_dotted(data, key, value)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        origin = f"config '{path}'" if path is not None else "config"
+        raise ConfigError(f"{origin}: {_describe(exc)}") from exc

@@ -1,0 +1,168 @@
+"""Typed events. Every stage reports what it did as one of these.
+
+Each event is a frozen dataclass with ``t``, the session-clock time at which it
+happened, and a ``type`` name used in ``events.jsonl``. Serialization is generic
+(:func:`to_record`); no event writes its own JSON.
+
+``speech_end_at`` and similar fields hold media/session times of things that
+happened before the event was emitted (the VAD reports the end of speech only
+after it has heard enough silence).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+class Stage(enum.Enum):
+    SESSION = "session"
+    VIDEO = "video"
+    DESCRIBER = "describer"
+    VAD = "vad"
+    ASR = "asr"
+    DIALOGUE = "dialogue"
+    TTS = "tts"
+    PLAYER = "player"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    type: ClassVar[str] = "event"
+    t: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionStarted(Event):
+    type: ClassVar[str] = "session_start"
+    source: str
+    speed: float
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionEnded(Event):
+    type: ClassVar[str] = "session_end"
+    reason: str
+    media_seconds: float
+    dropped: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechStarted(Event):
+    type: ClassVar[str] = "speech_start"
+    utterance: int
+    speech_start_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechEnded(Event):
+    type: ClassVar[str] = "speech_end"
+    utterance: int
+    speech_start_at: float
+    speech_end_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transcribed(Event):
+    type: ClassVar[str] = "transcript"
+    utterance: int
+    text: str
+    final: bool
+    compute_ms: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SceneDescribed(Event):
+    type: ClassVar[str] = "scene"
+    text: str
+    frame_t: float
+    change: float
+    backend: str
+    compute_ms: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyStarted(Event):
+    """The first token of a reply arrived from the LLM."""
+
+    type: ClassVar[str] = "reply_first_token"
+    turn: int
+    utterance: int
+    backend: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyChunk(Event):
+    """A piece of the reply handed to TTS (a sentence, or a clause)."""
+
+    type: ClassVar[str] = "reply_chunk"
+    turn: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyText(Event):
+    """The whole reply text, once the LLM finished (or was cut off)."""
+
+    type: ClassVar[str] = "reply_text"
+    turn: int
+    utterance: int
+    text: str
+    question: str
+    interrupted: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyAudioStarted(Event):
+    type: ClassVar[str] = "reply_audio_start"
+    turn: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyAudioEnded(Event):
+    type: ClassVar[str] = "reply_audio_end"
+    turn: int
+    duration_s: float
+    path: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnMetrics(Event):
+    """Per-turn latencies in ms, measured on the session clock from the end of speech.
+
+    ``*_ms`` fields are offsets from ``speech_end_at``; ``compute`` holds the wall
+    time each model call took, which is what matters at ``--speed 0``.
+    """
+
+    type: ClassVar[str] = "turn_metrics"
+    turn: int
+    utterance: int
+    speech_end_at: float
+    vad_end_ms: float
+    asr_final_ms: float
+    first_token_ms: float | None
+    first_audio_ms: float | None
+    compute: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorOccurred(Event):
+    type: ClassVar[str] = "error"
+    stage: str
+    code: str
+    message: str
+    retryable: bool
+
+
+def to_record(event: Event) -> dict[str, Any]:
+    """The JSON-ready form of an event: ``type``, ``t``, then its payload."""
+    record: dict[str, Any] = {"type": event.type, "t": round(event.t, 4)}
+    for field in dataclasses.fields(event):
+        if field.name == "t":
+            continue
+        value = getattr(event, field.name)
+        record[field.name] = round(value, 4) if isinstance(value, float) else value
+    return record

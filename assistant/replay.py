@@ -1,0 +1,87 @@
+"""The replay driver: feeds a recorded video and audio into the pipeline by media time.
+
+Audio blocks and sampled frames are merged in media-time order. With ``speed > 0``
+each item is released when the wall clock (scaled by the speed) reaches its time,
+as a camera and microphone would deliver it. With ``speed == 0`` the driver waits
+until the whole pipeline is idle, then moves the media clock to the item's time:
+every stage sees the media as if the models took no time at all, and the run is
+as fast, and as repeatable, as the models allow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from perception.frames import Frame, VideoFileSource
+from perception.sampling import Sampler
+from speech.audio_file import AudioFileSource
+from speech.vad import BLOCK, SAMPLE_RATE, AudioBlock
+
+from .channels import Activity, Channel
+from .clock import MediaClock, WallClock
+
+Progress = Callable[[float], None]
+
+
+class ReplayDriver:
+    def __init__(
+        self,
+        *,
+        audio: AudioFileSource | None,
+        video: VideoFileSource | None,
+        sampler: Sampler,
+        clock: MediaClock | WallClock,
+        activity: Activity,
+        audio_out: Channel[AudioBlock],
+        frames_out: Channel[Frame],
+        on_progress: Progress | None = None,
+    ) -> None:
+        self.audio = audio
+        self.video = video
+        self.sampler = sampler
+        self.clock = clock
+        self.activity = activity
+        self.audio_out = audio_out
+        self.frames_out = frames_out
+        self.on_progress = on_progress
+        self.position = 0.0
+
+    @property
+    def duration(self) -> float:
+        return max(self.audio.duration if self.audio else 0.0, self.video.duration if self.video else 0.0)
+
+    async def _reach(self, t: float) -> None:
+        if isinstance(self.clock, MediaClock):
+            await self.activity.wait_idle()
+            self.clock.set(t)
+        else:
+            await self.clock.sleep_until(t)
+        self.position = max(self.position, t)
+        if self.on_progress is not None:
+            self.on_progress(self.position)
+
+    async def run(self) -> None:
+        block_s = BLOCK / SAMPLE_RATE
+        blocks = self.audio.blocks() if self.audio else None
+        frames = self.video.frames(self.sampler.due) if self.video else None
+        audio_t = 0.0
+        try:
+            block = next(blocks, None) if blocks else None
+            frame = await asyncio.to_thread(next, frames, None) if frames else None
+            while block is not None or frame is not None:
+                # A block is delivered when its last sample has arrived.
+                if block is not None and (frame is None or audio_t + block_s <= frame.t):
+                    await self._reach(audio_t + block_s)
+                    await self.audio_out.put(AudioBlock(audio_t, block))
+                    audio_t += block_s
+                    block = next(blocks, None) if blocks else None
+                elif frame is not None:
+                    await self._reach(frame.t)
+                    self.frames_out.put_nowait(frame)
+                    frame = await asyncio.to_thread(next, frames, None) if frames else None
+            if isinstance(self.clock, MediaClock):
+                await self.activity.wait_idle()
+        finally:
+            self.audio_out.close()
+            self.frames_out.close()

@@ -1,0 +1,199 @@
+"""A reply is a turn: LLM stream → sentence chunker → TTS → sink.
+
+The LLM and TTS run as two tasks joined by a small channel, so the next sentence is
+being generated while the first is synthesized. Cancelling the turn (barge-in, shutdown)
+cancels both, closes the sink's turn and still records what was said, marked
+``interrupted``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from dialogue.backends import ChatBackend
+from dialogue.chunker import SentenceChunker
+from dialogue.prompt import DEFAULT_SYSTEM_PROMPT, Conversation, Exchange, ReplyRequest, build_request
+from perception.memory import SceneMemory
+from speech.sinks import ReplySink
+from speech.tts import Tts
+
+from .channels import Channel
+from .errors import AssistantError
+from .eventlog import EventBus
+from .events import (
+    ErrorOccurred,
+    Event,
+    ReplyAudioEnded,
+    ReplyAudioStarted,
+    ReplyChunk,
+    ReplyStarted,
+    ReplyText,
+    SpeechEnded,
+    Stage,
+    Transcribed,
+    TurnMetrics,
+)
+
+log = logging.getLogger(__name__)
+
+FALLBACK_REPLY = "Sorry, I could not get an answer just now."
+
+
+@dataclass(slots=True)
+class _TurnTimes:
+    utterance: int
+    first_token: float | None = None
+    first_audio: float | None = None
+    compute: dict[str, float] = field(default_factory=dict)
+
+
+class TurnTimer:
+    """Reads the event log and works out each turn's latencies from the end of speech."""
+
+    def __init__(self) -> None:
+        self._speech_end: dict[int, tuple[float, float]] = {}  # utterance -> (end_at, detected t)
+        self._final: dict[int, tuple[float, float]] = {}  # utterance -> (t, compute ms)
+        self._turns: dict[int, _TurnTimes] = {}
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, SpeechEnded):
+            self._speech_end[event.utterance] = (event.speech_end_at, event.t)
+        elif isinstance(event, Transcribed) and event.final:
+            self._final[event.utterance] = (event.t, event.compute_ms)
+        elif isinstance(event, ReplyStarted):
+            self._turns[event.turn] = _TurnTimes(event.utterance, first_token=event.t)
+        elif isinstance(event, ReplyAudioStarted) and event.turn in self._turns:
+            self._turns[event.turn].first_audio = event.t
+
+    def begin(self, turn: int, utterance: int) -> None:
+        self._turns[turn] = _TurnTimes(utterance)
+
+    def add_compute(self, turn: int, key: str, ms: float) -> None:
+        times = self._turns[turn]
+        times.compute[key] = times.compute.get(key, 0.0) + ms
+
+    def finish(self, turn: int, t: float) -> TurnMetrics | None:
+        times = self._turns.pop(turn, None)
+        if times is None or times.utterance not in self._speech_end:
+            return None
+        end_at, detected = self._speech_end.pop(times.utterance)
+        final_t, asr_ms = self._final.pop(times.utterance, (detected, 0.0))
+
+        def since_end(x: float | None) -> float | None:
+            return None if x is None else round((x - end_at) * 1000, 1)
+
+        return TurnMetrics(
+            t=t,
+            turn=turn,
+            utterance=times.utterance,
+            speech_end_at=end_at,
+            vad_end_ms=round((detected - end_at) * 1000, 1),
+            asr_final_ms=round((final_t - end_at) * 1000, 1),
+            first_token_ms=since_end(times.first_token),
+            first_audio_ms=since_end(times.first_audio),
+            compute={"asr_ms": round(asr_ms, 1), **{k: round(v, 1) for k, v in times.compute.items()}},
+        )
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        *,
+        bus: EventBus,
+        llm: ChatBackend,
+        tts: Tts,
+        sink: ReplySink,
+        memory: SceneMemory,
+        conversation: Conversation,
+        timer: TurnTimer,
+        system_prompt: str | None = None,
+    ) -> None:
+        self.bus = bus
+        self.llm = llm
+        self.tts = tts
+        self.sink = sink
+        self.memory = memory
+        self.conversation = conversation
+        self.timer = timer
+        self.system_prompt = system_prompt or DEFAULT_SYSTEM_PROMPT
+
+    async def run(self, turn: int, utterance: int, question: str) -> None:
+        clock = self.bus.clock
+        request = build_request(question, self.conversation, self.memory.latest(), clock.now(), self.system_prompt)
+        pieces: Channel[str] = Channel(f"turn-{turn}-pieces", maxsize=8)
+        said: list[str] = []
+        self.timer.begin(turn, utterance)
+        await self.sink.open_turn(turn, self.tts.sample_rate)
+        interrupted = False
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._generate(turn, utterance, request, pieces, said), name=f"turn-{turn}-llm")
+                tg.create_task(self._speak(turn, pieces), name=f"turn-{turn}-tts")
+        except asyncio.CancelledError:
+            interrupted = True
+            raise
+        finally:
+            seconds, path = await self.sink.close_turn(interrupted=interrupted)
+            now = clock.now()
+            self.bus.publish(ReplyAudioEnded(t=now, turn=turn, duration_s=seconds, path=path))
+            text = "".join(said).strip()
+            self.bus.publish(
+                ReplyText(t=now, turn=turn, utterance=utterance, text=text, question=question, interrupted=interrupted)
+            )
+            self.conversation.add(Exchange(user=question, assistant=text, interrupted=interrupted))
+            metrics = self.timer.finish(turn, now)
+            if metrics is not None:
+                self.bus.publish(metrics)
+
+    async def _generate(
+        self, turn: int, utterance: int, request: ReplyRequest, pieces: Channel[str], said: list[str]
+    ) -> None:
+        chunker = SentenceChunker()
+        started = time.perf_counter()
+        first = True
+        try:
+            async for token in self.llm.stream(request):
+                if first:
+                    first = False
+                    self.timer.add_compute(turn, "llm_first_token_ms", (time.perf_counter() - started) * 1000)
+                    self.bus.publish(
+                        ReplyStarted(t=self.bus.clock.now(), turn=turn, utterance=utterance, backend=self.llm.name)
+                    )
+                said.append(token)
+                for piece in chunker.feed(token):
+                    await pieces.put(piece)
+            for piece in chunker.flush():
+                await pieces.put(piece)
+        except AssistantError as exc:
+            log.warning("turn %d: %s", turn, exc)
+            self.bus.publish(
+                ErrorOccurred(
+                    t=self.bus.clock.now(),
+                    stage=Stage.DIALOGUE.value,
+                    code=exc.code,
+                    message=str(exc),
+                    retryable=exc.retryable,
+                )
+            )
+            if not "".join(said).strip():
+                said.append(FALLBACK_REPLY)
+                await pieces.put(FALLBACK_REPLY)
+        finally:
+            pieces.close()
+
+    async def _speak(self, turn: int, pieces: Channel[str]) -> None:
+        audio_started = False
+        async for piece in pieces:
+            self.bus.publish(ReplyChunk(t=self.bus.clock.now(), turn=turn, text=piece))
+            started = time.perf_counter()
+            pcm = await asyncio.to_thread(self.tts.synthesize, piece)
+            self.timer.add_compute(turn, "tts_ms", (time.perf_counter() - started) * 1000)
+            if not len(pcm):
+                continue
+            if not audio_started:
+                audio_started = True
+                self.bus.publish(ReplyAudioStarted(t=self.bus.clock.now(), turn=turn))
+            await self.sink.write(pcm)

