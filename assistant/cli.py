@@ -21,13 +21,13 @@ from typing import Any
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
-from rich.console import Console  # noqa: E402
+from rich.console import Console
 
-from .config import Settings, load_settings, parse_override  # noqa: E402
-from .console import ConsoleView  # noqa: E402
-from .errors import AssistantError, InputError  # noqa: E402
-from .eventlog import EventBus, JsonlWriter  # noqa: E402
-from .report import Report  # noqa: E402
+from .config import Settings, load_settings, parse_override
+from .console import ConsoleView
+from .errors import AssistantError, InputError
+from .eventlog import EventBus, JsonlWriter
+from .report import Report
 
 log = logging.getLogger("omnilive")
 
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         bus = EventBus(make_clock(speed))
         writer = JsonlWriter(out / "events.jsonl")
         report = Report()
-        duration = max(sources.audio.duration if sources.audio else 0.0, sources.video.duration if sources.video else 0.0)
+        duration = max(s.duration for s in (sources.audio, sources.video) if s is not None)
         view = ConsoleView(console, duration=duration, progress=speed != 1 and not args.quiet)
         for subscriber in (writer, report, view):
             bus.subscribe(subscriber)
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"omnilive: interrupted; output kept in {out}", file=sys.stderr)
         return 130
-    except BaseException as exc:  # noqa: BLE001 - translated to one line below, or re-raised
+    except BaseException as exc:
         found = _assistant_error(exc)
         if found is None:
             raise

@@ -31,10 +31,8 @@ class SentenceChunker:
             if piece:
                 out.append(piece)
         if len(self._buffer) > self.max_chars:
-            cut = None
-            for cut in _CLAUSE_END.finditer(self._buffer):
-                pass
-            end = cut.end() if cut is not None else self._buffer.rfind(" ") + 1
+            clauses = list(_CLAUSE_END.finditer(self._buffer))
+            end = clauses[-1].end() if clauses else self._buffer.rfind(" ") + 1
             if end > 0:
                 out.append(self._buffer[:end].strip())
                 self._buffer = self._buffer[end:]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncIterator
+from typing import cast
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from assistant.errors import BackendError
 
@@ -45,7 +47,7 @@ class OpenAIChat:
         try:
             response = await self._client.chat.completions.create(
                 model=self.model,
-                messages=request.messages,  # type: ignore[arg-type]
+                messages=cast(list[ChatCompletionMessageParam], request.messages),
                 stream=True,
                 temperature=self.temperature,
                 max_tokens=self.max_tokens,

@@ -37,7 +37,8 @@ class ChangeGate:
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         h, w = gray.shape[:2]
         small = cv2.resize(gray, (self.size, max(1, round(self.size * h / w))), interpolation=cv2.INTER_AREA)
-        return small.astype(np.float32) / 255.0
+        thumb: npt.NDArray[np.float32] = np.asarray(small, dtype=np.float32) / np.float32(255.0)
+        return thumb
 
     def check(self, image: Image) -> tuple[bool, float]:
         """Whether the frame differs enough from the last one let through, and the score.

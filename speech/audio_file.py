@@ -53,7 +53,7 @@ class AudioFileSource:
                 stream = container.streams.audio[0]
                 duration = float(container.duration or 0) / 1_000_000
                 return int(stream.rate or 0), int(stream.channels or 1), duration
-        except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
+        except av.error.FFmpegError as exc:
             raise InputError(f"audio file '{self.path}': not a readable audio file ({exc})") from exc
 
     def _native_blocks(self) -> Iterator[np.ndarray]:

@@ -1,0 +1,52 @@
+# Two commands do all the set-up: `make demo` and `make test`. Both are idempotent.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+APT_PACKAGES := espeak-ng ffmpeg libportaudio2 tesseract-ocr tesseract-ocr-eng sox alsa-utils
+
+.PHONY: demo test system venv venv-test lint typecheck pytest clean sample-session
+
+demo: venv
+	$(PY) run_assistant.py --config configs/demo.yaml
+
+test: venv-test lint typecheck pytest
+
+# System packages, installed with apt-get only when something is missing.
+system:
+	@missing=""; \
+	for c in espeak-ng ffmpeg tesseract sox aplay; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || missing=1; \
+	$(PYTHON) -m venv --help >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages: $(APT_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) \
+	    $$(echo $$missing | grep -o python3-venv) >/dev/null; \
+	fi
+
+$(VENV)/.stamp-run: pyproject.toml | system
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-run
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.stamp-run
+venv-test: $(VENV)/.stamp-test
+
+lint: venv-test
+	$(VENV)/bin/ruff check .
+
+typecheck: venv-test
+	$(VENV)/bin/mypy
+
+pytest: venv-test
+	$(PY) -m pytest -q
+
+sample-session: venv
+	$(PY) scripts/make_sample_session.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache *.egg-info
