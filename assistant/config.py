@@ -78,6 +78,7 @@ class DialogueSettings(_Strict):
     temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(200, ge=1)
     timeout_s: float = Field(30.0, gt=0)
+    max_retries: int = Field(2, ge=0)
     history_turns: int = Field(6, ge=0)
 
 

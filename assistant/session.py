@@ -105,6 +105,7 @@ def make_llm(settings: Settings) -> ChatBackend:
             temperature=d.temperature,
             max_tokens=d.max_tokens,
             timeout_s=d.timeout_s,
+            max_retries=d.max_retries,
         )
     return OfflineResponder()
 

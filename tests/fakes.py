@@ -1,0 +1,88 @@
+"""Small fakes for the edges we cannot reach here: a remote LLM server, a player."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+
+
+@contextmanager
+def chat_server(reply: str, *, status: int = 200) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A local server speaking the chat-completions streaming protocol (SSE).
+
+    Yields its base URL and the list where it records every request body."""
+    requests: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body["_auth"] = self.headers.get("Authorization")
+            body["_path"] = self.path
+            requests.append(body)
+            if status != 200:
+                payload = json.dumps({"error": {"message": "scripted failure", "type": "server_error"}}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            words = reply.split(" ")
+            for i, word in enumerate(words):
+                chunk = {
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": body.get("model", "test"),
+                    "choices": [{"index": 0, "delta": {"content": word if i == 0 else " " + word}, "finish_reason": None}],
+                }
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="fake-chat-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class GatedSink:
+    """A reply sink standing in for a speaker: ``write`` waits until the test opens the gate."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.gate = asyncio.Event()
+        self.written = 0
+        self.opened: list[int] = []
+        self.closed: list[bool] = []
+        self.first_write = asyncio.Event()
+
+    async def open_turn(self, turn: int, sample_rate: int) -> None:
+        self.opened.append(turn)
+
+    async def write(self, pcm: np.ndarray) -> None:
+        self.first_write.set()
+        await self.gate.wait()
+        self.written += len(pcm)
+
+    async def close_turn(self, *, interrupted: bool = False) -> tuple[float, str | None]:
+        self.closed.append(interrupted)
+        return self.written / 22050, None
