@@ -64,7 +64,7 @@ class TurnTimer:
         elif isinstance(event, Transcribed) and event.final:
             self._final[event.utterance] = (event.t, event.compute_ms)
         elif isinstance(event, ReplyStarted):
-            self._turns[event.turn] = _TurnTimes(event.utterance, first_token=event.t)
+            self._turns.setdefault(event.turn, _TurnTimes(event.utterance)).first_token = event.t
         elif isinstance(event, ReplyAudioStarted) and event.turn in self._turns:
             self._turns[event.turn].first_audio = event.t
 
