@@ -1,0 +1,144 @@
+"""Units: the VAD segmenter and Silero, the sentence chunker, config loading, the offline responder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from assistant.config import load_settings, parse_override
+from assistant.errors import ConfigError
+from dialogue.chunker import SentenceChunker
+from dialogue.offline import offline_reply
+from dialogue.prompt import Conversation, Exchange, build_request
+from perception.memory import SceneDescription
+from perception.sampling import ChangeGate, Sampler
+from speech.vad import BLOCK, Segmenter, SileroVad, VadEnd, VadStart
+
+from .conftest import ROOT, SESSION
+
+BLOCK_S = BLOCK / 16000
+
+
+def _segment(probs: list[float], **kw: int) -> list[VadStart | VadEnd]:
+    seg = Segmenter(**kw)
+    out: list[VadStart | VadEnd] = []
+    for i, p in enumerate(probs):
+        out += seg.push(np.full(BLOCK, i, dtype=np.float32), i * BLOCK_S, p)
+    return out + seg.flush()
+
+
+def test_segmenter_needs_min_speech_and_min_silence() -> None:
+    # 5 blocks of speech (160 ms) is shorter than 250 ms: ignored.
+    assert _segment([0.0] * 5 + [0.9] * 5 + [0.0] * 30) == []
+    signals = _segment([0.0] * 5 + [0.9] * 20 + [0.0] * 30, min_silence_ms=500, pad_ms=0)
+    start, end = signals
+    assert isinstance(start, VadStart) and isinstance(end, VadEnd)
+    assert start.start == pytest.approx(5 * BLOCK_S)
+    assert end.end == pytest.approx(25 * BLOCK_S)
+    assert len(end.audio) == 20 * BLOCK  # no padding asked for: exactly the voiced blocks
+
+
+def test_segmenter_bridges_short_pauses_and_pads() -> None:
+    probs = [0.0] * 10 + [0.9] * 10 + [0.1] * 5 + [0.9] * 10 + [0.0] * 40
+    signals = _segment(probs, min_silence_ms=500, pad_ms=96)
+    assert [type(s) for s in signals] == [VadStart, VadEnd]
+    end = signals[1]
+    assert isinstance(end, VadEnd)
+    assert end.end == pytest.approx(35 * BLOCK_S)
+    assert len(end.audio) == (25 + 3 + 3) * BLOCK  # 3 blocks of padding each side
+    assert end.audio[0] == 7  # the pre-roll starts 3 blocks before the voice
+
+
+def test_segmenter_flushes_speech_at_end_of_input() -> None:
+    signals = _segment([0.9] * 20)
+    assert isinstance(signals[-1], VadEnd)
+
+
+def test_silero_hears_speech_not_silence() -> None:
+    audio, rate = sf.read(SESSION / "audio.wav", dtype="float32")
+    assert rate == 16000
+    vad = SileroVad()
+    speech = audio[int(2.2 * rate) : int(2.2 * rate) + 20 * BLOCK]
+    probs = [vad(speech[i : i + BLOCK]) for i in range(0, len(speech), BLOCK)]
+    vad.reset()
+    quiet = [vad(np.zeros(BLOCK, dtype=np.float32)) for _ in range(20)]
+    assert np.mean(probs) > 0.5 > max(quiet)
+
+
+def test_chunker_splits_on_sentences_and_long_clauses() -> None:
+    c = SentenceChunker(max_chars=40)
+    out: list[str] = []
+    for token in "Hello there. How are you? I am fine".split(" "):
+        out += c.feed(token + " ")
+    assert out == ["Hello there.", "How are you?"]
+    assert c.flush() == ["I am fine"]
+    long = SentenceChunker(max_chars=40).feed("one two three, four five six seven eight nine ten eleven")
+    assert long == ["one two three,"]
+    assert SentenceChunker().feed("3.5 degrees") == []  # a decimal point is not a sentence end
+
+
+def test_config_paths_are_relative_to_the_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("input:\n  session: ../sessions/x\nreplay:\n  speed: 0\n")
+    s = load_settings(cfg, [parse_override("dialogue.backend=offline"), parse_override("video.change_threshold=0.1")])
+    assert s.input.session == tmp_path / "../sessions/x"
+    assert s.replay.speed == 0
+    assert s.dialogue.backend == "offline" and s.video.change_threshold == 0.1
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ("replay.speed=-1", "replay.speed"),
+        ("describer.backend=nope", "describer.backend"),
+        ("vad.nonsense=1", "vad.nonsense"),
+        ("asr.beam_size=many", "asr.beam_size"),
+    ],
+)
+def test_config_errors_name_the_field(override: str, field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(ROOT / "configs" / "demo.yaml", [parse_override(override)])
+    assert field in str(info.value) and "\n" not in str(info.value)
+
+
+def test_demo_config_is_valid() -> None:
+    s = load_settings(ROOT / "configs" / "demo.yaml")
+    assert s.input.session is not None and (s.input.session / "session.json").is_file()
+
+
+def test_offline_reply_is_honest_and_uses_the_scene() -> None:
+    scene = SceneDescription(text="A red sign reads OPEN.", frame_t=3.0, described_at=3.0, backend="basic")
+    seen = build_request("can you read the sign", Conversation(), scene, now=5.0)
+    assert seen.scene_age_s == 2.0
+    reply = offline_reply(seen)
+    assert reply.startswith("No language model is connected.") and "OPEN" in reply
+    blind = offline_reply(build_request("what time is it", Conversation(), None, now=5.0))
+    assert "nothing yet" in blind and "what time is it" in blind
+
+
+def test_prompt_carries_history_and_scene() -> None:
+    conv = Conversation(max_turns=2)
+    for i in range(3):
+        conv.add(Exchange(user=f"q{i}", assistant=f"a{i}", interrupted=i == 2))
+    scene = SceneDescription(text="A dim room.", frame_t=1.0, described_at=1.0, backend="basic")
+    req = build_request("and now?", conv, scene, now=11.0)
+    contents = [m["content"] for m in req.messages]
+    assert "q0" not in contents  # only the last two exchanges are kept
+    assert contents[1:5] == ["q1", "a1", "q2", "a2 [interrupted by the user]"]
+    assert contents[-2] == "Camera (10 s ago): A dim room."
+    assert contents[-1] == "and now?"
+
+
+def test_sampler_and_change_gate() -> None:
+    s = Sampler(1.0)
+    assert [t for t in (0.0, 0.1, 0.5, 1.0, 1.2, 2.05) if s.due(t)] == [0.0, 1.0, 2.05]
+    gate = ChangeGate(threshold=0.05)
+    black = np.zeros((48, 64, 3), dtype=np.uint8)
+    white = np.full_like(black, 255)
+    assert gate.check(black) == (True, 1.0)
+    assert gate.check(black.copy())[0] is False
+    changed, score = gate.check(white)
+    assert changed and score == pytest.approx(1.0)
