@@ -40,7 +40,7 @@ from .errors import InputError
 from .eventlog import EventBus
 from .events import SessionEnded, SessionStarted
 from .replay import Progress, ReplayDriver
-from .turns import TurnRunner, TurnTimer
+from .turns import ReplyPriority, TurnRunner, TurnTimer
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,8 @@ async def run_replay(
     utterances: Channel[Utterance] = Channel("utterances", 8, Overflow.BLOCK, activity)
     transcripts: Channel[FinalTranscript] = Channel("transcripts", 8, Overflow.BLOCK, activity)
     memory = SceneMemory()
+    priority = ReplyPriority()
+    bus.subscribe(priority)
     driver = ReplayDriver(
         audio=sources.audio,
         video=sources.video,
@@ -200,7 +202,8 @@ async def run_replay(
             if models.describer is not None:
                 gate = ChangeGate(settings.video.change_threshold)
                 tg.create_task(
-                    run_vision(frames_in, gate, models.describer, memory, bus, stats.vision), name="vision"
+                    run_vision(frames_in, gate, models.describer, memory, bus, stats.vision, priority.wait),
+                    name="vision",
                 )
             else:
                 frames_in.close()

@@ -31,6 +31,7 @@ from .events import (
     ReplyChunk,
     ReplyStarted,
     ReplyText,
+    SessionEnded,
     SpeechEnded,
     Stage,
     Transcribed,
@@ -96,6 +97,34 @@ class TurnTimer:
             first_audio_ms=since_end(times.first_audio),
             compute={"asr_ms": round(asr_ms, 1), **{k: round(v, 1) for k, v in times.compute.items()}},
         )
+
+
+class ReplyPriority:
+    """Tells background work (the describer) to wait while a reply is on its way.
+
+    From the end of the user's speech until the first reply audio (or the end of
+    the turn, or an empty transcript), the CPU belongs to ASR, the LLM and TTS.
+    """
+
+    def __init__(self) -> None:
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, SpeechEnded):
+            self._idle.clear()
+        elif (
+            isinstance(event, ReplyAudioStarted | ReplyText | SessionEnded)
+            or (isinstance(event, Transcribed) and event.final and not event.text.strip())
+        ):
+            self._idle.set()
+
+    @property
+    def reply_pending(self) -> bool:
+        return not self._idle.is_set()
+
+    async def wait(self) -> None:
+        await self._idle.wait()
 
 
 class TurnRunner:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from assistant.channels import Channel
 from assistant.eventlog import EventBus
@@ -32,9 +33,18 @@ async def run_vision(
     memory: SceneMemory,
     bus: EventBus,
     stats: VisionStats,
+    wait_turn: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Describes the newest changed frame in a worker thread, in the background."""
+    """Describes the newest changed frame in a worker thread, in the background.
+
+    ``wait_turn`` is awaited before each description, so that describing never
+    competes with a reply for the CPU; a frame that arrives meanwhile replaces
+    the one waiting."""
     async for frame in frames:
+        if wait_turn is not None:
+            await wait_turn()
+            if len(frames):
+                continue  # a newer frame came while we waited: describe that one
         stats.frames += 1
         changed, score = gate.check(frame.image)
         if not changed:

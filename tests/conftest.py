@@ -38,3 +38,37 @@ def read_events(out: Path) -> list[dict[str, Any]]:
 def session_manifest() -> dict[str, Any]:
     data: dict[str, Any] = json.loads((SESSION / "session.json").read_text())
     return data
+
+
+# --- media clips for the bad-input and media-format tests ---------------------------------
+
+
+def write_clip(src: Path, dst: Path, seconds: float, fourcc: str = "MJPG") -> int:
+    """Copy the first ``seconds`` of ``src`` to ``dst`` with OpenCV; returns the frame count."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(src))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+    written = 0
+    try:
+        while written < round(seconds * fps):
+            ok, image = cap.read()
+            if not ok:
+                break
+            writer.write(image)
+            written += 1
+    finally:
+        cap.release()
+        writer.release()
+    assert written == round(seconds * fps), f"{src} is shorter than {seconds} s"
+    return written
+
+
+@pytest.fixture(scope="session")
+def desk_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 3 s of the bundled video, as MJPG in an AVI."""
+    path = tmp_path_factory.mktemp("clip") / "desk-3s.avi"
+    write_clip(SESSION / "video.mp4", path, 3.0)
+    return path

@@ -46,7 +46,9 @@ def chat_server(reply: str, *, status: int = 200) -> Iterator[tuple[str, list[di
                     "object": "chat.completion.chunk",
                     "created": 0,
                     "model": body.get("model", "test"),
-                    "choices": [{"index": 0, "delta": {"content": word if i == 0 else " " + word}, "finish_reason": None}],
+                    "choices": [
+                        {"index": 0, "delta": {"content": word if i == 0 else " " + word}, "finish_reason": None}
+                    ],
                 }
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.flush()

@@ -26,7 +26,9 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[st
     return out, read_events(out), proc.stdout
 
 
-def test_each_question_is_heard(replay: tuple[Path, list[dict[str, Any]], str], session_manifest: dict[str, Any]) -> None:
+def test_each_question_is_heard(
+    replay: tuple[Path, list[dict[str, Any]], str], session_manifest: dict[str, Any]
+) -> None:
     _, events, _ = replay
     finals = [e for e in events if e["type"] == "transcript" and e["final"]]
     questions = session_manifest["questions"]

@@ -182,7 +182,7 @@ async def test_turn_completes_and_is_remembered(piper: PiperTts) -> None:
     await runner.run(1, 1, "hello there")
     assert sink.closed == [False]
     assert sink.written > piper.sample_rate  # more than a second of speech
-    reply = [e for e in events if isinstance(e, ReplyText)][0]
+    reply = next(e for e in events if isinstance(e, ReplyText))
     assert "No language model is connected" in reply.text and not reply.interrupted
     assert conversation.exchanges()[-1].assistant == reply.text
 

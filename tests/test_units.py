@@ -71,7 +71,7 @@ def test_silero_hears_speech_not_silence() -> None:
 def test_chunker_splits_on_sentences_and_long_clauses() -> None:
     c = SentenceChunker(max_chars=40)
     out: list[str] = []
-    for token in "Hello there. How are you? I am fine".split(" "):
+    for token in ["Hello", "there.", "How", "are", "you?", "I", "am", "fine"]:
         out += c.feed(token + " ")
     assert out == ["Hello there.", "How are you?"]
     assert c.flush() == ["I am fine"]

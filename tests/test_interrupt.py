@@ -1,0 +1,49 @@
+"""Ctrl-C during a real-time replay stops within a second and leaves a complete output folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .conftest import ROOT
+
+
+def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "run_assistant.py"), "--config", "configs/demo.yaml", "--speed", "1",
+         "--out", str(out)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # media time paces the run: wait for the first answer
+            if "Assistant:" in line:
+                break
+        else:
+            raise AssertionError("the replay ended before answering")
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+        stopped_after = time.monotonic() - sent
+    finally:
+        proc.kill()
+        _, stderr = proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert stopped_after < 1.0, f"took {stopped_after:.2f} s to stop"
+    assert "Traceback" not in stderr
+    lines = (out / "events.jsonl").read_text().splitlines()
+    events = [json.loads(line) for line in lines]  # every line is complete
+    assert events[-1]["type"] == "session_end" and events[-1]["reason"] == "interrupted"
+    assert 4 < events[-1]["media_seconds"] < 29
+    assert any(e["type"] == "reply_text" for e in events)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["summary"]["turns"] >= 1
+    assert "**Assistant**" in (out / "transcript.md").read_text()
