@@ -126,6 +126,10 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
+    if isinstance(value, bool) and raw.strip().lower() not in ("true", "false"):
+        # YAML 1.1 reads yes/no/on/off as booleans ("asr.language=no" is Norwegian);
+        # pydantic still reads these words as booleans where a field is one.
+        value = raw.strip()
     return key.strip(), value
 
 

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from assistant.config import load_settings, parse_override
+
 from .conftest import SESSION, read_events, run_cli
 
 VIDEO = SESSION / "video.mp4"
@@ -245,3 +247,21 @@ def test_existing_output_folder_is_not_overwritten(tmp_path: Path, desk_clip: Pa
     events = [json.loads(line) for line in lines]
     assert [e["type"] for e in events].count("session_start") == 1
     assert events[0]["type"] == "session_start" and events[-1]["type"] == "session_end"
+
+
+@pytest.mark.parametrize(
+    ("override", "field", "expected"),
+    [
+        ("asr.language=no", ("asr", "language"), "no"),
+        ("tts.voice=on", ("tts", "voice"), "on"),
+        ("describer.people=no", ("describer", "people"), False),
+        ("describer.tesseract=yes", ("describer", "tesseract"), True),
+        ("describer.people=false", ("describer", "people"), False),
+    ],
+)
+def test_set_reads_yes_no_on_off_by_the_field_type(override: str, field: tuple[str, str], expected: object) -> None:
+    """``--set`` values are YAML, but YAML 1.1's yes/no/on/off must not turn a language code into a boolean."""
+    section, key = field
+    settings = load_settings(None, [parse_override(override)])
+    assert getattr(getattr(settings, section), key) == expected
+    assert type(getattr(getattr(settings, section), key)) is type(expected)
