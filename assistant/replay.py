@@ -80,8 +80,8 @@ class ReplayDriver:
                     await self._reach(frame.t)
                     self.frames_out.put_nowait(frame)
                     frame = await asyncio.to_thread(next, frames, None) if frames else None
-            if isinstance(self.clock, MediaClock):
-                await self.activity.wait_idle()
+            # The media lasts until its end, not until the last sampled frame.
+            await self._reach(max(self.duration, self.position))
         finally:
             self.audio_out.close()
             self.frames_out.close()

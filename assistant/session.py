@@ -120,8 +120,12 @@ def make_tts(settings: Settings) -> Tts:
 def prepare_models(settings: Settings, *, hearing: bool, seeing: bool) -> Models:
     """Loads only what the inputs need: no audio, no VAD/ASR/LLM/TTS; no video, no describer."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
+    # Cheap checks and small models first, so a bad path fails before Whisper loads.
     llm = make_llm(settings) if hearing else None
     vad = SileroVad(settings.vad.model) if hearing else None
+    tts = make_tts(settings) if hearing else None
+    d = settings.describer
+    describer = make_describer(d.backend, tesseract=d.tesseract, people=d.people) if seeing else None
     asr = (
         WhisperAsr(
             settings.asr.model,
@@ -134,9 +138,6 @@ def prepare_models(settings: Settings, *, hearing: bool, seeing: bool) -> Models
         if hearing
         else None
     )
-    tts = make_tts(settings) if hearing else None
-    d = settings.describer
-    describer = make_describer(d.backend, tesseract=d.tesseract, people=d.people) if seeing else None
     return Models(vad=vad, asr=asr, describer=describer, tts=tts, llm=llm)
 
 

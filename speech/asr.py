@@ -60,7 +60,9 @@ class WhisperAsr:
                 str(path), device=device, compute_type=compute_type, cpu_threads=cpu_threads
             )
         except Exception as exc:  # ctranslate2 raises RuntimeError/ValueError
-            raise ModelError(f"asr.model: cannot load '{path}': {exc}") from exc
+            raise ModelError(
+                f"asr: cannot load '{path}' on device {device} with compute type {compute_type}: {exc}"
+            ) from exc
         self.beam_size = beam_size
         self.language = language
         self.transcribe(np.zeros(8000, dtype=np.float32))  # warm-up

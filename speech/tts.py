@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -81,23 +82,24 @@ class Pyttsx3Tts:
             self._engine = pyttsx3.init()
         except Exception as exc:  # the driver raises whatever espeak raised
             raise ModelError(f"tts: pyttsx3 cannot start a speech engine: {exc}") from exc
+        # Its espeak driver prints "Audio saved to …" on stdout for every file; send that to the log.
+        driver = sys.modules.get("pyttsx3.drivers.espeak")
+        if driver is not None:
+            driver.print = lambda *args, **kwargs: log.debug(" ".join(map(str, args)))  # type: ignore[attr-defined]
         if rate is not None:
             self._engine.setProperty("rate", rate)
         if voice is not None:
             self._engine.setProperty("voice", voice)
         self._lock = threading.Lock()
-        self.sample_rate = int(sf.info(self._render("ready")[1]).samplerate)
-
-    def _render(self, text: str) -> tuple[Pcm, str]:
-        with self._lock:
-            out = Path(tempfile.mkdtemp(prefix="omnilive-tts-")) / "say.wav"
-            self._engine.save_to_file(text, str(out))
-            self._engine.runAndWait()
-            data, _rate = sf.read(out, dtype="int16", always_2d=True)
-            return data[:, 0].copy(), str(out)
+        self.sample_rate = 0
+        self.synthesize("ready")  # learns the engine's rate
 
     def synthesize(self, text: str) -> Pcm:
-        pcm, path = self._render(text)
-        Path(path).unlink(missing_ok=True)
-        Path(path).parent.rmdir()
-        return pcm
+        with self._lock, tempfile.TemporaryDirectory(prefix="omnilive-tts-") as tmp:
+            out = Path(tmp) / "say.wav"
+            self._engine.save_to_file(text, str(out))
+            self._engine.runAndWait()
+            data, rate = sf.read(out, dtype="int16", always_2d=True)
+            self.sample_rate = int(rate)
+            pcm: Pcm = np.ascontiguousarray(data[:, 0], dtype=np.int16)
+            return pcm
