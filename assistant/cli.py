@@ -14,6 +14,7 @@ import datetime
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,8 @@ def _assistant_error(exc: BaseException) -> AssistantError | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    wall_start = time.perf_counter()
+    extra: dict[str, Any] = {}
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     console = Console(quiet=args.quiet, highlight=False)
     writer: JsonlWriter | None = None
@@ -118,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             stats = asyncio.run(run_replay(settings, sources, models, bus, out, on_progress=view.progress))
         finally:
             view.close()
+        extra["pipeline_seconds"] = round(stats.wall_seconds, 2)
         console.print(
             f"done: {stats.media_seconds:.1f} s of media in {stats.wall_seconds:.1f} s; "
             f"{len(report.turns)} replies; output in {out}"
@@ -134,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         if report is not None and out is not None:
-            report.write(out)
+            extra["wall_seconds"] = round(time.perf_counter() - wall_start, 2)
+            report.write(out, extra)
         if writer is not None:
             writer.close()
