@@ -149,6 +149,17 @@ class TurnMetrics(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceStatus(Event):
+    """A camera, microphone or speaker was lost, is being retried, or came back."""
+
+    type: ClassVar[str] = "device"
+    kind: str  # "camera" | "microphone" | "speaker"
+    device: str
+    state: str  # "lost" | "retrying" | "restored"
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ErrorOccurred(Event):
     type: ClassVar[str] = "error"
     stage: str
