@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config, _overrides(args))
         logging.getLogger().setLevel(settings.log_level)
-        from .session import make_clock, prepare_models, prepare_sources, run_replay
+        from .models import prepare_models
+        from .session import make_clock, prepare_sources, run_replay
 
         sources = prepare_sources(settings)
         models = prepare_models(settings, hearing=sources.audio is not None, seeing=sources.video is not None)

@@ -89,7 +89,27 @@ class TtsSettings(_Strict):
     rate: int | None = Field(None, gt=0)
 
 
+class EchoSettings(_Strict):
+    half_duplex: bool = False  # mute the microphone while the assistant speaks
+    half_duplex_tail_ms: int = Field(300, ge=0)
+    correlation_threshold: float = Field(0.6, gt=0, le=1)  # speech this like the speaker output is echo
+    transcript_similarity: float = Field(80.0, ge=0, le=100)  # transcripts this like a recent reply are echo
+    window_s: float = Field(8.0, gt=0)
+
+
+class LiveSettings(_Strict):
+    camera: str | None = "0"  # index, device path, file or stream URL; null for no camera
+    microphone: str | None = None  # name (substring) or index; null for the default input
+    speaker: str | None = None  # name (substring) or index; null for the default output
+    barge_in: bool = True
+    barge_in_min_speech_ms: int = Field(250, ge=32)
+    echo: EchoSettings = EchoSettings()
+    preview: bool = False
+    record: Path | None = None
+
+
 class Settings(_Strict):
+    mode: Literal["replay", "live"] = "replay"
     input: InputSettings = InputSettings()
     replay: ReplaySettings = ReplaySettings()
     output: OutputSettings = OutputSettings()
@@ -99,10 +119,18 @@ class Settings(_Strict):
     asr: AsrSettings = AsrSettings()
     dialogue: DialogueSettings = DialogueSettings()
     tts: TtsSettings = TtsSettings()
+    live: LiveSettings = LiveSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
 
-_PATH_FIELDS = (("input", "session"), ("input", "video"), ("input", "audio"), ("output", "dir"), ("vad", "model"))
+_PATH_FIELDS = (
+    ("input", "session"),
+    ("input", "video"),
+    ("input", "audio"),
+    ("output", "dir"),
+    ("vad", "model"),
+    ("live", "record"),
+)
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

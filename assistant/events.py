@@ -75,6 +75,26 @@ class Transcribed(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TranscriptIgnored(Event):
+    """A final transcript that starts no turn (for example, the assistant's own echo)."""
+
+    type: ClassVar[str] = "transcript_ignored"
+    utterance: int
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BargeIn(Event):
+    """The user spoke over the assistant: playback stopped and the turn was cancelled."""
+
+    type: ClassVar[str] = "barge_in"
+    utterance: int
+    turn: int
+    echo_score: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SceneDescribed(Event):
     type: ClassVar[str] = "scene"
     text: str

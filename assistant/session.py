@@ -10,37 +10,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from dialogue.backends import ChatBackend, choose_backend
-from dialogue.offline import OfflineResponder
-from dialogue.openai_chat import OpenAIChat
-from dialogue.prompt import Conversation
-from perception.describer import Describer, make_describer
-from perception.frames import Frame, VideoFileSource
-from perception.memory import SceneMemory
-from perception.sampling import ChangeGate, Sampler
-from perception.stages import VisionStats, run_vision
-from speech.asr import WhisperAsr
+from perception.frames import VideoFileSource
+from perception.sampling import Sampler
+from perception.stages import VisionStats
 from speech.audio_file import AudioFileSource
 from speech.sinks import ReplySink, WavReplySink
-from speech.stages import FinalTranscript, Utterance, run_asr, run_vad
-from speech.tts import PiperTts, Pyttsx3Tts, Tts
-from speech.vad import AudioBlock, Segmenter, SileroVad
 
-from .channels import Activity, Channel, Overflow
 from .clock import MediaClock, WallClock
 from .config import Settings
 from .errors import InputError
 from .eventlog import EventBus
 from .events import SessionEnded, SessionStarted
+from .models import Models
+from .pipeline import Pipeline
 from .replay import Progress, ReplayDriver
-from .turns import ReplyPriority, TurnRunner, TurnTimer
 
 log = logging.getLogger(__name__)
 
@@ -88,72 +77,11 @@ def prepare_sources(settings: Settings) -> Sources:
 
 
 @dataclass(slots=True)
-class Models:
-    vad: SileroVad | None
-    asr: WhisperAsr | None
-    describer: Describer | None
-    tts: Tts | None
-    llm: ChatBackend | None
-
-
-def make_llm(settings: Settings) -> ChatBackend:
-    d = settings.dialogue
-    if choose_backend(d.backend) == "openai":
-        return OpenAIChat(
-            base_url=d.base_url,
-            model=d.model,
-            temperature=d.temperature,
-            max_tokens=d.max_tokens,
-            timeout_s=d.timeout_s,
-            max_retries=d.max_retries,
-        )
-    return OfflineResponder()
-
-
-def make_tts(settings: Settings) -> Tts:
-    t = settings.tts
-    if t.backend == "pyttsx3":
-        return Pyttsx3Tts(rate=t.rate, voice=None if t.voice == "joe" else t.voice)
-    return PiperTts(t.voice, length_scale=t.length_scale)
-
-
-def prepare_models(settings: Settings, *, hearing: bool, seeing: bool) -> Models:
-    """Loads only what the inputs need: no audio, no VAD/ASR/LLM/TTS; no video, no describer."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
-    # Cheap checks and small models first, so a bad path fails before Whisper loads.
-    llm = make_llm(settings) if hearing else None
-    vad = SileroVad(settings.vad.model) if hearing else None
-    tts = make_tts(settings) if hearing else None
-    d = settings.describer
-    describer = make_describer(d.backend, tesseract=d.tesseract, people=d.people) if seeing else None
-    asr = (
-        WhisperAsr(
-            settings.asr.model,
-            device=settings.asr.device,
-            compute_type=settings.asr.compute_type,
-            cpu_threads=settings.asr.cpu_threads,
-            beam_size=settings.asr.beam_size,
-            language=settings.asr.language,
-        )
-        if hearing
-        else None
-    )
-    return Models(vad=vad, asr=asr, describer=describer, tts=tts, llm=llm)
-
-
-@dataclass(slots=True)
 class RunStats:
     media_seconds: float = 0.0
     wall_seconds: float = 0.0
     dropped: dict[str, int] = field(default_factory=dict)
     vision: VisionStats = field(default_factory=VisionStats)
-
-
-async def run_dialogue(transcripts: Channel[FinalTranscript], runner: TurnRunner) -> None:
-    turn = 0
-    async for final in transcripts:
-        turn += 1
-        await runner.run(turn, final.utterance, final.text)
 
 
 async def run_replay(
@@ -171,23 +99,17 @@ async def run_replay(
     speed = settings.replay.speed
     clock = bus.clock
     assert isinstance(clock, MediaClock | WallClock)
-    activity = Activity()
     stats = RunStats()
-    audio_in: Channel[AudioBlock] = Channel("audio", 64, Overflow.BLOCK, activity)
-    frames_in: Channel[Frame] = Channel("frames", 1, Overflow.DROP_OLDEST, activity)
-    utterances: Channel[Utterance] = Channel("utterances", 8, Overflow.BLOCK, activity)
-    transcripts: Channel[FinalTranscript] = Channel("transcripts", 8, Overflow.BLOCK, activity)
-    memory = SceneMemory()
-    priority = ReplyPriority()
-    bus.subscribe(priority)
+    pipeline = Pipeline(settings, models, bus, sink or WavReplySink(out_dir / "replies"))
+    stats.vision = pipeline.vision
     driver = ReplayDriver(
         audio=sources.audio,
         video=sources.video,
         sampler=Sampler(settings.video.sample_interval_s),
         clock=clock,
-        activity=activity,
-        audio_out=audio_in,
-        frames_out=frames_in,
+        activity=pipeline.activity,
+        audio_out=pipeline.audio_in,
+        frames_out=pipeline.frames_in,
         on_progress=on_progress,
     )
     bus.publish(
@@ -200,40 +122,7 @@ async def run_replay(
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(driver.run(), name="replay-driver")
-            if models.describer is not None:
-                gate = ChangeGate(settings.video.change_threshold)
-                tg.create_task(
-                    run_vision(frames_in, gate, models.describer, memory, bus, stats.vision, priority.wait),
-                    name="vision",
-                )
-            else:
-                frames_in.close()
-            if models.vad is not None and models.asr is not None and models.llm and models.tts:
-                v = settings.vad
-                segmenter = Segmenter(
-                    threshold=v.threshold,
-                    min_speech_ms=v.min_speech_ms,
-                    min_silence_ms=v.min_silence_ms,
-                    pad_ms=v.pad_ms,
-                    max_utterance_s=v.max_utterance_s,
-                )
-                timer = TurnTimer()
-                bus.subscribe(timer)
-                runner = TurnRunner(
-                    bus=bus,
-                    llm=models.llm,
-                    tts=models.tts,
-                    sink=sink or WavReplySink(out_dir / "replies"),
-                    memory=memory,
-                    conversation=Conversation(settings.dialogue.history_turns),
-                    timer=timer,
-                    system_prompt=settings.dialogue.system_prompt,
-                )
-                tg.create_task(run_vad(audio_in, utterances, models.vad, segmenter, bus), name="vad")
-                tg.create_task(run_asr(utterances, transcripts, models.asr, bus), name="asr")
-                tg.create_task(run_dialogue(transcripts, runner), name="dialogue")
-            else:
-                audio_in.close()
+            pipeline.start(tg)
         reason = "end_of_media"
     except asyncio.CancelledError:
         reason = "interrupted"
@@ -241,7 +130,7 @@ async def run_replay(
     finally:
         stats.media_seconds = driver.position
         stats.wall_seconds = time.perf_counter() - started
-        stats.dropped = {c.name: c.dropped for c in (audio_in, frames_in, utterances, transcripts)}
+        stats.dropped = pipeline.dropped()
         bus.publish(
             SessionEnded(t=clock.now(), reason=reason, media_seconds=driver.position, dropped=stats.dropped)
         )

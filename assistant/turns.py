@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dialogue.backends import ChatBackend
@@ -18,9 +19,10 @@ from dialogue.chunker import SentenceChunker
 from dialogue.prompt import DEFAULT_SYSTEM_PROMPT, Conversation, Exchange, ReplyRequest, build_request
 from perception.memory import SceneMemory
 from speech.sinks import ReplySink
+from speech.stages import FinalTranscript
 from speech.tts import Tts
 
-from .channels import Channel
+from .channels import Activity, Channel
 from .errors import AssistantError
 from .eventlog import EventBus
 from .events import (
@@ -35,6 +37,7 @@ from .events import (
     SpeechEnded,
     Stage,
     Transcribed,
+    TranscriptIgnored,
     TurnMetrics,
 )
 
@@ -226,3 +229,89 @@ class TurnRunner:
                 audio_started = True
                 self.bus.publish(ReplyAudioStarted(t=self.bus.clock.now(), turn=turn))
             await self.sink.write(pcm)
+
+
+Screen = Callable[[FinalTranscript], str | None]
+
+
+class TurnManager:
+    """Runs each reply as a named task, one at a time.
+
+    A new final transcript cancels a reply still in progress (the user moved on);
+    :meth:`interrupt` cancels it at once for barge-in. The task counts as pipeline
+    activity until it ends, so ``--speed 0`` waits for it. ``screen`` may veto a
+    transcript (returning the reason), for example the assistant's own echo.
+    """
+
+    def __init__(
+        self,
+        runner: TurnRunner,
+        activity: Activity,
+        *,
+        screen: Screen | None = None,
+        on_interrupt: Callable[[], None] | None = None,
+        cancel_timeout_s: float = 1.0,
+    ) -> None:
+        self.runner = runner
+        self.activity = activity
+        self.screen = screen
+        self.on_interrupt = on_interrupt
+        self.cancel_timeout_s = cancel_timeout_s
+        self.turn = 0
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def interrupt(self) -> bool:
+        """Stop the sound and cancel the reply in progress; False when there was none."""
+        if self.on_interrupt is not None:
+            self.on_interrupt()
+        if not self.active:
+            return False
+        assert self._task is not None
+        self._task.cancel()
+        return True
+
+    async def _settle(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            done, _ = await asyncio.wait({self._task}, timeout=self.cancel_timeout_s)
+            if not done:
+                log.warning("turn %d did not stop within %.1f s", self.turn, self.cancel_timeout_s)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.activity.end()
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("turn task %s failed", task.get_name(), exc_info=exc)
+            self.runner.bus.publish(
+                ErrorOccurred(
+                    t=self.runner.bus.clock.now(), stage=Stage.DIALOGUE.value, code="internal",
+                    message=f"{type(exc).__name__}: {exc}", retryable=False,
+                )
+            )
+
+    async def run(self, transcripts: Channel[FinalTranscript]) -> None:
+        try:
+            async for final in transcripts:
+                reason = self.screen(final) if self.screen is not None else None
+                if reason is not None:
+                    self.runner.bus.publish(
+                        TranscriptIgnored(
+                            t=self.runner.bus.clock.now(), utterance=final.utterance, text=final.text, reason=reason
+                        )
+                    )
+                    continue
+                await self._settle()
+                self.turn += 1
+                self.activity.begin()
+                self._task = asyncio.create_task(
+                    self.runner.run(self.turn, final.utterance, final.text), name=f"turn-{self.turn}"
+                )
+                self._task.add_done_callback(self._finished)
+            if self._task is not None:
+                await asyncio.wait({self._task})
+        finally:
+            await self._settle()

@@ -1,0 +1,99 @@
+"""The stages every mode shares, wired once: audio blocks → VAD → ASR → turns, and
+sampled frames → change gate → describer → scene memory.
+
+A mode (replay, live) feeds ``audio_in`` and ``frames_in`` and closes them when its
+input ends; the stages then drain in order and :meth:`Pipeline.start`'s tasks end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from dialogue.prompt import Conversation
+from perception.frames import Frame
+from perception.memory import SceneMemory
+from perception.sampling import ChangeGate
+from perception.stages import VisionStats, run_vision
+from speech.sinks import ReplySink
+from speech.stages import FinalTranscript, Utterance, run_asr, run_vad
+from speech.vad import AudioBlock, Segmenter
+
+from .channels import Activity, Channel, Overflow
+from .config import Settings
+from .eventlog import EventBus
+from .models import Models
+from .turns import ReplyPriority, Screen, TurnManager, TurnRunner, TurnTimer
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        models: Models,
+        bus: EventBus,
+        sink: ReplySink,
+        *,
+        screen: Screen | None = None,
+        on_interrupt: Callable[[], None] | None = None,
+        min_speech_ms: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.models = models
+        self.bus = bus
+        self.activity = Activity()
+        self.audio_in: Channel[AudioBlock] = Channel("audio", 64, Overflow.BLOCK, self.activity)
+        self.frames_in: Channel[Frame] = Channel("frames", 1, Overflow.DROP_OLDEST, self.activity)
+        self.utterances: Channel[Utterance] = Channel("utterances", 8, Overflow.BLOCK, self.activity)
+        self.transcripts: Channel[FinalTranscript] = Channel("transcripts", 8, Overflow.BLOCK, self.activity)
+        self.memory = SceneMemory()
+        self.vision = VisionStats()
+        self.priority = ReplyPriority()
+        bus.subscribe(self.priority)
+        self.manager: TurnManager | None = None
+        self.hearing = bool(models.vad and models.asr and models.llm and models.tts)
+        if self.hearing:
+            assert models.llm is not None and models.tts is not None
+            self.timer = TurnTimer()
+            bus.subscribe(self.timer)
+            runner = TurnRunner(
+                bus=bus,
+                llm=models.llm,
+                tts=models.tts,
+                sink=sink,
+                memory=self.memory,
+                conversation=Conversation(settings.dialogue.history_turns),
+                timer=self.timer,
+                system_prompt=settings.dialogue.system_prompt,
+            )
+            self.manager = TurnManager(runner, self.activity, screen=screen, on_interrupt=on_interrupt)
+        v = settings.vad
+        self.segmenter = Segmenter(
+            threshold=v.threshold,
+            min_speech_ms=min_speech_ms or v.min_speech_ms,
+            min_silence_ms=v.min_silence_ms,
+            pad_ms=v.pad_ms,
+            max_utterance_s=v.max_utterance_s,
+        )
+
+    def start(self, tg: asyncio.TaskGroup) -> None:
+        models = self.models
+        if models.describer is not None:
+            gate = ChangeGate(self.settings.video.change_threshold)
+            tg.create_task(
+                run_vision(self.frames_in, gate, models.describer, self.memory, self.bus, self.vision,
+                           self.priority.wait),
+                name="vision",
+            )
+        else:
+            self.frames_in.close()
+        if self.hearing and self.manager is not None:
+            assert models.vad is not None and models.asr is not None
+            tg.create_task(run_vad(self.audio_in, self.utterances, models.vad, self.segmenter, self.bus), name="vad")
+            tg.create_task(run_asr(self.utterances, self.transcripts, models.asr, self.bus), name="asr")
+            tg.create_task(self.manager.run(self.transcripts), name="dialogue")
+        else:
+            self.audio_in.close()
+
+    def dropped(self) -> dict[str, int]:
+        return {c.name: c.dropped for c in (self.audio_in, self.frames_in, self.utterances, self.transcripts)}
