@@ -1,0 +1,219 @@
+"""The live session: camera, microphone and speakers through the same pipeline as a replay.
+
+The session clock is the microphone's sample clock (a :class:`MediaClock` moved by
+every block the microphone delivers), so VAD times, frame times and event times are
+on one timeline, and a recording replays onto the same one.
+
+Barge-in: speech of at least ``live.barge_in_min_speech_ms`` heard while the
+assistant is speaking stops playback (``player.flush``) and cancels the turn, unless
+the echo guard finds that speech to be the assistant's own voice coming back
+through the microphone (see :mod:`speech.echo`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from perception.frames import Frame
+from perception.sampling import Sampler
+from speech.echo import Audio, RecentReplies, echo_score
+from speech.sinks import ReplySink
+from speech.stages import FinalTranscript
+from speech.vad import BLOCK, SAMPLE_RATE, AudioBlock
+
+from .channels import Channel, Overflow
+from .clock import Clock, MediaClock
+from .config import Settings
+from .eventlog import EventBus
+from .events import BargeIn, Event, ReplyChunk, SessionEnded, SessionStarted, SpeechStarted
+from .models import Models
+from .pipeline import Pipeline
+from .session import RunStats
+
+log = logging.getLogger(__name__)
+
+BLOCK_S = BLOCK / SAMPLE_RATE
+
+
+class Microphone(Protocol):
+    @property
+    def overflows(self) -> int: ...
+
+    def start(self, loop: asyncio.AbstractEventLoop, out: Channel[AudioBlock]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Player(ReplySink, Protocol):
+    @property
+    def playing(self) -> bool: ...
+
+    def flush(self) -> None: ...
+
+    def recent_output(self, seconds: float) -> Audio: ...
+
+
+class Camera(Protocol):
+    def start(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        out: Channel[Frame],
+        clock: Clock,
+        want: Callable[[float], bool],
+    ) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Recorder(Protocol):
+    def write_audio(self, block: AudioBlock) -> None: ...
+
+    def write_frame(self, frame: Frame) -> None: ...
+
+
+class EchoGuard:
+    """Decides whether speech heard over the assistant is a barge-in or its own echo."""
+
+    def __init__(self, settings: Settings, player: Player, clock: Clock) -> None:
+        self.echo = settings.live.echo
+        self.player = player
+        self.clock = clock
+        self.recent = RecentReplies(window_s=self.echo.window_s, threshold=self.echo.transcript_similarity)
+        self.echo_utterances: set[int] = set()
+        self._mic: collections.deque[Audio] = collections.deque(maxlen=int(2.0 / BLOCK_S))
+        self._muted_until = 0.0
+
+    def heard(self, block: AudioBlock) -> Audio:
+        """Keeps the microphone history; in half duplex, returns silence while the assistant talks."""
+        self._mic.append(block.samples)
+        if not self.echo.half_duplex:
+            return block.samples
+        now = self.clock.now()
+        if self.player.playing:
+            self._muted_until = now + self.echo.half_duplex_tail_ms / 1000
+        if now < self._muted_until:
+            return np.zeros_like(block.samples)
+        return block.samples
+
+    def score(self, seconds: float) -> float:
+        n = max(1, int(seconds / BLOCK_S))
+        mic = np.concatenate(list(self._mic)[-n:]) if self._mic else np.zeros(0, dtype=np.float32)
+        return echo_score(mic, self.player.recent_output(len(mic) / SAMPLE_RATE + 0.4))
+
+    def screen(self, final: FinalTranscript) -> str | None:
+        if final.utterance in self.echo_utterances:
+            return "echo: the speech matched the speaker output"
+        if self.recent.matches(self.clock.now(), final.text):
+            return "echo: the transcript matches what the assistant just said"
+        return None
+
+
+async def run_live(
+    settings: Settings,
+    models: Models,
+    bus: EventBus,
+    *,
+    mic: Microphone | None,
+    player: Player,
+    camera: Camera | None,
+    recorder: Recorder | None = None,
+    stop: asyncio.Event | None = None,
+    label: str = "live",
+) -> RunStats:
+    """Runs until ``stop`` is set, the task is cancelled (Ctrl-C), or every input has ended."""
+    clock = bus.clock
+    assert isinstance(clock, MediaClock), "a live session runs on the microphone's sample clock"
+    loop = asyncio.get_running_loop()
+    live = settings.live
+    guard = EchoGuard(settings, player, clock)
+    stats = RunStats()
+    pipeline = Pipeline(
+        settings, models, bus, player, screen=guard.screen, on_interrupt=player.flush,
+        min_speech_ms=live.barge_in_min_speech_ms,
+    )
+    stats.vision = pipeline.vision
+
+    def watch(event: Event) -> None:
+        if isinstance(event, ReplyChunk):
+            guard.recent.add(event.t, event.text)
+        elif isinstance(event, SpeechStarted) and player.playing and pipeline.manager is not None:
+            score = guard.score(live.barge_in_min_speech_ms / 1000)
+            if score >= live.echo.correlation_threshold:
+                guard.echo_utterances.add(event.utterance)
+                log.info("speech at %.2f s is the assistant's echo (%.2f); no barge-in", event.t, score)
+            elif live.barge_in and pipeline.manager.active:
+                turn = pipeline.manager.turn
+                pipeline.manager.interrupt()
+                bus.publish(BargeIn(t=clock.now(), utterance=event.utterance, turn=turn, echo_score=score))
+
+    bus.subscribe(watch)
+    mic_ch: Channel[AudioBlock] = Channel("microphone", 128, Overflow.DROP_OLDEST)
+    camera_ch: Channel[Frame] = Channel("camera", 2, Overflow.DROP_OLDEST)
+    vision_sampler = Sampler(settings.video.sample_interval_s)
+    record_fps = 10.0
+
+    async def mic_tap() -> None:
+        async for block in mic_ch:
+            clock.set(block.t + BLOCK_S)
+            if recorder is not None:
+                recorder.write_audio(block)
+            await pipeline.audio_in.put(AudioBlock(block.t, guard.heard(block)))
+        pipeline.audio_in.close()
+
+    async def camera_tap() -> None:
+        async for frame in camera_ch:
+            if recorder is not None:
+                recorder.write_frame(frame)
+            if recorder is None or vision_sampler.due(frame.t):
+                pipeline.frames_in.put_nowait(frame)
+        pipeline.frames_in.close()
+
+    async def stopper() -> None:
+        if stop is not None:
+            await stop.wait()
+            mic_ch.close()
+            camera_ch.close()
+
+    bus.publish(SessionStarted(t=clock.now(), source=label, speed=1.0, config=settings.model_dump(mode="json")))
+    started = time.perf_counter()
+    reason = "error"
+    try:
+        async with asyncio.TaskGroup() as tg:
+            pipeline.start(tg)
+            taps: list[asyncio.Task[None]] = []
+            if mic is not None:
+                mic.start(loop, mic_ch)
+                taps.append(tg.create_task(mic_tap(), name="mic-tap"))
+            else:
+                mic_ch.close()
+                pipeline.audio_in.close()
+            if camera is not None:
+                want = Sampler(1 / record_fps).due if recorder is not None else vision_sampler.due
+                camera.start(loop, camera_ch, clock, want)
+                taps.append(tg.create_task(camera_tap(), name="camera-tap"))
+            else:
+                camera_ch.close()
+                pipeline.frames_in.close()
+            stop_task = tg.create_task(stopper(), name="stopper")
+            await asyncio.gather(*taps)  # until the inputs end or ``stop`` closes them
+            stop_task.cancel()
+        reason = "stopped"
+    except asyncio.CancelledError:
+        reason = "interrupted"
+        raise
+    finally:
+        for device in (mic, camera):
+            if device is not None:
+                device.close()
+        stats.media_seconds = clock.now()
+        stats.wall_seconds = time.perf_counter() - started
+        stats.dropped = {**pipeline.dropped(), "microphone": mic_ch.dropped + (mic.overflows if mic else 0)}
+        bus.publish(SessionEnded(t=clock.now(), reason=reason, media_seconds=clock.now(), dropped=stats.dropped))
+    return stats
