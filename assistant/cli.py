@@ -48,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
         help="override a config field, e.g. --set dialogue.backend=openai (repeatable)",
     )
+    p.add_argument("--live", action="store_true", help="run live on the camera, microphone and speakers")
+    p.add_argument("--camera", help="live camera: index, device path, file or stream URL ('none' for no camera)")
+    p.add_argument("--mic", help="live microphone: name (substring) or index")
+    p.add_argument("--speaker", help="live speaker: name (substring) or index")
+    p.add_argument("--record", type=Path, help="live: record the session (video, mic audio, events) into DIR")
+    p.add_argument("--preview", action="store_true", help="live: show the camera with descriptions and captions")
+    p.add_argument("--half-duplex", action="store_true", help="live: mute the mic while the assistant speaks")
+    p.add_argument("--list-devices", action="store_true", help="print the cameras and audio devices, then exit")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     return p
 
@@ -62,6 +70,18 @@ def _overrides(args: argparse.Namespace) -> list[tuple[str, Any]]:
             ("input.video", str(args.video) if args.video else None),
             ("input.audio", str(args.audio) if args.audio else None),
         ]
+    if args.live:
+        out.append(("mode", "live"))
+    for flag, field in (("camera", "live.camera"), ("mic", "live.microphone"), ("speaker", "live.speaker")):
+        value = getattr(args, flag)
+        if value is not None:
+            out.append((field, None if value == "none" else value))
+    if args.record is not None:
+        out.append(("live.record", str(args.record)))
+    if args.preview:
+        out.append(("live.preview", True))
+    if args.half_duplex:
+        out.append(("live.echo.half_duplex", True))
     if args.speed is not None:
         out.append(("replay.speed", args.speed))
     if args.out is not None:
@@ -70,7 +90,8 @@ def _overrides(args: argparse.Namespace) -> list[tuple[str, Any]]:
 
 
 def _out_dir(settings: Settings) -> Path:
-    out = settings.output.dir or Path("runs") / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = settings.live.record if settings.mode == "live" and settings.live.record else settings.output.dir
+    out = out or Path("runs") / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     if (out / "events.jsonl").exists():
         raise InputError(f"output folder '{out}': already holds a run (events.jsonl); choose another --out")
     try:
@@ -101,8 +122,18 @@ def main(argv: list[str] | None = None) -> int:
     report: Report | None = None
     out: Path | None = None
     try:
+        if args.list_devices:
+            from .devices import describe_devices
+
+            console.print(describe_devices())
+            return 0
         settings = load_settings(args.config, _overrides(args))
         logging.getLogger().setLevel(settings.log_level)
+        if settings.mode == "live":
+            from .live_cli import run_live_cli
+
+            out = _out_dir(settings)
+            return run_live_cli(settings, console, extra, out)
         from .models import prepare_models
         from .session import make_clock, prepare_sources, run_replay
 

@@ -1,0 +1,79 @@
+"""The ``mode: live`` branch of the command line: open the devices, run, keep the record."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from .clock import MediaClock
+from .config import Settings
+from .console import ConsoleView
+from .eventlog import EventBus, JsonlWriter
+from .events import DeviceStatus
+from .report import Report
+
+
+async def _main(settings: Settings, console: Console, out: Path, report: Report, extra: dict[str, Any]) -> None:
+    from perception.camera import CameraSource
+    from speech.mic import Microphone
+    from speech.player import SpeakerPlayer
+
+    from .live import run_live
+    from .models import prepare_models
+    from .recorder import SessionRecorder
+
+    loop = asyncio.get_running_loop()
+    live = settings.live
+    clock = MediaClock()
+    bus = EventBus(clock)
+
+    def status(kind: str, device: str) -> Any:
+        def report_status(state: str, message: str) -> None:
+            event = DeviceStatus(t=clock.now(), kind=kind, device=device, state=state, message=message)
+            loop.call_soon_threadsafe(bus.publish, event)
+
+        return report_status
+
+    camera = CameraSource(live.camera, on_status=status("camera", live.camera)) if live.camera else None
+    if camera is not None:
+        camera.open()
+    mic = Microphone(live.microphone, on_status=status("microphone", str(live.microphone or "default")))
+    player = SpeakerPlayer(live.speaker, on_status=status("speaker", str(live.speaker or "default")))
+    player.start(loop)
+    recorder = None
+    try:
+        models = prepare_models(settings, hearing=True, seeing=camera is not None)
+        if live.record is not None:
+            recorder = SessionRecorder(out)
+            recorder.start()
+        writer = JsonlWriter(out / "events.jsonl")
+        view = ConsoleView(console)
+        for subscriber in (writer, report, view):
+            bus.subscribe(subscriber)
+        console.print(f"[bold]omnilive[/] live: camera {live.camera or 'none'}, microphone "
+                      f"{mic.device or 'default'}, speaker {player.device_name or 'default'} → {out}")
+        if live.preview:
+            from .preview import start_preview
+
+            start_preview(console)
+        try:
+            stats = await run_live(settings, models, bus, mic=mic, player=player, camera=camera, recorder=recorder)
+            extra["pipeline_seconds"] = round(stats.wall_seconds, 2)
+        finally:
+            writer.close()
+    finally:
+        player.close()
+        if recorder is not None:
+            await asyncio.to_thread(recorder.close)
+
+
+def run_live_cli(settings: Settings, console: Console, extra: dict[str, Any], out: Path) -> int:
+    report = Report()
+    try:
+        asyncio.run(_main(settings, console, out, report, extra))
+    finally:
+        report.write(out, extra)
+    return 0
