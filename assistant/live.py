@@ -126,6 +126,7 @@ async def run_live(
     recorder: Recorder | None = None,
     stop: asyncio.Event | None = None,
     label: str = "live",
+    on_ready: Callable[[Pipeline], None] | None = None,
 ) -> RunStats:
     """Runs until ``stop`` is set, the task is cancelled (Ctrl-C), or every input has ended."""
     clock = bus.clock
@@ -139,6 +140,8 @@ async def run_live(
         min_speech_ms=live.barge_in_min_speech_ms,
     )
     stats.vision = pipeline.vision
+    if on_ready is not None:
+        on_ready(pipeline)
 
     def watch(event: Event) -> None:
         if isinstance(event, ReplyChunk):
