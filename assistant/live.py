@@ -174,7 +174,7 @@ async def run_live(
         async for frame in camera_ch:
             if recorder is not None:
                 recorder.write_frame(frame)
-            if recorder is None or vision_sampler.due(frame.t):
+            if models.describer is not None and (recorder is None or vision_sampler.due(frame.t)):
                 pipeline.frames_in.put_nowait(frame)
         pipeline.frames_in.close()
 
@@ -214,9 +214,9 @@ async def run_live(
     finally:
         for device in (mic, camera):
             if device is not None:
-                device.close()
+                await asyncio.to_thread(device.close)  # a stuck device must not block the loop
         stats.media_seconds = clock.now()
         stats.wall_seconds = time.perf_counter() - started
-        stats.dropped = {**pipeline.dropped(), "microphone": mic_ch.dropped + (mic.overflows if mic else 0)}
+        stats.dropped = {**pipeline.dropped(), "microphone": mic.overflows if mic else 0}  # includes mic_ch drops
         bus.publish(SessionEnded(t=clock.now(), reason=reason, media_seconds=clock.now(), dropped=stats.dropped))
     return stats

@@ -19,18 +19,30 @@ import soundfile as sf
 from assistant.clock import MediaClock
 from assistant.config import Settings
 from assistant.eventlog import EventBus
-from assistant.events import BargeIn, Event, ReplyAudioEnded, ReplyAudioStarted, ReplyText, TranscriptIgnored
+from assistant.events import (
+    BargeIn,
+    DeviceStatus,
+    Event,
+    ReplyAudioEnded,
+    ReplyAudioStarted,
+    ReplyText,
+    SpeechEnded,
+    Transcribed,
+    TranscriptIgnored,
+)
 from assistant.live import run_live
 from assistant.models import Models
 from assistant.pipeline import Pipeline
+from assistant.recorder import SessionRecorder
 from dialogue.offline import OfflineResponder
+from perception.camera import CameraSource
 from speech.asr import WhisperAsr
 from speech.mic import Microphone
 from speech.player import SpeakerPlayer
 from speech.tts import PiperTts
 from speech.vad import SileroVad
 
-from .conftest import SESSION
+from .conftest import SESSION, read_events, run_cli, write_clip
 from .soundcard import MIC, SPEAKER, SimulatedSoundCard
 
 RATE = 16_000
@@ -73,6 +85,8 @@ async def run_on_card(
     settings: dict[str, Any] | None = None,
     echo_gain: float = 0.0,
     on_speaking: np.ndarray | None = None,
+    camera_clip: Path | None = None,
+    recorder: SessionRecorder | None = None,
 ) -> LiveRun:
     """Feeds ``first`` to the microphone, and ``on_speaking`` once the first reply starts playing."""
     assert models.vad is not None
@@ -102,9 +116,19 @@ async def run_on_card(
         mic = Microphone(MIC)
         player = SpeakerPlayer(SPEAKER)
         player.start(loop)
+        camera = None
+        if camera_clip is not None:
+
+            def camera_status(state: str, message: str) -> None:
+                event = DeviceStatus(t=clock.now(), kind="camera", device=str(camera_clip), state=state,
+                                     message=message)
+                loop.call_soon_threadsafe(bus.publish, event)
+
+            camera = CameraSource(str(camera_clip), on_status=camera_status, backoff_initial_s=0.2)
         stop = asyncio.Event()
         session = asyncio.create_task(
-            run_live(cfg, models, bus, mic=mic, player=player, camera=None, stop=stop, on_ready=ready.append)
+            run_live(cfg, models, bus, mic=mic, player=player, camera=camera, stop=stop, on_ready=ready.append,
+                     recorder=recorder)
         )
 
         async def gate(step: int) -> None:
@@ -120,8 +144,12 @@ async def run_on_card(
         card.feed(np.concatenate([silence(0.5), first]))
         steps = int(seconds / STEP_S)
         card.run(steps, before_step=SimulatedSoundCard.gate(loop, gate, timeout=60))
-        assert await asyncio.to_thread(card.wait_step, steps, 120), f"stuck at step {card.steps}"
+        waiting = asyncio.ensure_future(asyncio.to_thread(card.wait_step, steps, 120))
+        await asyncio.wait({waiting, session}, return_when=asyncio.FIRST_COMPLETED)
         card.release()
+        if session.done():
+            session.result()  # the session ended early: show why
+        assert await waiting, f"stuck at step {card.steps}"
         stop.set()
         await asyncio.wait_for(session, 30)
         player.close()
@@ -180,4 +208,38 @@ async def test_own_voice_through_the_speakers(
         assert len(replies) == 1  # its own voice started no new turn
     else:
         assert interrupted >= 1  # what the guard prevents
-    _ = TranscriptIgnored
+        assert not run.of(TranscriptIgnored)
+
+
+async def test_record_then_replay_gives_the_same_timeline(
+    tmp_path: Path, models: Models, questions: list[np.ndarray]
+) -> None:
+    """--record writes a session folder that replays onto the same timeline; meanwhile the
+    camera (a 2 s clip, then gone) is lost and retried while the conversation goes on."""
+    clip = tmp_path / "camera.avi"
+    write_clip(SESSION / "video.mp4", clip, 2.0)
+    folder = tmp_path / "recorded"
+    recorder = SessionRecorder(folder)
+    recorder.start()
+    try:
+        run = await run_on_card(tmp_path, models, questions[0], seconds=6, camera_clip=clip, recorder=recorder)
+    finally:
+        await asyncio.to_thread(recorder.close)
+    lost = [e for e in run.of(DeviceStatus) if e.state == "lost"]
+    assert lost and lost[0].kind == "camera"
+    replies = run.of(ReplyText)
+    assert len(replies) == 1 and not replies[0].interrupted  # the conversation kept running
+
+    out = tmp_path / "replayed"
+    proc = run_cli("--session", str(folder), "--speed", "0", "--out", str(out), "-q")
+    assert proc.returncode == 0, proc.stderr
+    replayed = read_events(out)
+    live_speech = [(e.speech_start_at, e.speech_end_at) for e in run.of(SpeechEnded)]
+    replay_speech = [(e["speech_start_at"], e["speech_end_at"]) for e in replayed if e["type"] == "speech_end"]
+    assert len(live_speech) == len(replay_speech) == 1
+    frame = 0.1  # the recorder's 10 fps
+    for (ls, le), (rs, re_) in zip(live_speech, replay_speech, strict=True):
+        assert abs(ls - rs) <= frame and abs(le - re_) <= frame
+    live_text = [e.text for e in run.of(Transcribed)]
+    assert live_text == [e["text"] for e in replayed if e["type"] == "transcript"]
+    assert any(e["type"] == "scene" for e in replayed)  # the recorded video replays too
