@@ -18,6 +18,7 @@ from .report import Report
 
 async def _main(settings: Settings, console: Console, out: Path, report: Report, extra: dict[str, Any]) -> None:
     from perception.camera import CameraSource
+    from speech.devices import resolve_audio_device
     from speech.mic import Microphone
     from speech.player import SpeakerPlayer
 
@@ -37,9 +38,12 @@ async def _main(settings: Settings, console: Console, out: Path, report: Report,
 
         return report_status
 
+    # Every device is checked before any model loads: a wrong name fails in a moment.
+    resolve_audio_device(live.microphone, "input")
+    resolve_audio_device(live.speaker, "output")
     camera = CameraSource(live.camera, on_status=status("camera", live.camera)) if live.camera else None
     if camera is not None:
-        camera.open()
+        await asyncio.to_thread(camera.open)
     mic = Microphone(live.microphone, on_status=status("microphone", str(live.microphone or "default")))
     player = SpeakerPlayer(live.speaker, on_status=status("speaker", str(live.speaker or "default")))
     player.start(loop)
