@@ -68,6 +68,7 @@ class AsrSettings(_Strict):
     cpu_threads: int = Field(2, ge=1)
     beam_size: int = Field(1, ge=1)
     language: str | None = "en"
+    partial_interval_s: float = Field(0.0, ge=0)  # 0: no partial transcripts (live: 1.0)
 
 
 class DialogueSettings(_Strict):

@@ -1,20 +1,84 @@
-"""The console view: the conversation as it happens, and a progress bar for fast replays."""
+"""The console view: the conversation as it happens; a progress bar for fast replays; and,
+live, a status line with the state, the partial transcript, the scene and its age, and
+the reply as it streams."""
 
 from __future__ import annotations
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from .events import ErrorOccurred, Event, ReplyText, SceneDescribed, SessionEnded, Transcribed, TurnMetrics
+from .clock import Clock
+from .events import (
+    BargeIn,
+    DeviceStatus,
+    ErrorOccurred,
+    Event,
+    ReplyAudioEnded,
+    ReplyAudioStarted,
+    ReplyChunk,
+    ReplyText,
+    SceneDescribed,
+    SessionEnded,
+    SpeechEnded,
+    SpeechStarted,
+    Transcribed,
+    TurnMetrics,
+)
+
+
+class LiveStatus:
+    """What the assistant is doing right now, rendered as a few lines."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.state = "listening"
+        self.partial = ""
+        self.reply = ""
+        self.scene = ""
+        self.scene_t: float | None = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, SpeechStarted):
+            self.state, self.partial = "hearing you", ""
+        elif isinstance(event, SpeechEnded):
+            self.state = "thinking"
+        elif isinstance(event, Transcribed):
+            self.partial = event.text
+        elif isinstance(event, ReplyChunk):
+            self.reply = (self.reply + " " + event.text).strip()
+        elif isinstance(event, ReplyAudioStarted):
+            self.state = "speaking"
+        elif isinstance(event, ReplyAudioEnded | BargeIn):
+            self.state, self.reply = "listening", ""
+        elif isinstance(event, SceneDescribed):
+            self.scene, self.scene_t = event.text, event.frame_t
+
+    def __rich__(self) -> Group:
+        colour = {"listening": "green", "hearing you": "cyan", "thinking": "yellow", "speaking": "magenta"}
+        lines = [Text.assemble(("● ", colour.get(self.state, "white")), (self.state, "bold"))]
+        if self.state == "hearing you" and self.partial:
+            lines.append(Text(f"  you: {self.partial} …", style="cyan"))
+        if self.reply:
+            lines.append(Text(f"  assistant: {self.reply}", style="green"))
+        if self.scene_t is not None:
+            age = max(0.0, self.clock.now() - self.scene_t)
+            lines.append(Text(f"  camera ({age:.0f} s ago): {self.scene}", style="magenta"))
+        return Group(*lines)
 
 
 class ConsoleView:
-    def __init__(self, console: Console, *, duration: float = 0.0, progress: bool = False) -> None:
+    def __init__(
+        self, console: Console, *, duration: float = 0.0, progress: bool = False, live: Clock | None = None
+    ) -> None:
         self.console = console
         self._last_scene = ""
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
+        self._status: LiveStatus | None = None
+        self._live: Live | None = None
         if progress and duration > 0:
             self._progress = Progress(
                 TextColumn("replay"),
@@ -26,17 +90,25 @@ class ConsoleView:
             )
             self._task = self._progress.add_task("replay", total=duration)
             self._progress.start()
+        elif live is not None:
+            self._status = LiveStatus(live)
+            self._live = Live(self._status, console=console, refresh_per_second=4, transient=True)
+            self._live.start()
 
     def progress(self, position: float) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, completed=position)
 
     def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+        for display in (self._progress, self._live):
+            if display is not None:
+                display.stop()
+        self._progress = None
+        self._live = None
 
     def __call__(self, event: Event) -> None:
+        if self._status is not None:
+            self._status(event)
         stamp = f"[dim]{event.t:7.2f}s[/dim]"
         if isinstance(event, Transcribed) and event.final and event.text:
             self.console.print(f"{stamp} [bold cyan]You:[/] {escape(event.text)}")
@@ -51,6 +123,11 @@ class ConsoleView:
                 f"{stamp} [dim]turn {event.turn}: first audio {event.first_audio_ms:.0f} ms after you stopped"
                 f" (VAD {event.vad_end_ms:.0f}, ASR {event.asr_final_ms:.0f} ms)[/dim]"
             )
+        elif isinstance(event, BargeIn):
+            self.console.print(f"{stamp} [yellow]barge-in: stopped speaking[/]")
+        elif isinstance(event, DeviceStatus):
+            self.console.print(f"{stamp} [yellow]{event.kind} {escape(event.device)} {event.state}: "
+                               f"{escape(event.message)}[/]")
         elif isinstance(event, ErrorOccurred):
             self.console.print(f"{stamp} [red]error ({event.stage}): {escape(event.message)}[/]")
         elif isinstance(event, SessionEnded):

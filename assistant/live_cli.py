@@ -54,7 +54,7 @@ async def _main(settings: Settings, console: Console, out: Path, report: Report,
             recorder = SessionRecorder(out)
             recorder.start()
         writer = JsonlWriter(out / "events.jsonl")
-        view = ConsoleView(console)
+        view = ConsoleView(console, live=clock)
         for subscriber in (writer, report, view):
             bus.subscribe(subscriber)
         console.print(f"[bold]omnilive[/] live: camera {live.camera or 'none'}, microphone "
@@ -67,6 +67,7 @@ async def _main(settings: Settings, console: Console, out: Path, report: Report,
             stats = await run_live(settings, models, bus, mic=mic, player=player, camera=camera, recorder=recorder)
             extra["pipeline_seconds"] = round(stats.wall_seconds, 2)
         finally:
+            view.close()
             writer.close()
     finally:
         player.close()

@@ -16,7 +16,7 @@ from perception.memory import SceneMemory
 from perception.sampling import ChangeGate
 from perception.stages import VisionStats, run_vision
 from speech.sinks import ReplySink
-from speech.stages import FinalTranscript, Utterance, run_asr, run_vad
+from speech.stages import FinalTranscript, Utterance, run_asr, run_partial_asr, run_vad
 from speech.vad import AudioBlock, Segmenter
 
 from .channels import Activity, Channel, Overflow
@@ -89,7 +89,15 @@ class Pipeline:
             self.frames_in.close()
         if self.hearing and self.manager is not None:
             assert models.vad is not None and models.asr is not None
-            tg.create_task(run_vad(self.audio_in, self.utterances, models.vad, self.segmenter, self.bus), name="vad")
+            interval = self.settings.asr.partial_interval_s
+            partials: Channel[Utterance] | None = None
+            if interval > 0:
+                partials = Channel("partials", 1, Overflow.DROP_OLDEST)
+                tg.create_task(run_partial_asr(partials, models.asr, self.bus), name="partial-asr")
+            tg.create_task(
+                run_vad(self.audio_in, self.utterances, models.vad, self.segmenter, self.bus, partials, interval),
+                name="vad",
+            )
             tg.create_task(run_asr(self.utterances, self.transcripts, models.asr, self.bus), name="asr")
             tg.create_task(self.manager.run(self.transcripts), name="dialogue")
         else:

@@ -122,6 +122,17 @@ class Segmenter:
     def in_speech(self) -> bool:
         return self._started
 
+    @property
+    def utterance(self) -> int:
+        """The number of the utterance in progress (or the last one)."""
+        return self._count
+
+    def audio_so_far(self) -> Audio:
+        """The audio of the utterance in progress, for a partial transcript."""
+        if not self._started or not self._blocks:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(self._blocks).astype(np.float32)
+
     def push(self, block: Audio, t: float, prob: float) -> list[VadSignal]:
         block_s = BLOCK / SAMPLE_RATE
         out: list[VadSignal] = []

@@ -157,9 +157,14 @@ async def run_on_card(
 
 
 async def test_a_question_is_answered_out_loud(tmp_path: Path, models: Models, questions: list[np.ndarray]) -> None:
-    run = await run_on_card(tmp_path, models, questions[0], seconds=6)
+    run = await run_on_card(tmp_path, models, questions[0], seconds=6, settings={"asr": {"partial_interval_s": 0.5}})
     replies = run.of(ReplyText)
     assert len(replies) == 1 and not replies[0].interrupted
+    heard = run.of(Transcribed)
+    partial = [e for e in heard if not e.final]
+    final = [e for e in heard if e.final]
+    assert partial and final and heard.index(partial[0]) < heard.index(final[0])  # a partial came first
+    assert partial[0].t <= final[0].t and partial[0].utterance == final[0].utterance
     assert "No language model is connected" in replies[0].text
     start = run.of(ReplyAudioStarted)[0]
     loud = np.flatnonzero(np.abs(run.speaker) > 1000)

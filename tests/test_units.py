@@ -142,3 +142,37 @@ def test_sampler_and_change_gate() -> None:
     assert gate.check(black.copy())[0] is False
     changed, score = gate.check(white)
     assert changed and score == pytest.approx(1.0)
+
+
+def test_live_status_shows_state_partial_scene_and_reply() -> None:
+    from rich.console import Console
+
+    from assistant.clock import FakeClock
+    from assistant.console import LiveStatus
+    from assistant.events import (
+        ReplyAudioEnded,
+        ReplyAudioStarted,
+        ReplyChunk,
+        SceneDescribed,
+        SpeechStarted,
+        Transcribed,
+    )
+
+    clock = FakeClock(10.0)
+    status = LiveStatus(clock)
+
+    def shown() -> str:
+        console = Console(record=True, width=120)
+        console.print(status)
+        return console.export_text()
+
+    status(SceneDescribed(t=4.0, text="A red sign reads OPEN.", frame_t=3.0, change=0.5, backend="basic", compute_ms=1))
+    status(SpeechStarted(t=9.0, utterance=1, speech_start_at=8.7))
+    status(Transcribed(t=9.5, utterance=1, text="can you read", final=False, compute_ms=1))
+    text = shown()
+    assert "hearing you" in text and "can you read" in text and "camera (7 s ago): A red sign reads OPEN." in text
+    status(ReplyChunk(t=10.0, turn=1, text="It says open."))
+    status(ReplyAudioStarted(t=10.0, turn=1))
+    assert "speaking" in shown() and "It says open." in shown()
+    status(ReplyAudioEnded(t=12.0, turn=1, duration_s=2.0, path=None))
+    assert "listening" in shown() and "It says open." not in shown()
