@@ -127,6 +127,7 @@ async def run_live(
     stop: asyncio.Event | None = None,
     label: str = "live",
     on_ready: Callable[[Pipeline], None] | None = None,
+    on_frame: Callable[[Frame], None] | None = None,
 ) -> RunStats:
     """Runs until ``stop`` is set, the task is cancelled (Ctrl-C), or every input has ended."""
     clock = bus.clock
@@ -172,9 +173,11 @@ async def run_live(
 
     async def camera_tap() -> None:
         async for frame in camera_ch:
+            if on_frame is not None:
+                on_frame(frame)
             if recorder is not None:
                 recorder.write_frame(frame)
-            if models.describer is not None and (recorder is None or vision_sampler.due(frame.t)):
+            if models.describer is not None and vision_sampler.due(frame.t):
                 pipeline.frames_in.put_nowait(frame)
         pipeline.frames_in.close()
 
@@ -198,7 +201,9 @@ async def run_live(
                 mic_ch.close()
                 pipeline.audio_in.close()
             if camera is not None:
-                want = Sampler(1 / record_fps).due if recorder is not None else vision_sampler.due
+                every = recorder is not None or on_frame is not None
+                # The camera thread has its own sampler; the tap's decides what gets described.
+                want = Sampler(1 / record_fps if every else settings.video.sample_interval_s).due
                 camera.start(loop, camera_ch, clock, want)
                 taps.append(tg.create_task(camera_tap(), name="camera-tap"))
             else:

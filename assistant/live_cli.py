@@ -59,12 +59,21 @@ async def _main(settings: Settings, console: Console, out: Path, report: Report,
             bus.subscribe(subscriber)
         console.print(f"[bold]omnilive[/] live: camera {live.camera or 'none'}, microphone "
                       f"{mic.device or 'default'}, speaker {player.device_name or 'default'} → {out}")
+        preview = None
         if live.preview:
-            from .preview import start_preview
+            from .preview import Preview, can_show
 
-            start_preview(console)
+            if can_show(console):
+                preview = Preview()
+                bus.subscribe(preview)
         try:
-            stats = await run_live(settings, models, bus, mic=mic, player=player, camera=camera, recorder=recorder)
+            drawing = asyncio.create_task(preview.run(), name="preview") if preview else None
+            stats = await run_live(
+                settings, models, bus, mic=mic, player=player, camera=camera, recorder=recorder,
+                on_frame=preview.show if preview else None,
+            )
+            if drawing is not None:
+                drawing.cancel()
             extra["pipeline_seconds"] = round(stats.wall_seconds, 2)
         finally:
             view.close()

@@ -267,3 +267,43 @@ def test_live_command_line_device_errors_and_listing(tmp_path: Path) -> None:
             assert "Traceback" not in proc.stderr
             if "camera" not in named:
                 assert MIC in lines[0] or SPEAKER in lines[0]  # it lists what is available
+
+
+def test_live_command_line_runs_headless_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    """`--live --preview` on a machine without a display: it says so, runs, and Ctrl-C stops it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    clip = tmp_path / "camera.avi"
+    write_clip(SESSION / "video.mp4", clip, 2.0)
+    out = tmp_path / "out"
+    with SimulatedSoundCard(tmp_path / "card", mic_rate=RATE, speaker_rate=SPEAKER_RATE) as card:
+        card.release()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_") and k != "DISPLAY"}
+        env["PYTHONUNBUFFERED"] = "1"
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "run_assistant.py"), "--config", "configs/desktop.yaml", "--preview",
+             "--camera", str(clip), "--mic", MIC, "--speaker", SPEAKER, "--out", str(out)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            seen = []
+            for line in proc.stdout:
+                seen.append(line)
+                if "Camera:" in line:  # running: the live camera was described
+                    break
+            proc.send_signal(signal.SIGINT)
+            rest, stderr = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    text = "".join(seen) + rest
+    assert "running headless" in text
+    assert proc.returncode == 130, stderr
+    events = read_events(out)
+    assert events[0]["type"] == "session_start" and events[-1]["type"] == "session_end"
+    assert any(e["type"] == "scene" for e in events)
