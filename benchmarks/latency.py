@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Voice-to-voice latency on the bundled session, in real time, against a local
+OpenAI-compatible server with a fixed time to first token and token rate.
+
+    .venv/bin/python benchmarks/latency.py [--ttft-ms 200] [--tokens-per-s 40] [--runs 2]
+
+Prints p50/p90 of true end of speech (from session.json) → first reply audio, with
+the breakdown (VAD end, ASR final, first token, first audio), then the pipeline's
+own overhead: the same replay with zero-latency ASR, LLM and TTS stand-ins, where
+everything between the VAD's end of turn and the first audio is the pipeline itself.
+All figures come from one run of this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from assistant.config import load_settings, parse_override  # noqa: E402
+from assistant.eventlog import EventBus  # noqa: E402
+from assistant.events import Event, ReplyAudioStarted, TurnMetrics  # noqa: E402
+from assistant.models import Models, prepare_models  # noqa: E402
+from assistant.session import make_clock, prepare_sources, run_replay  # noqa: E402
+from dialogue.prompt import ReplyRequest  # noqa: E402
+
+REPLY = "Sure. I can see a red sign that says open, so the shop must be open right now. Anything else?"
+
+
+def serve(ttft_s: float, tokens_per_s: float) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            time.sleep(ttft_s)  # the simulated server's own latency
+            for i, word in enumerate(REPLY.split(" ")):
+                if i:
+                    time.sleep(1 / tokens_per_s)
+                delta = {"choices": [{"index": 0, "delta": {"content": word if i == 0 else " " + word}}]}
+                self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class InstantAsr:
+    def transcribe(self, audio: np.ndarray) -> str:
+        return "what is in front of you"
+
+
+class InstantTts:
+    name = "instant"
+    sample_rate = 16_000
+
+    def synthesize(self, text: str) -> np.ndarray:
+        return np.full(160, 1000, dtype=np.int16)
+
+
+class InstantLlm:
+    name = "instant"
+
+    async def stream(self, request: ReplyRequest) -> AsyncIterator[str]:
+        yield "Hello."
+
+
+def replay(overrides: list[str], models: Models | None = None) -> tuple[list[TurnMetrics], list[float]]:
+    settings = load_settings(ROOT / "configs" / "demo.yaml", [parse_override(o) for o in overrides])
+    sources = prepare_sources(settings)
+    models = models or prepare_models(settings, hearing=True, seeing=True)
+    bus = EventBus(make_clock(settings.replay.speed))
+    events: list[Event] = []
+    bus.subscribe(events.append)
+    with tempfile.TemporaryDirectory() as out:
+        asyncio.run(run_replay(settings, sources, models, bus, Path(out)))
+    manifest = json.loads((ROOT / "examples/sessions/desk/session.json").read_text())
+    starts = [e.t for e in events if isinstance(e, ReplyAudioStarted)]
+    v2v = [(s - q["end"]) * 1000 for s, q in zip(starts, manifest["questions"], strict=False)]
+    return [e for e in events if isinstance(e, TurnMetrics)], v2v
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--ttft-ms", type=float, default=200)
+    p.add_argument("--tokens-per-s", type=float, default=40)
+    p.add_argument("--runs", type=int, default=2)
+    p.add_argument("--set", dest="overrides", action="append", default=[])
+    args = p.parse_args()
+    server = serve(args.ttft_ms / 1000, args.tokens_per_s)
+    base = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    overrides = ["replay.speed=1", "dialogue.backend=openai", f"dialogue.base_url={base}", *args.overrides]
+    metrics: list[TurnMetrics] = []
+    v2v: list[float] = []
+    for _ in range(args.runs):
+        m, v = replay(overrides)
+        metrics += m
+        v2v += v
+    print(f"voice-to-voice, {len(v2v)} turns (server: {args.ttft_ms:.0f} ms to first token, "
+          f"{args.tokens_per_s:.0f} tokens/s)")
+    print(f"  true end of speech -> first reply audio: p50 {pct(v2v, 50):.0f} ms, p90 {pct(v2v, 90):.0f} ms")
+    rows = [("VAD end of turn", "vad_end_ms"), ("ASR final", "asr_final_ms"),
+            ("first token", "first_token_ms"), ("first audio", "first_audio_ms")]
+    for label, key in rows:
+        values = [getattr(t, key) for t in metrics if getattr(t, key) is not None]
+        print(f"  {label:16s} p50 {pct(values, 50):6.0f} ms after the VAD's end of speech")
+    for key in ("asr_ms", "llm_first_token_ms", "tts_ms"):
+        values = [t.compute.get(key, 0.0) for t in metrics]
+        print(f"  compute {key:20s} p50 {pct(values, 50):6.0f} ms")
+
+    instant = Models(vad=None, asr=InstantAsr(), describer=None, tts=InstantTts(), llm=InstantLlm())  # type: ignore[arg-type]
+    from speech.vad import SileroVad
+
+    instant.vad = SileroVad()
+    overhead: list[float] = []
+    for _ in range(args.runs):
+        m, _ = replay(["replay.speed=1", "input.session=null", f"input.audio={ROOT}/examples/sessions/desk/audio.wav"],
+                      instant)
+        overhead += [t.first_audio_ms - t.vad_end_ms for t in m if t.first_audio_ms is not None]
+    print(f"pipeline overhead (VAD end of turn -> first audio, instant models), {len(overhead)} turns: "
+          f"p50 {pct(overhead, 50):.1f} ms, p99 {pct(overhead, 99):.1f} ms")
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
