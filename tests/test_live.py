@@ -27,6 +27,7 @@ from assistant.events import (
     ReplyAudioStarted,
     ReplyText,
     SpeechEnded,
+    SpeechStarted,
     Transcribed,
 )
 from assistant.live import run_live
@@ -307,3 +308,16 @@ def test_live_command_line_runs_headless_and_stops_on_ctrl_c(tmp_path: Path) -> 
     events = read_events(out)
     assert events[0]["type"] == "session_start" and events[-1]["type"] == "session_end"
     assert any(e["type"] == "scene" for e in events)
+
+
+async def test_half_duplex_does_not_hear_the_assistant(
+    tmp_path: Path, models: Models, questions: list[np.ndarray]
+) -> None:
+    """With the echo loud in the microphone, half duplex hears nothing while the assistant talks."""
+    run = await run_on_card(tmp_path, models, questions[0], seconds=10, echo_gain=0.8,
+                            settings={"live": {"echo": {"half_duplex": True, "correlation_threshold": 1.0,
+                                                        "transcript_similarity": 100.0}}})
+    replies = run.of(ReplyText)
+    assert len(replies) == 1 and not replies[0].interrupted
+    starts = run.of(SpeechStarted)
+    assert len(starts) == 1  # only the user's question: the echo never reached the VAD
