@@ -7,6 +7,7 @@ overrides any field; the value is parsed as YAML (``--set replay.speed=0``).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,18 +70,35 @@ class AsrSettings(_Strict):
     beam_size: int = Field(1, ge=1)
     language: str | None = "en"
     partial_interval_s: float = Field(0.0, ge=0)  # 0: no partial transcripts (live: 1.0)
+    early_decode: bool = True  # decode at the first pause instead of after the VAD's end-of-turn silence
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class DialogueSettings(_Strict):
     backend: Literal["auto", "openai", "offline"] = "auto"
     base_url: str | None = None
     model: str | None = None
+    # The name of the environment variable holding the API key; the key itself is never a setting.
+    api_key_env: str = "OPENAI_API_KEY"
     system_prompt: str | None = None
     temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(200, ge=1)
     timeout_s: float = Field(30.0, gt=0)
     max_retries: int = Field(2, ge=0)
     history_turns: int = Field(6, ge=0)
+    history_tokens: int = Field(600, ge=0, description="budget for past turns, at ~4 characters a token")
+    observations: int = Field(3, ge=1, description="recent scene descriptions given to the LLM")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _key_env_is_a_name(cls, data: Any) -> Any:
+        # A model-level check, so the error never echoes the value: it may be a key pasted by mistake.
+        name = data.get("api_key_env") if isinstance(data, dict) else None
+        if name is not None and not (isinstance(name, str) and _ENV_NAME.fullmatch(name)):
+            raise ValueError("api_key_env must be the name of an environment variable (letters, digits, _), not a key")
+        return data
 
 
 class TtsSettings(_Strict):

@@ -72,6 +72,7 @@ class Transcribed(Event):
     text: str
     final: bool
     compute_ms: float
+    early: bool = False  # decoded at the first pause, before the VAD was sure the turn had ended
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

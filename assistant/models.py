@@ -27,10 +27,13 @@ class Models:
 
 def make_llm(settings: Settings) -> ChatBackend:
     d = settings.dialogue
-    if choose_backend(d.backend) == "openai":
+    # "auto" also means OpenAI-compatible when the variable named by api_key_env holds a key.
+    wanted = "openai" if d.backend == "auto" and os.environ.get(d.api_key_env) else d.backend
+    if choose_backend(wanted) == "openai":
         return OpenAIChat(
             base_url=d.base_url,
             model=d.model,
+            api_key_env=d.api_key_env,
             temperature=d.temperature,
             max_tokens=d.max_tokens,
             timeout_s=d.timeout_s,

@@ -16,7 +16,7 @@ from perception.memory import SceneMemory
 from perception.sampling import ChangeGate
 from perception.stages import VisionStats, run_vision
 from speech.sinks import ReplySink
-from speech.stages import FinalTranscript, Utterance, run_asr, run_partial_asr, run_vad
+from speech.stages import EarlyTranscriber, FinalTranscript, Utterance, run_asr, run_partial_asr, run_vad
 from speech.vad import AudioBlock, Segmenter
 
 from .channels import Activity, Channel, Overflow
@@ -65,6 +65,8 @@ class Pipeline:
                 conversation=Conversation(settings.dialogue.history_turns),
                 timer=self.timer,
                 system_prompt=settings.dialogue.system_prompt,
+                history_tokens=settings.dialogue.history_tokens,
+                observations=settings.dialogue.observations,
             )
             self.manager = TurnManager(runner, self.activity, screen=screen, on_interrupt=on_interrupt)
         v = settings.vad
@@ -92,13 +94,15 @@ class Pipeline:
             interval = self.settings.asr.partial_interval_s
             partials: Channel[Utterance] | None = None
             if interval > 0:
-                partials = Channel("partials", 1, Overflow.DROP_OLDEST)
-                tg.create_task(run_partial_asr(partials, models.asr, self.bus), name="partial-asr")
+                partials = Channel("partials", 1, Overflow.DROP_OLDEST, self.activity)
+                tg.create_task(run_partial_asr(partials, models.asr, self.bus, self.segmenter), name="partial-asr")
+            early = EarlyTranscriber(models.asr, self.activity) if self.settings.asr.early_decode else None
             tg.create_task(
-                run_vad(self.audio_in, self.utterances, models.vad, self.segmenter, self.bus, partials, interval),
+                run_vad(self.audio_in, self.utterances, models.vad, self.segmenter, self.bus, partials, interval,
+                        early),
                 name="vad",
             )
-            tg.create_task(run_asr(self.utterances, self.transcripts, models.asr, self.bus), name="asr")
+            tg.create_task(run_asr(self.utterances, self.transcripts, models.asr, self.bus, early), name="asr")
             tg.create_task(self.manager.run(self.transcripts), name="dialogue")
         else:
             self.audio_in.close()

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 
 from dialogue.backends import ChatBackend
 from dialogue.chunker import SentenceChunker
-from dialogue.prompt import DEFAULT_SYSTEM_PROMPT, Conversation, Exchange, ReplyRequest, build_request
+from dialogue.prompt import (
+    DEFAULT_HISTORY_TOKENS,
+    DEFAULT_OBSERVATIONS,
+    DEFAULT_SYSTEM_PROMPT,
+    Conversation,
+    Exchange,
+    ReplyRequest,
+    build_request,
+)
 from perception.memory import SceneMemory
 from speech.sinks import ReplySink
 from speech.stages import FinalTranscript
@@ -142,6 +150,8 @@ class TurnRunner:
         conversation: Conversation,
         timer: TurnTimer,
         system_prompt: str | None = None,
+        history_tokens: int = DEFAULT_HISTORY_TOKENS,
+        observations: int = DEFAULT_OBSERVATIONS,
     ) -> None:
         self.bus = bus
         self.llm = llm
@@ -151,10 +161,15 @@ class TurnRunner:
         self.conversation = conversation
         self.timer = timer
         self.system_prompt = system_prompt or DEFAULT_SYSTEM_PROMPT
+        self.history_tokens = history_tokens
+        self.observations = observations
 
     async def run(self, turn: int, utterance: int, question: str) -> None:
         clock = self.bus.clock
-        request = build_request(question, self.conversation, self.memory.latest(), clock.now(), self.system_prompt)
+        request = build_request(
+            question, self.conversation, self.memory.history(), clock.now(), self.system_prompt,
+            observations=self.observations, history_tokens=self.history_tokens,
+        )
         pieces: Channel[str] = Channel(f"turn-{turn}-pieces", maxsize=8)
         said: list[str] = []
         self.timer.begin(turn, utterance)

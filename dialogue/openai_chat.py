@@ -17,6 +17,7 @@ from .prompt import ReplyRequest
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gpt-3.5-turbo"
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 
 
 class OpenAIChat:
@@ -28,6 +29,7 @@ class OpenAIChat:
         base_url: str | None = None,
         model: str | None = None,
         api_key: str | None = None,
+        api_key_env: str = DEFAULT_API_KEY_ENV,
         temperature: float = 0.7,
         max_tokens: int = 200,
         timeout_s: float = 30.0,
@@ -35,8 +37,13 @@ class OpenAIChat:
     ) -> None:
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.model = model or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL
+        # The key comes from the environment variable named by ``api_key_env``, never from a
+        # config file, and is handed to the client only: it is never logged or kept on self.
+        key = api_key or os.environ.get(api_key_env)
+        if not key and api_key_env != DEFAULT_API_KEY_ENV:
+            log.warning("dialogue: the API key variable %s is not set; sending no key", api_key_env)
         # Local servers take any key; the client insists on one.
-        key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
+        key = key or "not-needed"
         self.temperature = temperature
         self.max_tokens = max_tokens
         self._client = openai.AsyncOpenAI(

@@ -8,7 +8,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from assistant.channels import Channel
+from assistant.channels import Activity, Channel
 from assistant.eventlog import EventBus
 from assistant.events import SpeechEnded, SpeechStarted, Transcribed
 
@@ -35,6 +35,50 @@ class FinalTranscript:
     end: float
 
 
+class EarlyTranscriber:
+    """Starts decoding at the first pause in speech, while the VAD waits out its silence.
+
+    Whisper takes about as long as the VAD's end-of-turn silence, so decoding the
+    moment the voice stops, instead of when the VAD is sure, takes the decode off the
+    reply path. If the user goes on talking, the early result no longer matches the
+    utterance's end and is thrown away. One early decode runs at a time.
+    """
+
+    def __init__(self, asr: WhisperAsr, activity: Activity | None = None) -> None:
+        self.asr = asr
+        self.activity = activity  # an early decode is pipeline work: ``--speed 0`` waits for it
+        self._job: tuple[int, float, asyncio.Task[str]] | None = None
+        self.used = 0
+        self.wasted = 0
+
+    def pause(self, utterance: int, end: float, audio: Audio) -> None:
+        if self._job is not None and not self._job[2].done():
+            return
+        if self._job is not None:
+            self.wasted += 1
+        task = asyncio.create_task(asyncio.to_thread(self.asr.transcribe, audio), name=f"early-asr-{utterance}")
+        if self.activity is not None:
+            self.activity.begin()
+        task.add_done_callback(self._done)
+        self._job = (utterance, end, task)
+
+    def _done(self, task: asyncio.Task[str]) -> None:
+        if self.activity is not None:
+            self.activity.end()
+        if not task.cancelled():
+            task.exception()  # retrieved here; ``take`` reports it when the result is used
+
+    def take(self, utterance: int, end: float) -> asyncio.Task[str] | None:
+        """The early decode of exactly this utterance, if there is one."""
+        job, self._job = self._job, None
+        if job is not None and job[0] == utterance and abs(job[1] - end) < 1e-6:
+            self.used += 1
+            return job[2]
+        if job is not None:
+            self.wasted += 1
+        return None
+
+
 async def run_vad(
     blocks: Channel[AudioBlock],
     utterances: Channel[Utterance],
@@ -43,6 +87,7 @@ async def run_vad(
     bus: EventBus,
     partials: Channel[Utterance] | None = None,
     partial_interval_s: float = 0.0,
+    early: EarlyTranscriber | None = None,
 ) -> None:
     """Scores every block and reports where speech starts and ends.
 
@@ -58,6 +103,8 @@ async def run_vad(
                 elif partials is not None:
                     partials.clear()  # the final transcript supersedes any partial
                 await _emit(signal, utterances, bus)
+            if early is not None and segmenter.silent_run == 1:
+                early.pause(segmenter.utterance, segmenter.last_voiced_end, segmenter.audio_so_far())
             if partials is not None and segmenter.in_speech and block.t >= next_partial > 0:
                 next_partial = block.t + partial_interval_s
                 audio = segmenter.audio_so_far()
@@ -70,12 +117,16 @@ async def run_vad(
             partials.close()
 
 
-async def run_partial_asr(partials: Channel[Utterance], asr: WhisperAsr, bus: EventBus) -> None:
-    """Partial transcripts of the utterance in progress; one decode at a time, newest audio wins."""
+async def run_partial_asr(
+    partials: Channel[Utterance], asr: WhisperAsr, bus: EventBus, segmenter: Segmenter
+) -> None:
+    """Partial transcripts of the utterance in progress; one decode at a time, newest audio wins.
+    A partial that comes back after its utterance ended is dropped: the final has the say."""
     async for utt in partials:
         started = time.perf_counter()
         text = await asyncio.to_thread(asr.transcribe, utt.audio)
-        if text and not len(partials):
+        current = segmenter.in_speech and segmenter.utterance == utt.utterance
+        if text and current and not len(partials):
             bus.publish(
                 Transcribed(
                     t=bus.clock.now(), utterance=utt.utterance, text=text, final=False,
@@ -100,15 +151,31 @@ async def run_asr(
     transcripts: Channel[FinalTranscript],
     asr: WhisperAsr,
     bus: EventBus,
+    early: EarlyTranscriber | None = None,
 ) -> None:
-    """Transcribes each utterance in a worker thread; empty results are dropped."""
+    """Transcribes each utterance in a worker thread; empty results are dropped.
+
+    ``compute_ms`` is the time spent after the utterance ended: with an early
+    decode, only what was left of it."""
     try:
         async for utt in utterances:
             started = time.perf_counter()
-            text = await asyncio.to_thread(asr.transcribe, utt.audio)
+            job = early.take(utt.utterance, utt.end) if early is not None else None
+            text: str | None = None
+            if job is not None:
+                try:
+                    text = await job
+                except Exception:
+                    log.warning("early decode of utterance %d failed; decoding again", utt.utterance, exc_info=True)
+            was_early = text is not None
+            if text is None:
+                text = await asyncio.to_thread(asr.transcribe, utt.audio)
             compute_ms = (time.perf_counter() - started) * 1000
             bus.publish(
-                Transcribed(t=bus.clock.now(), utterance=utt.utterance, text=text, final=True, compute_ms=compute_ms)
+                Transcribed(
+                    t=bus.clock.now(), utterance=utt.utterance, text=text, final=True, compute_ms=compute_ms,
+                    early=was_early,
+                )
             )
             if _WORDS.search(text):
                 await transcripts.put(FinalTranscript(utt.utterance, text, utt.end))

@@ -127,6 +127,15 @@ class Segmenter:
         """The number of the utterance in progress (or the last one)."""
         return self._count
 
+    @property
+    def silent_run(self) -> int:
+        """Silent blocks since the last voiced one, within speech."""
+        return self._silent_run if self._started else 0
+
+    @property
+    def last_voiced_end(self) -> float:
+        return self._last_voiced_end
+
     def audio_so_far(self) -> Audio:
         """The audio of the utterance in progress, for a partial transcript."""
         if not self._started or not self._blocks:

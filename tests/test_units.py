@@ -111,11 +111,11 @@ def test_demo_config_is_valid() -> None:
 
 def test_offline_reply_is_honest_and_uses_the_scene() -> None:
     scene = SceneDescription(text="A red sign reads OPEN.", frame_t=3.0, described_at=3.0, backend="basic")
-    seen = build_request("can you read the sign", Conversation(), scene, now=5.0)
+    seen = build_request("can you read the sign", Conversation(), [scene], now=5.0)
     assert seen.scene_age_s == 2.0
     reply = offline_reply(seen)
     assert reply.startswith("No language model is connected.") and "OPEN" in reply
-    blind = offline_reply(build_request("what time is it", Conversation(), None, now=5.0))
+    blind = offline_reply(build_request("what time is it", Conversation(), [], now=5.0))
     assert "nothing yet" in blind and "what time is it" in blind
 
 
@@ -124,11 +124,12 @@ def test_prompt_carries_history_and_scene() -> None:
     for i in range(3):
         conv.add(Exchange(user=f"q{i}", assistant=f"a{i}", interrupted=i == 2))
     scene = SceneDescription(text="A dim room.", frame_t=1.0, described_at=1.0, backend="basic")
-    req = build_request("and now?", conv, scene, now=11.0)
+    req = build_request("and now?", conv, [scene], now=11.0)
     contents = [m["content"] for m in req.messages]
     assert "q0" not in contents  # only the last two exchanges are kept
-    assert contents[1:5] == ["q1", "a1", "q2", "a2 [interrupted by the user]"]
-    assert contents[-2] == "Camera (10 s ago): A dim room."
+    assert contents[2:6] == ["q1", "a1", "q2", "a2 [interrupted by the user]"]
+    block = contents[1].splitlines()[-3:]
+    assert block == ["<camera_observations>", "[10 s ago] A dim room.", "</camera_observations>"]
     assert contents[-1] == "and now?"
 
 
@@ -176,3 +177,19 @@ def test_live_status_shows_state_partial_scene_and_reply() -> None:
     assert "speaking" in shown() and "It says open." in shown()
     status(ReplyAudioEnded(t=12.0, turn=1, duration_s=2.0, path=None))
     assert "listening" in shown() and "It says open." not in shown()
+
+
+def test_dialogue_limits_reach_the_turns() -> None:
+    from assistant.clock import FakeClock
+    from assistant.config import Settings
+    from assistant.eventlog import EventBus
+    from assistant.models import Models
+    from assistant.pipeline import Pipeline
+    from dialogue.offline import OfflineResponder
+
+    settings = Settings.model_validate({"dialogue": {"history_tokens": 50, "observations": 1}})
+    tts = object()
+    models = Models(vad=object(), asr=object(), describer=None, tts=tts, llm=OfflineResponder())  # type: ignore[arg-type]
+    pipeline = Pipeline(settings, models, EventBus(FakeClock()), sink=object())  # type: ignore[arg-type]
+    assert pipeline.manager is not None
+    assert pipeline.manager.runner.history_tokens == 50 and pipeline.manager.runner.observations == 1
