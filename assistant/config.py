@@ -88,6 +88,7 @@ class DialogueSettings(_Strict):
     timeout_s: float = Field(30.0, gt=0)
     max_retries: int = Field(2, ge=0)
     history_turns: int = Field(6, ge=0)
+    first_chunk_words: int = Field(4, ge=0)  # the first spoken piece may end at a clause once it has this many words
     history_tokens: int = Field(600, ge=0, description="budget for past turns, at ~4 characters a token")
     observations: int = Field(3, ge=1, description="recent scene descriptions given to the LLM")
 

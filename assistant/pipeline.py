@@ -67,6 +67,7 @@ class Pipeline:
                 system_prompt=settings.dialogue.system_prompt,
                 history_tokens=settings.dialogue.history_tokens,
                 observations=settings.dialogue.observations,
+                first_chunk_words=settings.dialogue.first_chunk_words,
             )
             self.manager = TurnManager(runner, self.activity, screen=screen, on_interrupt=on_interrupt)
         v = settings.vad

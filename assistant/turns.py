@@ -152,6 +152,7 @@ class TurnRunner:
         system_prompt: str | None = None,
         history_tokens: int = DEFAULT_HISTORY_TOKENS,
         observations: int = DEFAULT_OBSERVATIONS,
+        first_chunk_words: int = 4,
     ) -> None:
         self.bus = bus
         self.llm = llm
@@ -163,6 +164,7 @@ class TurnRunner:
         self.system_prompt = system_prompt or DEFAULT_SYSTEM_PROMPT
         self.history_tokens = history_tokens
         self.observations = observations
+        self.first_chunk_words = first_chunk_words
 
     async def run(self, turn: int, utterance: int, question: str) -> None:
         clock = self.bus.clock
@@ -198,7 +200,7 @@ class TurnRunner:
     async def _generate(
         self, turn: int, utterance: int, request: ReplyRequest, pieces: Channel[str], said: list[str]
     ) -> None:
-        chunker = SentenceChunker()
+        chunker = SentenceChunker(first_clause_words=self.first_chunk_words)
         started = time.perf_counter()
         first = True
         try:

@@ -1,7 +1,9 @@
 """Splits a streamed reply into pieces that can be spoken one after another.
 
 A piece ends at a sentence end (``.``, ``!``, ``?``, ``…`` followed by a space or
-the end of the stream). A very long sentence is cut at a clause boundary once it
+the end of the stream). The first piece may also end at a clause end (``,``, ``;``,
+``:``, ``—``) once it has ``first_clause_words`` words, so the first audio does not
+wait for a whole first sentence. A very long sentence is cut at a clause boundary once it
 passes ``max_chars``, so the first audio never waits for a paragraph.
 """
 
@@ -14,15 +16,26 @@ _CLAUSE_END = re.compile(r"[,;:—]\s+")
 
 
 class SentenceChunker:
-    def __init__(self, *, min_chars: int = 2, max_chars: int = 220) -> None:
+    def __init__(self, *, min_chars: int = 2, max_chars: int = 220, first_clause_words: int = 4) -> None:
         self.min_chars = min_chars
         self.max_chars = max_chars
+        self.first_clause_words = first_clause_words
         self._buffer = ""
+        self._emitted = False
 
     def feed(self, text: str) -> list[str]:
         """Add streamed text; returns the pieces now complete."""
         self._buffer += text
         out: list[str] = []
+        if not self._emitted and self.first_clause_words > 0:
+            for clause in _CLAUSE_END.finditer(self._buffer):
+                head = self._buffer[: clause.end()]
+                if _SENTENCE_END.search(head):
+                    break  # a sentence ends first: the sentence rule takes it
+                if len(head.split()) >= self.first_clause_words:
+                    out.append(head.strip())
+                    self._buffer = self._buffer[clause.end() :]
+                    break
         while True:
             match = _SENTENCE_END.search(self._buffer)
             if match is None or match.end() < self.min_chars:
@@ -36,6 +49,7 @@ class SentenceChunker:
             if end > 0:
                 out.append(self._buffer[:end].strip())
                 self._buffer = self._buffer[end:]
+        self._emitted = self._emitted or bool(out)
         return out
 
     def flush(self) -> list[str]:

@@ -80,6 +80,17 @@ def test_chunker_splits_on_sentences_and_long_clauses() -> None:
     assert SentenceChunker().feed("3.5 degrees") == []  # a decimal point is not a sentence end
 
 
+def test_chunker_lets_the_first_clause_go_early() -> None:
+    c = SentenceChunker(first_clause_words=4)
+    out: list[str] = []
+    text = "Well, I can see a red sign, and it says open, so come in. Later, more text here, ok."
+    for token in text.split():
+        out += c.feed(token + " ")
+    # "Well," is too short; the first clause with four words goes out at once; then whole sentences.
+    assert out == ["Well, I can see a red sign,", "and it says open, so come in.", "Later, more text here, ok."]
+    assert SentenceChunker(first_clause_words=0).feed("Well, I can see a red sign, and more ") == []
+
+
 def test_config_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text("input:\n  session: ../sessions/x\nreplay:\n  speed: 0\n")
