@@ -106,6 +106,16 @@ class SceneDescribed(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyRequested(Event):
+    """The request went to the LLM."""
+
+    type: ClassVar[str] = "llm_request"
+    turn: int
+    utterance: int
+    backend: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReplyStarted(Event):
     """The first token of a reply arrived from the LLM."""
 
@@ -164,7 +174,9 @@ class TurnMetrics(Event):
     speech_end_at: float
     vad_end_ms: float
     asr_final_ms: float
+    llm_request_ms: float | None
     first_token_ms: float | None
+    first_chunk_ms: float | None
     first_audio_ms: float | None
     compute: dict[str, float]
 

@@ -19,6 +19,7 @@ from .events import (
     TurnMetrics,
     to_record,
 )
+from .report_html import render
 
 
 def _fmt_t(t: float) -> str:
@@ -37,6 +38,8 @@ class Report:
     errors: list[dict[str, Any]] = field(default_factory=list)
     scenes: int = 0
     end: dict[str, Any] = field(default_factory=dict)
+    talk: list[tuple[str, str, str]] = field(default_factory=list)
+    seen: list[tuple[float, str]] = field(default_factory=list)
     _last_scene: str = ""
 
     def __call__(self, event: Event) -> None:
@@ -44,14 +47,18 @@ class Report:
             self.source, self.speed = event.source, event.speed
         elif isinstance(event, Transcribed) and event.final and event.text:
             self.lines.append(f"**You** ({_fmt_t(event.t)}): {event.text}")
+            self.talk.append((_fmt_t(event.t), "You", event.text))
         elif isinstance(event, SceneDescribed):
             self.scenes += 1
             if event.text != self._last_scene:
                 self._last_scene = event.text
                 self.lines.append(f"*Camera* ({_fmt_t(event.frame_t)}): {event.text}")
+                self.seen.append((event.frame_t, event.text))
         elif isinstance(event, ReplyText):
             cut = " *(interrupted)*" if event.interrupted else ""
             self.lines.append(f"**Assistant** ({_fmt_t(event.t)}): {event.text}{cut}")
+            said = event.text + (" (interrupted)" if event.interrupted else "")
+            self.talk.append((_fmt_t(event.t), "Assistant", said))
         elif isinstance(event, TurnMetrics):
             self.turns.append(to_record(event))
         elif isinstance(event, ErrorOccurred):
@@ -78,6 +85,8 @@ class Report:
     def write(self, out_dir: Path, extra: dict[str, Any] | None = None) -> None:
         header = [f"# Conversation: {self.source}", ""]
         (out_dir / "transcript.md").write_text("\n\n".join(header + self.lines) + "\n", encoding="utf-8")
+        page = render(f"omnilive: {self.source}", self.talk, self.seen, self.turns)
+        (out_dir / "report.html").write_text(page, encoding="utf-8")
         metrics = {
             "source": self.source,
             "speed": self.speed,

@@ -39,6 +39,7 @@ from .events import (
     ReplyAudioEnded,
     ReplyAudioStarted,
     ReplyChunk,
+    ReplyRequested,
     ReplyStarted,
     ReplyText,
     SessionEnded,
@@ -57,7 +58,9 @@ FALLBACK_REPLY = "Sorry, I could not get an answer just now."
 @dataclass(slots=True)
 class _TurnTimes:
     utterance: int
+    request: float | None = None
     first_token: float | None = None
+    first_chunk: float | None = None
     first_audio: float | None = None
     compute: dict[str, float] = field(default_factory=dict)
 
@@ -75,8 +78,13 @@ class TurnTimer:
             self._speech_end[event.utterance] = (event.speech_end_at, event.t)
         elif isinstance(event, Transcribed) and event.final:
             self._final[event.utterance] = (event.t, event.compute_ms)
+        elif isinstance(event, ReplyRequested) and event.turn in self._turns:
+            self._turns[event.turn].request = event.t
         elif isinstance(event, ReplyStarted):
             self._turns.setdefault(event.turn, _TurnTimes(event.utterance)).first_token = event.t
+        elif isinstance(event, ReplyChunk) and event.turn in self._turns:
+            times = self._turns[event.turn]
+            times.first_chunk = times.first_chunk if times.first_chunk is not None else event.t
         elif isinstance(event, ReplyAudioStarted) and event.turn in self._turns:
             self._turns[event.turn].first_audio = event.t
 
@@ -104,7 +112,9 @@ class TurnTimer:
             speech_end_at=end_at,
             vad_end_ms=round((detected - end_at) * 1000, 1),
             asr_final_ms=round((final_t - end_at) * 1000, 1),
+            llm_request_ms=since_end(times.request),
             first_token_ms=since_end(times.first_token),
+            first_chunk_ms=since_end(times.first_chunk),
             first_audio_ms=since_end(times.first_audio),
             compute={"asr_ms": round(asr_ms, 1), **{k: round(v, 1) for k, v in times.compute.items()}},
         )
@@ -203,6 +213,7 @@ class TurnRunner:
         chunker = SentenceChunker(first_clause_words=self.first_chunk_words)
         started = time.perf_counter()
         first = True
+        self.bus.publish(ReplyRequested(t=self.bus.clock.now(), turn=turn, utterance=utterance, backend=self.llm.name))
         try:
             async for token in self.llm.stream(request):
                 if first:

@@ -92,7 +92,10 @@ def test_turn_metrics_for_every_turn(replay: tuple[Path, list[dict[str, Any]], s
     for m in metrics:
         # At --speed 0 the clock is media time: the only wait is the VAD's silence.
         assert 400 <= m["vad_end_ms"] <= 800
-        assert m["vad_end_ms"] <= m["asr_final_ms"] <= m["first_token_ms"] <= m["first_audio_ms"]
+        assert (
+            m["vad_end_ms"] <= m["asr_final_ms"] <= m["llm_request_ms"] <= m["first_token_ms"]
+            <= m["first_chunk_ms"] <= m["first_audio_ms"]
+        )
         assert m["compute"]["asr_ms"] >= 0 and m["compute"]["tts_ms"] > 0
     # Each question ends in a long silence: its decode started at the first pause.
     assert all(e["early"] for e in events if e["type"] == "transcript" and e["final"])
@@ -130,4 +133,8 @@ def test_report_files(replay: tuple[Path, list[dict[str, Any]], str], session_ma
     for q in session_manifest["questions"]:
         assert _norm(q["text"]).split()[-1] in _norm(transcript)
     assert transcript.count("**Assistant**") == len(session_manifest["questions"])
+    page = (out / "report.html").read_text()
+    assert page.count("<svg") == len(session_manifest["questions"])  # one waterfall per turn
+    assert "first audio" in page and "OPEN" in page
+    assert "src=" not in page and "<link" not in page and "<script" not in page  # opens with no network
     assert "You:" in stdout and "Assistant:" in stdout
