@@ -69,6 +69,8 @@ class OpenAIChat:
             ) from exc
         except openai.APIError as exc:
             raise BackendError(f"dialogue: {self.base_url or 'OpenAI'}: {exc}", retryable=True) from exc
+        except ValueError as exc:  # a stream that is not server-sent JSON events
+            raise BackendError(f"dialogue: {self.base_url or 'OpenAI'} sent a malformed stream: {exc}") from exc
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -13,11 +13,18 @@ import numpy as np
 
 
 @contextmanager
-def chat_server(reply: str, *, status: int = 200) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def chat_server(
+    reply: str, *, status: int = 200, script: list[str] | None = None
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A local server speaking the chat-completions streaming protocol (SSE).
 
-    Yields its base URL and the list where it records every request body."""
+    Yields its base URL and the list where it records every request body. ``script``
+    says how to answer each request in turn: "ok", "garbage" (a stream that is not
+    JSON) or "stall" (send headers, then nothing until the server shuts down);
+    requests past the script's end are answered "ok"."""
     requests: list[dict[str, Any]] = []
+    plan = list(script or [])
+    released = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -39,6 +46,15 @@ def chat_server(reply: str, *, status: int = 200) -> Iterator[tuple[str, list[di
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
+            how = plan.pop(0) if plan else "ok"
+            if how == "garbage":
+                self.wfile.write(b"data: {this is not json\n\ndata: <html>oops</html>\n\n")
+                self.wfile.flush()
+                return
+            if how == "stall":
+                self.wfile.flush()
+                released.wait()  # the client's timeout has to end this request
+                return
             words = reply.split(" ")
             for i, word in enumerate(words):
                 chunk = {
@@ -61,6 +77,7 @@ def chat_server(reply: str, *, status: int = 200) -> Iterator[tuple[str, list[di
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/v1", requests
     finally:
+        released.set()
         server.shutdown()
         server.server_close()
 

@@ -57,3 +57,22 @@ def test_server_failure_is_reported_and_spoken(tmp_path) -> None:
     replies = [e for e in events if e["type"] == "reply_text"]
     assert len(replies) == 3 and all(r["text"].startswith("Sorry") for r in replies)
     assert len([e for e in events if e["type"] == "reply_audio_start"]) == 3
+
+
+def test_garbage_and_stalls_get_an_apology_then_the_next_turn_recovers(tmp_path) -> None:
+    out = tmp_path / "run"
+    with chat_server(REPLY, script=["garbage", "stall", "ok"]) as (base_url, requests):
+        proc = run_cli(
+            "--config", "configs/demo.yaml", "--speed", "0", "--out", str(out),
+            "--set", "dialogue.backend=openai", "--set", f"dialogue.base_url={base_url}",
+            "--set", "dialogue.timeout_s=1", "--set", "dialogue.max_retries=0",
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert len(requests) == 3
+    events = read_events(out)
+    errors = [e for e in events if e["type"] == "error"]
+    assert [e["code"] for e in errors] == ["backend", "backend"] and all(e["stage"] == "dialogue" for e in errors)
+    replies = [e["text"] for e in events if e["type"] == "reply_text"]
+    assert replies[0].startswith("Sorry") and replies[1].startswith("Sorry")
+    assert replies[2] == REPLY  # the session went on and recovered
+    assert len([e for e in events if e["type"] == "reply_audio_start"]) == 3
