@@ -153,6 +153,11 @@ async def test_cancelled_turn_is_recorded_as_interrupted(piper: PiperTts) -> Non
     with pytest.raises(asyncio.CancelledError):
         await turn
     assert sink.closed == [True]
+    # Nothing of the cancelled turn is spoken after the cancel, even once the speaker is free again.
+    sink.gate.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert sink.written == 0
     reply = [e for e in events if isinstance(e, ReplyText)]
     assert len(reply) == 1 and reply[0].interrupted
     assert conversation.exchanges()[-1].interrupted
