@@ -62,14 +62,37 @@ class ReplyRequest:
     messages: list[dict[str, str]]
 
 
-class Conversation:
-    """The last ``max_turns`` exchanges; older ones are forgotten, so memory stays flat."""
+SUMMARY_LEAD = "Summary of the conversation before the turns below:"
 
-    def __init__(self, max_turns: int = 6) -> None:
+
+class Conversation:
+    """The last ``max_turns`` exchanges, and a rolling summary of the ones before them.
+
+    An exchange that falls out of the window is folded into the summary as one short
+    line; the summary keeps its newest ``summary_chars`` characters. Memory stays flat
+    however long the assistant runs."""
+
+    def __init__(self, max_turns: int = 6, *, summary_chars: int = 600) -> None:
         self._turns: collections.deque[Exchange] = collections.deque(maxlen=max(max_turns, 1))
+        self.summary_chars = summary_chars
+        self.summary = ""
 
     def add(self, exchange: Exchange) -> None:
+        if len(self._turns) == self._turns.maxlen:
+            self._fold(self._turns[0])
         self._turns.append(exchange)
+
+    def _fold(self, old: Exchange) -> None:
+        def short(text: str, n: int = 80) -> str:
+            text = neutralise(text)
+            return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+        line = f"User asked: {short(old.user)} You said: {short(old.assistant)}"
+        summary = f"{self.summary} {line}".strip()
+        if len(summary) > self.summary_chars:
+            cut = summary.find("User asked:", len(summary) - self.summary_chars)
+            summary = summary[cut:] if cut >= 0 else summary[-self.summary_chars :]
+        self.summary = summary
 
     def exchanges(self) -> list[Exchange]:
         return list(self._turns)
@@ -128,6 +151,7 @@ def build_request(
     messages = [
         {"role": "system", "content": f"{system_prompt.strip()}\n\n{OBSERVATION_RULE}"},
         {"role": "system", "content": observations_block(recent, now)},
+        *([{"role": "system", "content": f"{SUMMARY_LEAD} {conversation.summary}"}] if conversation.summary else []),
         *history_messages(conversation.exchanges(), history_tokens),
         {"role": "user", "content": question},
     ]

@@ -184,3 +184,25 @@ def test_the_api_key_never_reaches_the_output_or_the_logs(tmp_path) -> None:
     assert any(p.name == "events.jsonl" for p in files)
     assert [p for p in files if key.encode() in p.read_bytes()] == []
     assert key not in proc.stdout and key not in proc.stderr
+
+
+def test_rolling_summary_keeps_memory_flat_over_many_turns() -> None:
+    from dialogue.prompt import Conversation, Exchange, build_request
+
+    conv = Conversation(max_turns=2, summary_chars=300)
+    for i in range(500):
+        conv.add(Exchange(user=f"question number {i} about the mug", assistant=f"answer {i}: it is blue"))
+    assert len(conv.exchanges()) == 2 and conv.exchanges()[0].user == "question number 498 about the mug"
+    assert len(conv.summary) <= 300
+    assert "question number 497" in conv.summary and "question number 10 " not in conv.summary
+    assert conv.summary.startswith("User asked:")  # cut at an exchange boundary
+    messages = build_request("and now?", conv, [], now=0.0).messages
+    summaries = [m for m in messages if m["content"].startswith("Summary of the conversation")]
+    assert len(summaries) == 1 and messages.index(summaries[0]) < messages.index(
+        next(m for m in messages if m["content"] == "question number 498 about the mug")
+    )
+    fresh = Conversation(max_turns=2)
+    fresh.add(Exchange(user="hi", assistant="hello"))
+    assert fresh.summary == "" and not any(
+        m["content"].startswith("Summary") for m in build_request("x", fresh, [], now=0.0).messages
+    )
