@@ -47,9 +47,16 @@ class VideoSettings(_Strict):
 
 
 class DescriberSettings(_Strict):
-    backend: Literal["basic"] = "basic"
-    tesseract: bool | None = None
-    people: bool = True
+    backend: Literal["basic", "openai"] = "basic"
+    tesseract: bool | None = None  # basic: use tesseract for text (None: when installed)
+    people: bool = True  # basic: look for people
+    base_url: str | None = None  # openai: else OPENAI_VISION_BASE_URL, else OPENAI_BASE_URL
+    model: str | None = None  # openai: else OPENAI_VISION_MODEL, else gpt-4o-mini
+    api_key_env: str = "OPENAI_API_KEY"
+    prompt: str | None = None
+    timeout_s: float = Field(20.0, gt=0)
+    max_retries: int = Field(2, ge=0)
+    max_side: int = Field(768, ge=64)
 
 
 class VadSettings(_Strict):

@@ -57,7 +57,7 @@ def prepare_models(settings: Settings, *, hearing: bool, seeing: bool) -> Models
     vad = SileroVad(settings.vad.model) if hearing else None
     tts = make_tts(settings) if hearing else None
     d = settings.describer
-    describer = make_describer(d.backend, tesseract=d.tesseract, people=d.people) if seeing else None
+    describer = make_describer(d) if seeing else None
     asr = (
         WhisperAsr(
             settings.asr.model,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from assistant.config import DescriberSettings
 from assistant.errors import ConfigError
 
 from .frames import Image
@@ -17,9 +18,21 @@ class Describer(Protocol):
         ...
 
 
-def make_describer(backend: str, *, tesseract: bool | None = None, people: bool = True) -> Describer:
-    if backend == "basic":
+def make_describer(settings: DescriberSettings) -> Describer:
+    if settings.backend == "basic":
         from .basic import BasicDescriber
 
-        return BasicDescriber(use_tesseract=tesseract, people=people)
-    raise ConfigError(f"describer.backend: unknown backend '{backend}' (known: basic)")
+        return BasicDescriber(use_tesseract=settings.tesseract, people=settings.people)
+    if settings.backend == "openai":
+        from .openai_vision import OpenAIVisionDescriber
+
+        return OpenAIVisionDescriber(
+            base_url=settings.base_url,
+            model=settings.model,
+            api_key_env=settings.api_key_env,
+            prompt=settings.prompt,
+            timeout_s=settings.timeout_s,
+            max_retries=settings.max_retries,
+            max_side=settings.max_side,
+        )
+    raise ConfigError(f"describer.backend: unknown backend '{settings.backend}' (known: basic, openai)")

@@ -8,8 +8,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 from assistant.channels import Channel
+from assistant.errors import AssistantError
 from assistant.eventlog import EventBus
-from assistant.events import SceneDescribed
+from assistant.events import ErrorOccurred, SceneDescribed, Stage
 
 from .describer import Describer
 from .frames import Frame
@@ -52,7 +53,15 @@ async def run_vision(
             log.debug("frame at %.2f s unchanged (%.4f)", frame.t, score)
             continue
         started = time.perf_counter()
-        text = await asyncio.to_thread(describer.describe, frame.image)
+        try:
+            text = await asyncio.to_thread(describer.describe, frame.image)
+        except AssistantError as exc:  # a served VLM may fail; the conversation goes on without it
+            log.warning("describing the frame at %.2f s failed: %s", frame.t, exc)
+            bus.publish(
+                ErrorOccurred(t=bus.clock.now(), stage=Stage.DESCRIBER.value, code=exc.code, message=str(exc),
+                              retryable=exc.retryable)
+            )
+            continue
         compute_ms = (time.perf_counter() - started) * 1000
         now = bus.clock.now()
         memory.update(SceneDescription(text=text, frame_t=frame.t, described_at=now, backend=describer.name))

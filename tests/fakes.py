@@ -43,10 +43,23 @@ def chat_server(
                 self.end_headers()
                 self.wfile.write(payload)
                 return
+            how = plan.pop(0) if plan else "ok"
+            if not body.get("stream"):
+                payload = json.dumps({
+                    "id": "chatcmpl-test", "object": "chat.completion", "created": 0,
+                    "model": body.get("model", "test"),
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": reply}}],
+                }).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
-            how = plan.pop(0) if plan else "ok"
             if how == "garbage":
                 self.wfile.write(b"data: {this is not json\n\ndata: <html>oops</html>\n\n")
                 self.wfile.flush()

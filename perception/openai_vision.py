@@ -1,0 +1,88 @@
+"""Any OpenAI-compatible vision endpoint as a describer: vLLM serving MiniCPM-V,
+llama.cpp's llama-server with ``--mmproj``, Ollama, LM Studio or OpenAI.
+
+The frame goes as a base64 JPEG data URL in a chat-completions request. The client
+applies the timeout and retries transient errors with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+
+import cv2
+import openai
+
+from assistant.errors import BackendError
+
+from .frames import Image
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROMPT = (
+    "Describe what the camera sees in one or two short sentences: people, objects, any text, "
+    "and what is happening. Be factual."
+)
+
+
+def data_url(image: Image, *, max_side: int = 768, quality: int = 80) -> str:
+    """The frame, shrunk so its longer side is at most ``max_side``, as a JPEG data URL."""
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale < 1.0:
+        image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise BackendError("describer: could not encode the frame as JPEG")
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode("ascii")
+
+
+class OpenAIVisionDescriber:
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        model: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        prompt: str | None = None,
+        timeout_s: float = 20.0,
+        max_retries: int = 2,
+        max_side: int = 768,
+        max_tokens: int = 120,
+    ) -> None:
+        self.base_url = base_url or os.environ.get("OPENAI_VISION_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
+        self.model = model or os.environ.get("OPENAI_VISION_MODEL") or "gpt-4o-mini"
+        self.prompt = prompt or DEFAULT_PROMPT
+        self.max_side = max_side
+        self.max_tokens = max_tokens
+        key = os.environ.get(api_key_env) or "not-needed"  # local servers take any key
+        self._client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=timeout_s, max_retries=max_retries)
+
+    def describe(self, image: Image, question: str | None = None) -> str:
+        text = self.prompt if question is None else f"{self.prompt} The user asks: {question}"
+        try:
+            response = self._client.chat.completions.create(
+                model=self.model,
+                max_tokens=self.max_tokens,
+                messages=[
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": text},
+                            {"type": "image_url", "image_url": {"url": data_url(image, max_side=self.max_side)}},
+                        ],
+                    }
+                ],
+            )
+        except openai.APIStatusError as exc:
+            raise BackendError(
+                f"describer: {self.base_url or 'OpenAI'} answered {exc.status_code}: {exc.message}",
+                retryable=exc.status_code >= 500 or exc.status_code == 429,
+            ) from exc
+        except openai.APIError as exc:
+            raise BackendError(f"describer: {self.base_url or 'OpenAI'}: {exc}", retryable=True) from exc
+        content = response.choices[0].message.content if response.choices else None
+        return (content or "").strip()

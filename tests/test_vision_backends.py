@@ -1,0 +1,64 @@
+"""Scene describers served over the OpenAI-compatible protocol (vLLM with MiniCPM-V,
+llama.cpp's server, Ollama, ...), against a local server that speaks it."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from perception.openai_vision import OpenAIVisionDescriber, data_url
+
+from .conftest import SESSION, read_events, run_cli, write_clip
+from .fakes import chat_server
+
+
+def test_frame_goes_as_a_jpeg_data_url_and_the_answer_is_the_description() -> None:
+    image = np.zeros((480, 640, 3), dtype=np.uint8)
+    image[:, :320] = (0, 0, 255)  # left half red
+    with chat_server("A red wall on the left.") as (base_url, requests):
+        describer = OpenAIVisionDescriber(base_url=base_url, model="minicpm-v", max_side=320, max_retries=0)
+        text = describer.describe(image, question="what colour is the wall?")
+    assert text == "A red wall on the left."
+    body = requests[0]
+    assert body["model"] == "minicpm-v" and not body.get("stream")
+    content = body["messages"][0]["content"]
+    assert "what colour is the wall?" in content[0]["text"]
+    url = content[1]["image_url"]["url"]
+    assert url.startswith("data:image/jpeg;base64,")
+    sent = cv2.imdecode(np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
+    assert sent.shape == (240, 320, 3)  # shrunk so the longer side is max_side
+    assert sent[120, 80, 2] > 200 and sent[120, 240, 2] < 50  # still red on the left only
+
+
+def test_data_url_keeps_small_frames_as_they_are() -> None:
+    small = np.full((120, 160, 3), 128, dtype=np.uint8)
+    decoded = cv2.imdecode(np.frombuffer(base64.b64decode(data_url(small).split(",", 1)[1]), np.uint8), 1)
+    assert decoded.shape == small.shape
+
+
+def test_replay_with_a_served_describer_and_its_failures(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.avi"
+    write_clip(SESSION / "video.mp4", clip, 3.0)
+    out = tmp_path / "run"
+    with chat_server("A wooden desk with a blue mug.", status=200) as (base_url, requests):
+        proc = run_cli("--video", str(clip), "--speed", "0", "--out", str(out),
+                       "--set", "describer.backend=openai", "--set", f"describer.base_url={base_url}")
+    assert proc.returncode == 0, proc.stderr
+    scenes = [e for e in read_events(out) if e["type"] == "scene"]
+    assert scenes and all(e["text"] == "A wooden desk with a blue mug." and e["backend"] == "openai" for e in scenes)
+    assert len(requests) == len(scenes)
+
+    out2 = tmp_path / "failing"
+    with chat_server("x", status=503) as (base_url, requests):
+        proc = run_cli("--video", str(clip), "--speed", "0", "--out", str(out2),
+                       "--set", "describer.backend=openai", "--set", f"describer.base_url={base_url}",
+                       "--set", "describer.max_retries=1")
+    assert proc.returncode == 0, proc.stderr  # the session survives a failing VLM
+    events = read_events(out2)
+    errors = [e for e in events if e["type"] == "error"]
+    assert errors and all(e["stage"] == "describer" and e["retryable"] for e in errors)
+    assert len(requests) == 2 * len(errors)  # one retry each, with backoff, then give up
+    assert not [e for e in events if e["type"] == "scene"]
