@@ -57,6 +57,9 @@ class DescriberSettings(_Strict):
     timeout_s: float = Field(20.0, gt=0)
     max_retries: int = Field(2, ge=0)
     max_side: int = Field(768, ge=64)
+    look: bool = True  # a question about what is visible gets a fresh look at the newest frame
+    look_pattern: str | None = None  # regex for such questions (default: perception.look.VISUAL_QUESTION)
+    look_timeout_s: float = Field(3.0, gt=0)
 
 
 class VadSettings(_Strict):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from dialogue.prompt import Conversation
 from perception.frames import Frame
+from perception.look import VISUAL_QUESTION, Look
 from perception.memory import SceneMemory
 from perception.sampling import ChangeGate
 from perception.stages import VisionStats, run_vision
@@ -68,6 +69,7 @@ class Pipeline:
                 history_tokens=settings.dialogue.history_tokens,
                 observations=settings.dialogue.observations,
                 first_chunk_words=settings.dialogue.first_chunk_words,
+                look=self._look(),
             )
             self.manager = TurnManager(runner, self.activity, screen=screen, on_interrupt=on_interrupt)
         v = settings.vad
@@ -78,6 +80,13 @@ class Pipeline:
             pad_ms=v.pad_ms,
             max_utterance_s=v.max_utterance_s,
         )
+
+    def _look(self) -> Look | None:
+        d = self.settings.describer
+        if self.models.describer is None or not d.look:
+            return None
+        return Look(self.models.describer, self.memory, self.bus, pattern=d.look_pattern or VISUAL_QUESTION,
+                    timeout_s=d.look_timeout_s)
 
     def start(self, tg: asyncio.TaskGroup) -> None:
         models = self.models

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from dialogue.backends import ChatBackend
@@ -163,6 +163,7 @@ class TurnRunner:
         history_tokens: int = DEFAULT_HISTORY_TOKENS,
         observations: int = DEFAULT_OBSERVATIONS,
         first_chunk_words: int = 4,
+        look: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self.bus = bus
         self.llm = llm
@@ -175,16 +176,21 @@ class TurnRunner:
         self.history_tokens = history_tokens
         self.observations = observations
         self.first_chunk_words = first_chunk_words
+        self.look = look
 
     async def run(self, turn: int, utterance: int, question: str) -> None:
         clock = self.bus.clock
+        self.timer.begin(turn, utterance)
+        if self.look is not None:
+            started = time.perf_counter()
+            if await self.look(question):
+                self.timer.add_compute(turn, "look_ms", (time.perf_counter() - started) * 1000)
         request = build_request(
             question, self.conversation, self.memory.history(), clock.now(), self.system_prompt,
             observations=self.observations, history_tokens=self.history_tokens,
         )
         pieces: Channel[str] = Channel(f"turn-{turn}-pieces", maxsize=8)
         said: list[str] = []
-        self.timer.begin(turn, utterance)
         await self.sink.open_turn(turn, self.tts.sample_rate)
         interrupted = False
         try:

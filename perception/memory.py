@@ -5,6 +5,8 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass
 
+from .frames import Frame
+
 
 @dataclass(frozen=True, slots=True)
 class SceneDescription:
@@ -17,6 +19,7 @@ class SceneDescription:
 class SceneMemory:
     def __init__(self, keep: int = 8) -> None:
         self._history: collections.deque[SceneDescription] = collections.deque(maxlen=keep)
+        self.latest_frame: Frame | None = None  # the freshest sampled frame, for a question-aware look
 
     def update(self, description: SceneDescription) -> None:
         self._history.append(description)

@@ -42,6 +42,7 @@ async def run_vision(
     competes with a reply for the CPU; a frame that arrives meanwhile replaces
     the one waiting."""
     async for frame in frames:
+        memory.latest_frame = frame
         if wait_turn is not None:
             await wait_turn()
             if len(frames):

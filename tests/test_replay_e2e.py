@@ -138,3 +138,16 @@ def test_report_files(replay: tuple[Path, list[dict[str, Any]], str], session_ma
     assert "first audio" in page and "OPEN" in page
     assert "src=" not in page and "<link" not in page and "<script" not in page  # opens with no network
     assert "You:" in stdout and "Assistant:" in stdout
+
+
+def test_questions_about_the_view_get_a_fresh_look(replay: tuple[Path, list[dict[str, Any]], str]) -> None:
+    _, events, _ = replay
+    looks = [e for e in events if e["type"] == "scene" and e["backend"] == "basic:look"]
+    replies = [e for e in events if e["type"] == "reply_text"]
+    # "What is in front of you?" and "Can you read the sign for me?" are about the view;
+    # "Where is the green ball going?" is not, and answers from the background description.
+    assert len(looks) == 2
+    assert looks[0]["t"] <= replies[0]["t"] and replies[0]["t"] <= looks[1]["t"] <= replies[1]["t"]
+    assert looks[1]["text"].startswith("Text reads")  # the question steered the describer to the text
+    metrics = [e for e in events if e["type"] == "turn_metrics"]
+    assert "look_ms" in metrics[0]["compute"] and "look_ms" not in metrics[2]["compute"]

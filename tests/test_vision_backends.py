@@ -62,3 +62,34 @@ def test_replay_with_a_served_describer_and_its_failures(tmp_path: Path) -> None
     assert errors and all(e["stage"] == "describer" and e["retryable"] for e in errors)
     assert len(requests) == 2 * len(errors)  # one retry each, with backoff, then give up
     assert not [e for e in events if e["type"] == "scene"]
+
+
+async def test_look_has_a_deadline_and_falls_back(tmp_path: Path) -> None:
+    import threading
+
+    from assistant.clock import FakeClock
+    from assistant.eventlog import EventBus
+    from perception.frames import Frame
+    from perception.look import Look
+    from perception.memory import SceneMemory
+
+    release = threading.Event()
+
+    class SlowDescriber:
+        name = "slow"
+
+        def describe(self, image: np.ndarray, question: str | None = None) -> str:
+            release.wait(5)
+            return "too late"
+
+    memory = SceneMemory()
+    memory.latest_frame = Frame(1.0, 10, np.zeros((48, 64, 3), dtype=np.uint8))
+    look = Look(SlowDescriber(), memory, EventBus(FakeClock()), timeout_s=0.05)
+    assert look.wants("can you read the sign?") and look.wants("How many people are here")
+    assert not look.wants("tell me a joke") and not look.wants("where is the ball going")
+    try:
+        assert await look("what is this?") is False  # the deadline passed: answer without it
+    finally:
+        release.set()
+    assert memory.latest() is None
+    assert await look("tell me a joke") is False
