@@ -47,11 +47,12 @@ class VideoSettings(_Strict):
 
 
 class DescriberSettings(_Strict):
-    backend: Literal["basic", "openai"] = "basic"
+    backend: Literal["basic", "openai", "omnilmm"] = "basic"
     tesseract: bool | None = None  # basic: use tesseract for text (None: when installed)
     people: bool = True  # basic: look for people
     base_url: str | None = None  # openai: else OPENAI_VISION_BASE_URL, else OPENAI_BASE_URL
-    model: str | None = None  # openai: else OPENAI_VISION_MODEL, else gpt-4o-mini
+    model: str | None = None  # openai: else OPENAI_VISION_MODEL, else gpt-4o-mini; omnilmm: the weights
+    repo: Path | None = None  # omnilmm: a checkout of the OpenBMB repository holding chat.py
     api_key_env: str = "OPENAI_API_KEY"
     prompt: str | None = None
     timeout_s: float = Field(20.0, gt=0)
@@ -160,6 +161,7 @@ _PATH_FIELDS = (
     ("output", "dir"),
     ("vad", "model"),
     ("live", "record"),
+    ("describer", "repo"),
 )
 
 

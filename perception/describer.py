@@ -35,4 +35,8 @@ def make_describer(settings: DescriberSettings) -> Describer:
             max_retries=settings.max_retries,
             max_side=settings.max_side,
         )
-    raise ConfigError(f"describer.backend: unknown backend '{settings.backend}' (known: basic, openai)")
+    if settings.backend == "omnilmm":
+        from .omnilmm import OmniLMMDescriber
+
+        return OmniLMMDescriber(settings.repo, settings.model, prompt=settings.prompt)
+    raise ConfigError(f"describer.backend: unknown backend '{settings.backend}' (known: basic, openai, omnilmm)")

@@ -93,3 +93,40 @@ async def test_look_has_a_deadline_and_falls_back(tmp_path: Path) -> None:
         release.set()
     assert memory.latest() is None
     assert await look("tell me a joke") is False
+
+
+STANDIN_CHAT_PY = '''
+"""A stand-in for the OpenBMB repository's chat.py (the real one needs the 12B weights)."""
+import base64, json
+import numpy as np, cv2
+
+class OmniLMMChat:
+    def __init__(self, model_path):
+        self.model_path = model_path
+
+    def chat(self, inputs):
+        image = cv2.imdecode(np.frombuffer(base64.b64decode(inputs["image"]), np.uint8), cv2.IMREAD_COLOR)
+        msgs = json.loads(inputs["question"])
+        return f" {self.model_path} saw {image.shape[1]}x{image.shape[0]}: {msgs[-1]['content']} "
+'''
+
+
+def test_omnilmm_through_the_repository_chat_api(tmp_path: Path) -> None:
+    from perception.omnilmm import OmniLMMDescriber
+
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "chat.py").write_text(STANDIN_CHAT_PY)
+    describer = OmniLMMDescriber(tmp_path / "repo", "weights/OmniLMM-12B", prompt="Describe it.")
+    text = describer.describe(np.zeros((480, 640, 3), dtype=np.uint8), question="what is this?")
+    assert text == "weights/OmniLMM-12B saw 640x480: Describe it. Then answer: what is this?"
+
+
+def test_omnilmm_without_its_repository_is_one_clear_line(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.avi"
+    write_clip(SESSION / "video.mp4", clip, 1.0)
+    proc = run_cli("--video", str(clip), "--speed", "0", "--out", str(tmp_path / "out"),
+                   "--set", "describer.backend=omnilmm", "--set", f"describer.repo={tmp_path / 'nowhere'}",
+                   "--set", "describer.model=OmniLMM-12B")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "describer.repo" in lines[0] and "chat.py" in lines[0]
