@@ -73,6 +73,8 @@ class Camera(Protocol):
 
 
 class Recorder(Protocol):
+    fps: float
+
     def write_audio(self, block: AudioBlock) -> None: ...
 
     def write_frame(self, frame: Frame) -> None: ...
@@ -161,8 +163,6 @@ async def run_live(
     mic_ch: Channel[AudioBlock] = Channel("microphone", 128, Overflow.DROP_OLDEST)
     camera_ch: Channel[Frame] = Channel("camera", 2, Overflow.DROP_OLDEST)
     vision_sampler = Sampler(settings.video.sample_interval_s)
-    record_fps = 10.0
-
     async def mic_tap() -> None:
         async for block in mic_ch:
             clock.set(block.t + BLOCK_S)
@@ -201,9 +201,10 @@ async def run_live(
                 mic_ch.close()
                 pipeline.audio_in.close()
             if camera is not None:
-                every = recorder is not None or on_frame is not None
-                # The camera thread has its own sampler; the tap's decides what gets described.
-                want = Sampler(1 / record_fps if every else settings.video.sample_interval_s).due
+                # The camera thread has its own sampler: every recorded (or previewed) frame,
+                # or only what the describer will look at; the tap's sampler picks those.
+                rate = recorder.fps if recorder is not None else 10.0 if on_frame is not None else 0.0
+                want = Sampler(1 / rate if rate else settings.video.sample_interval_s).due
                 camera.start(loop, camera_ch, clock, want)
                 taps.append(tg.create_task(camera_tap(), name="camera-tap"))
             else:

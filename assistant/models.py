@@ -27,9 +27,7 @@ class Models:
 
 def make_llm(settings: Settings) -> ChatBackend:
     d = settings.dialogue
-    # "auto" also means OpenAI-compatible when the variable named by api_key_env holds a key.
-    wanted = "openai" if d.backend == "auto" and os.environ.get(d.api_key_env) else d.backend
-    if choose_backend(wanted) == "openai":
+    if choose_backend(d.backend, d.api_key_env) == "openai":
         return OpenAIChat(
             base_url=d.base_url,
             model=d.model,

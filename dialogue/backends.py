@@ -19,10 +19,11 @@ class ChatBackend(Protocol):
         ...
 
 
-def choose_backend(backend: str) -> str:
-    """``auto`` means the OpenAI-compatible backend when the environment points at one."""
+def choose_backend(backend: str, api_key_env: str = "OPENAI_API_KEY") -> str:
+    """``auto`` means the OpenAI-compatible backend when the environment points at one:
+    ``OPENAI_BASE_URL``, or a key in the variable named by ``api_key_env``."""
     if backend == "auto":
-        return "openai" if os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY") else "offline"
+        return "openai" if os.environ.get("OPENAI_BASE_URL") or os.environ.get(api_key_env) else "offline"
     if backend not in ("openai", "offline"):
         raise ConfigError(f"dialogue.backend: unknown backend '{backend}' (known: auto, openai, offline)")
     return backend

@@ -11,6 +11,7 @@ import openai
 from openai.types.chat import ChatCompletionMessageParam
 
 from assistant.errors import BackendError
+from assistant.openai_compat import backend_error, key_from_env
 
 from .prompt import ReplyRequest
 
@@ -39,11 +40,9 @@ class OpenAIChat:
         self.model = model or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL
         # The key comes from the environment variable named by ``api_key_env``, never from a
         # config file, and is handed to the client only: it is never logged or kept on self.
-        key = api_key or os.environ.get(api_key_env)
-        if not key and api_key_env != DEFAULT_API_KEY_ENV:
+        if not api_key and not os.environ.get(api_key_env) and api_key_env != DEFAULT_API_KEY_ENV:
             log.warning("dialogue: the API key variable %s is not set; sending no key", api_key_env)
-        # Local servers take any key; the client insists on one.
-        key = key or "not-needed"
+        key = api_key or key_from_env(api_key_env)
         self.temperature = temperature
         self.max_tokens = max_tokens
         self._client = openai.AsyncOpenAI(
@@ -62,13 +61,8 @@ class OpenAIChat:
             async for chunk in response:
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
-        except openai.APIStatusError as exc:
-            raise BackendError(
-                f"dialogue: {self.base_url or 'OpenAI'} answered {exc.status_code}: {exc.message}",
-                retryable=exc.status_code >= 500 or exc.status_code == 429,
-            ) from exc
         except openai.APIError as exc:
-            raise BackendError(f"dialogue: {self.base_url or 'OpenAI'}: {exc}", retryable=True) from exc
+            raise backend_error(exc, "dialogue", self.base_url) from exc
         except ValueError as exc:  # a stream that is not server-sent JSON events
             raise BackendError(f"dialogue: {self.base_url or 'OpenAI'} sent a malformed stream: {exc}") from exc
 

@@ -15,6 +15,7 @@ import cv2
 import openai
 
 from assistant.errors import BackendError
+from assistant.openai_compat import backend_error, key_from_env
 
 from .frames import Image
 
@@ -58,8 +59,9 @@ class OpenAIVisionDescriber:
         self.prompt = prompt or DEFAULT_PROMPT
         self.max_side = max_side
         self.max_tokens = max_tokens
-        key = os.environ.get(api_key_env) or "not-needed"  # local servers take any key
-        self._client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=timeout_s, max_retries=max_retries)
+        self._client = openai.OpenAI(
+            base_url=self.base_url, api_key=key_from_env(api_key_env), timeout=timeout_s, max_retries=max_retries
+        )
 
     def describe(self, image: Image, question: str | None = None) -> str:
         text = self.prompt if question is None else f"{self.prompt} The user asks: {question}"
@@ -77,12 +79,7 @@ class OpenAIVisionDescriber:
                     }
                 ],
             )
-        except openai.APIStatusError as exc:
-            raise BackendError(
-                f"describer: {self.base_url or 'OpenAI'} answered {exc.status_code}: {exc.message}",
-                retryable=exc.status_code >= 500 or exc.status_code == 429,
-            ) from exc
         except openai.APIError as exc:
-            raise BackendError(f"describer: {self.base_url or 'OpenAI'}: {exc}", retryable=True) from exc
+            raise backend_error(exc, "describer", self.base_url) from exc
         content = response.choices[0].message.content if response.choices else None
         return (content or "").strip()
