@@ -33,32 +33,25 @@ class Report:
 
     source: str = ""
     speed: float = 1.0
-    lines: list[str] = field(default_factory=list)
+    entries: list[tuple[float, str, str]] = field(default_factory=list)  # (t, "You"|"Camera"|"Assistant", text)
     turns: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     scenes: int = 0
     end: dict[str, Any] = field(default_factory=dict)
-    talk: list[tuple[str, str, str]] = field(default_factory=list)
-    seen: list[tuple[float, str]] = field(default_factory=list)
     _last_scene: str = ""
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, SessionStarted):
             self.source, self.speed = event.source, event.speed
         elif isinstance(event, Transcribed) and event.final and event.text:
-            self.lines.append(f"**You** ({_fmt_t(event.t)}): {event.text}")
-            self.talk.append((_fmt_t(event.t), "You", event.text))
+            self.entries.append((event.t, "You", event.text))
         elif isinstance(event, SceneDescribed):
             self.scenes += 1
             if event.text != self._last_scene:
                 self._last_scene = event.text
-                self.lines.append(f"*Camera* ({_fmt_t(event.frame_t)}): {event.text}")
-                self.seen.append((event.frame_t, event.text))
+                self.entries.append((event.frame_t, "Camera", event.text))
         elif isinstance(event, ReplyText):
-            cut = " *(interrupted)*" if event.interrupted else ""
-            self.lines.append(f"**Assistant** ({_fmt_t(event.t)}): {event.text}{cut}")
-            said = event.text + (" (interrupted)" if event.interrupted else "")
-            self.talk.append((_fmt_t(event.t), "Assistant", said))
+            self.entries.append((event.t, "Assistant", event.text + (" (interrupted)" if event.interrupted else "")))
         elif isinstance(event, TurnMetrics):
             self.turns.append(to_record(event))
         elif isinstance(event, ErrorOccurred):
@@ -83,9 +76,13 @@ class Report:
         }
 
     def write(self, out_dir: Path, extra: dict[str, Any] | None = None) -> None:
-        header = [f"# Conversation: {self.source}", ""]
-        (out_dir / "transcript.md").write_text("\n\n".join(header + self.lines) + "\n", encoding="utf-8")
-        page = render(f"omnilive: {self.source}", self.talk, self.seen, self.turns)
+        style = {"You": "**You**", "Assistant": "**Assistant**", "Camera": "*Camera*"}
+        lines = [f"# Conversation: {self.source}"]
+        lines += [f"{style[who]} ({_fmt_t(t)}): {text}" for t, who, text in self.entries]
+        (out_dir / "transcript.md").write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+        talk = [(_fmt_t(t), who, text) for t, who, text in self.entries if who != "Camera"]
+        seen = [(t, text) for t, who, text in self.entries if who == "Camera"]
+        page = render(f"omnilive: {self.source}", talk, seen, self.turns)
         (out_dir / "report.html").write_text(page, encoding="utf-8")
         metrics = {
             "source": self.source,
