@@ -68,6 +68,7 @@ class VadSettings(_Strict):
     threshold: float = Field(0.5, gt=0, lt=1)
     min_speech_ms: int = Field(250, ge=32)
     min_silence_ms: int = Field(500, ge=32)
+    stale_after_s: float = Field(10.0, gt=0)  # a description the camera has not confirmed for longer is stale
     pad_ms: int = Field(200, ge=0)
     max_utterance_s: float = Field(30.0, gt=1)
 

@@ -47,7 +47,8 @@ class Pipeline:
         self.frames_in: Channel[Frame] = Channel("frames", 1, Overflow.DROP_OLDEST, self.activity)
         self.utterances: Channel[Utterance] = Channel("utterances", 8, Overflow.BLOCK, self.activity)
         self.transcripts: Channel[FinalTranscript] = Channel("transcripts", 8, Overflow.BLOCK, self.activity)
-        self.memory = SceneMemory()
+        # The window is what the prompt shows; older descriptions live on in the summary.
+        self.memory = SceneMemory(keep=settings.dialogue.observations)
         self.vision = VisionStats()
         self.priority = ReplyPriority()
         bus.subscribe(self.priority)
@@ -70,6 +71,7 @@ class Pipeline:
                 observations=settings.dialogue.observations,
                 first_chunk_words=settings.dialogue.first_chunk_words,
                 look=self._look(),
+                stale_after_s=settings.describer.stale_after_s,
             )
             self.manager = TurnManager(runner, self.activity, screen=screen, on_interrupt=on_interrupt)
         v = settings.vad

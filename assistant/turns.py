@@ -19,6 +19,7 @@ from dialogue.chunker import SentenceChunker
 from dialogue.prompt import (
     DEFAULT_HISTORY_TOKENS,
     DEFAULT_OBSERVATIONS,
+    DEFAULT_STALE_AFTER_S,
     DEFAULT_SYSTEM_PROMPT,
     Conversation,
     Exchange,
@@ -164,6 +165,7 @@ class TurnRunner:
         observations: int = DEFAULT_OBSERVATIONS,
         first_chunk_words: int = 4,
         look: Callable[[str], Awaitable[bool]] | None = None,
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
     ) -> None:
         self.bus = bus
         self.llm = llm
@@ -177,6 +179,7 @@ class TurnRunner:
         self.observations = observations
         self.first_chunk_words = first_chunk_words
         self.look = look
+        self.stale_after_s = stale_after_s
 
     async def run(self, turn: int, utterance: int, question: str) -> None:
         clock = self.bus.clock
@@ -188,6 +191,7 @@ class TurnRunner:
         request = build_request(
             question, self.conversation, self.memory.history(), clock.now(), self.system_prompt,
             observations=self.observations, history_tokens=self.history_tokens,
+            events=self.memory.events(), stale_after_s=self.stale_after_s,
         )
         pieces: Channel[str] = Channel(f"turn-{turn}-pieces", maxsize=8)
         said: list[str] = []

@@ -2,7 +2,7 @@
 sign", "how many ...") sends the freshest frame and the question to the describer
 together, as soon as the transcript is final. It is the one time the describer sits
 on the reply path, so it has a deadline; on timeout or failure the reply uses the
-background description instead."""
+background description instead, and the failure is an ``error`` event."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import logging
 import re
 import time
 
-from assistant.errors import AssistantError
 from assistant.eventlog import EventBus
 from assistant.events import SceneDescribed
 
 from .describer import Describer
 from .memory import SceneDescription, SceneMemory
+from .stages import checked_description, describer_error, publish_describer_error
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,12 @@ class Look:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout_s):
-                text = await asyncio.to_thread(self.describer.describe, frame.image, question)
-        except (TimeoutError, AssistantError) as exc:
-            log.warning("question-aware look failed (%s); answering from the background description", exc)
+                answer = await asyncio.to_thread(self.describer.describe, frame.image, question)
+            text = checked_description(answer)
+        except Exception as exc:  # on the reply path: any failure falls back, never ends the turn
+            error = describer_error(exc)
+            log.warning("question-aware look failed (%s); answering from the background description", error)
+            publish_describer_error(self.bus, error)
             return False
         now = self.bus.clock.now()
         backend = f"{self.describer.name}:look"

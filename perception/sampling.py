@@ -40,6 +40,10 @@ class ChangeGate:
         thumb: npt.NDArray[np.float32] = np.asarray(small, dtype=np.float32) / np.float32(255.0)
         return thumb
 
+    def reset(self) -> None:
+        """Forget the last frame let through, so that the next one passes (after a failed description)."""
+        self._last = None
+
     def check(self, image: Image) -> tuple[bool, float]:
         """Whether the frame differs enough from the last one let through, and the score.
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from assistant.channels import Channel
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, BackendError, ModelError
 from assistant.eventlog import EventBus
 from assistant.events import ErrorOccurred, SceneDescribed, Stage
 
@@ -25,6 +25,31 @@ class VisionStats:
         self.frames = 0
         self.unchanged = 0
         self.described = 0
+        self.failed = 0
+
+
+def checked_description(text: object) -> str:
+    """The describer's answer, or a :class:`BackendError` when it is empty or not text."""
+    if not isinstance(text, str) or not text.strip():
+        shown = repr(text)[:40]
+        raise BackendError(f"describer: answered {type(text).__name__} {shown}, not a description", retryable=True)
+    return text.strip()
+
+
+def describer_error(exc: Exception) -> AssistantError:
+    """A describer's failure as one of our errors; anything unexpected is translated here, at the edge."""
+    if isinstance(exc, AssistantError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return BackendError(f"describer: timed out ({exc or 'no answer in time'})", retryable=True)
+    return ModelError(f"describer: {type(exc).__name__}: {exc}")
+
+
+def publish_describer_error(bus: EventBus, error: AssistantError) -> None:
+    bus.publish(
+        ErrorOccurred(t=bus.clock.now(), stage=Stage.DESCRIBER.value, code=error.code, message=str(error),
+                      retryable=error.retryable)
+    )
 
 
 async def run_vision(
@@ -40,7 +65,10 @@ async def run_vision(
 
     ``wait_turn`` is awaited before each description, so that describing never
     competes with a reply for the CPU; a frame that arrives meanwhile replaces
-    the one waiting."""
+    the one waiting. An unchanged frame confirms the newest description (it is
+    still what the camera shows). A describer that fails (raises, times out,
+    answers nothing or no text) is an ``error`` event: the last good description
+    stays, unconfirmed, so it turns stale; the next sampled frame is tried again."""
     async for frame in frames:
         memory.latest_frame = frame
         if wait_turn is not None:
@@ -51,17 +79,18 @@ async def run_vision(
         changed, score = gate.check(frame.image)
         if not changed:
             stats.unchanged += 1
+            memory.confirm(frame.t)
             log.debug("frame at %.2f s unchanged (%.4f)", frame.t, score)
             continue
         started = time.perf_counter()
         try:
-            text = await asyncio.to_thread(describer.describe, frame.image)
-        except AssistantError as exc:  # a served VLM may fail; the conversation goes on without it
-            log.warning("describing the frame at %.2f s failed: %s", frame.t, exc)
-            bus.publish(
-                ErrorOccurred(t=bus.clock.now(), stage=Stage.DESCRIBER.value, code=exc.code, message=str(exc),
-                              retryable=exc.retryable)
-            )
+            text = checked_description(await asyncio.to_thread(describer.describe, frame.image))
+        except Exception as exc:  # a VLM may fail in many ways; the conversation goes on without it
+            error = describer_error(exc)
+            log.warning("describing the frame at %.2f s failed: %s", frame.t, error)
+            publish_describer_error(bus, error)
+            gate.reset()  # unchanged frames must not confirm the old description
+            stats.failed += 1
             continue
         compute_ms = (time.perf_counter() - started) * 1000
         now = bus.clock.now()
