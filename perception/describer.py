@@ -9,6 +9,10 @@ from assistant.errors import ConfigError
 
 from .frames import Image
 
+# The prompt every VLM backend uses unless ``describer.prompt`` says otherwise: the OmniLMM
+# demo's own question, plus a line that brings out text in the scene (signs, labels, screens).
+DEFAULT_PROMPT = "What is happening in the image? Read out any text you can see."
+
 
 class Describer(Protocol):
     name: str

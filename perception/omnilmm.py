@@ -19,9 +19,8 @@ import cv2
 
 from assistant.errors import ConfigError, ModelError
 
+from .describer import DEFAULT_PROMPT
 from .frames import Image
-
-DEFAULT_PROMPT = "Describe what you see in one or two short sentences."
 
 
 class OmniLMMDescriber:

@@ -17,14 +17,10 @@ import openai
 from assistant.errors import BackendError
 from assistant.openai_compat import backend_error, key_from_env
 
+from .describer import DEFAULT_PROMPT
 from .frames import Image
 
 log = logging.getLogger(__name__)
-
-DEFAULT_PROMPT = (
-    "Describe what the camera sees in one or two short sentences: people, objects, any text, "
-    "and what is happening. Be factual."
-)
 
 
 def data_url(image: Image, *, max_side: int = 768, quality: int = 80) -> str:

@@ -130,3 +130,22 @@ def test_omnilmm_without_its_repository_is_one_clear_line(tmp_path: Path) -> Non
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "describer.repo" in lines[0] and "chat.py" in lines[0]
+
+
+def test_every_vlm_backend_shares_one_short_default_prompt_and_takes_describer_prompt(tmp_path: Path) -> None:
+    from perception.describer import DEFAULT_PROMPT
+    from perception.omnilmm import OmniLMMDescriber
+
+    assert DEFAULT_PROMPT.startswith("What is happening in the image?") and "text" in DEFAULT_PROMPT
+    assert len(DEFAULT_PROMPT) < 100
+    image = np.zeros((48, 64, 3), dtype=np.uint8)
+    with chat_server("A desk.") as (base_url, requests):
+        OpenAIVisionDescriber(base_url=base_url, max_retries=0).describe(image)
+        OpenAIVisionDescriber(base_url=base_url, max_retries=0, prompt="Name the objects.").describe(image)
+    assert [r["messages"][0]["content"][0]["text"] for r in requests] == [DEFAULT_PROMPT, "Name the objects."]
+
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "chat.py").write_text(STANDIN_CHAT_PY)
+    omni = OmniLMMDescriber(tmp_path / "repo", "weights")
+    assert omni.describe(image) == f"weights saw 64x48: {DEFAULT_PROMPT}"
+    assert OmniLMMDescriber(tmp_path / "repo", "weights", prompt="Count.").describe(image) == "weights saw 64x48: Count."
