@@ -148,4 +148,5 @@ def test_every_vlm_backend_shares_one_short_default_prompt_and_takes_describer_p
     (tmp_path / "repo" / "chat.py").write_text(STANDIN_CHAT_PY)
     omni = OmniLMMDescriber(tmp_path / "repo", "weights")
     assert omni.describe(image) == f"weights saw 64x48: {DEFAULT_PROMPT}"
-    assert OmniLMMDescriber(tmp_path / "repo", "weights", prompt="Count.").describe(image) == "weights saw 64x48: Count."
+    custom = OmniLMMDescriber(tmp_path / "repo", "weights", prompt="Count.")
+    assert custom.describe(image) == "weights saw 64x48: Count."
