@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-APT_PACKAGES := espeak-ng ffmpeg libportaudio2 tesseract-ocr tesseract-ocr-eng sox alsa-utils
+APT_PACKAGES := espeak-ng ffmpeg libportaudio2 tesseract-ocr tesseract-ocr-eng sox alsa-utils mosquitto
 
 .PHONY: demo test system venv venv-test lint typecheck pytest clean sample-session
 
@@ -16,6 +16,7 @@ system:
 	@missing=""; \
 	for c in espeak-ng ffmpeg tesseract sox aplay; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
 	ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || missing=1; \
+	{ command -v mosquitto || test -x /usr/sbin/mosquitto; } >/dev/null 2>&1 || missing=1; \
 	$(PYTHON) -m venv --help >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages: $(APT_PACKAGES)"; \
@@ -29,8 +30,13 @@ $(VENV)/.stamp-run: pyproject.toml | system
 	$(PY) -m pip install -q -e .
 	touch $@
 
+# The tests run the in-process MiniCPM-V on a tiny random-weight model, so they need the vlm
+# extra: this torch/torchvision pair loads together here (~5.5 GB; `make demo` does without it).
+TORCH_PAIR := torch==2.14.1 torchvision==0.29.1
+
 $(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-run
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q $(TORCH_PAIR)
+	$(PY) -m pip install -q -e '.[test,vlm]'
 	touch $@
 
 venv: $(VENV)/.stamp-run

@@ -83,9 +83,15 @@ class Channel(Generic[T]):
         self._writable = asyncio.Event()
         self._writable.set()
         self._in_hand = False  # the consumer holds an item it has not finished
+        self.taken = 0  # items handed to the consumer: its progress, for the supervisor
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def pending(self) -> bool:
+        """Work is waiting, or the consumer holds an item it has not finished."""
+        return bool(self._items) or self._in_hand
 
     @property
     def closed(self) -> bool:
@@ -154,6 +160,7 @@ class Channel(Generic[T]):
             self._readable.clear()
             await self._readable.wait()
         item = self._items.popleft()
+        self.taken += 1
         self._in_hand = True
         self._writable.set()
         return item

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
+
+from kiosk.settings import KioskSettings
 
 from .errors import ConfigError
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from .settings_base import StrictModel as _Strict
 
 
 class InputSettings(_Strict):
@@ -47,12 +46,20 @@ class VideoSettings(_Strict):
 
 
 class DescriberSettings(_Strict):
-    backend: Literal["basic", "openai", "omnilmm"] = "basic"
+    backend: Literal["basic", "openai", "omnilmm", "minicpmv"] = "basic"
     tesseract: bool | None = None  # basic: use tesseract for text (None: when installed)
     people: bool = True  # basic: look for people
     base_url: str | None = None  # openai: else OPENAI_VISION_BASE_URL, else OPENAI_BASE_URL
     model: str | None = None  # openai: else OPENAI_VISION_MODEL, else gpt-4o-mini; omnilmm: the weights
     repo: Path | None = None  # omnilmm: a checkout of the OpenBMB repository holding chat.py
+    # minicpmv (in-process, transformers): ``model`` is a local folder or a hub id found in the local cache
+    revision: str | None = None  # minicpmv: the hub commit to load (required for remote code from the hub)
+    api: Literal["auto", "native", "chat"] = "auto"  # native: MiniCPM-V 4.6/4.7; chat: 2.0's remote-code model.chat
+    device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 on cuda, fp16 on mps, fp32 on cpu
+    max_new_tokens: int = Field(64, ge=1, le=1024)
+    allow_download: bool = False  # minicpmv: let transformers fetch a hub id that is not in the local cache
+    warmup: bool = True  # minicpmv: one describe call at load, so the first real frame is not the slow one
     api_key_env: str = "OPENAI_API_KEY"
     prompt: str | None = None
     timeout_s: float = Field(20.0, gt=0)
@@ -61,6 +68,7 @@ class DescriberSettings(_Strict):
     look: bool = True  # a question about what is visible gets a fresh look at the newest frame
     look_pattern: str | None = None  # regex for such questions (default: perception.look.VISUAL_QUESTION)
     look_timeout_s: float = Field(3.0, gt=0)
+    stale_after_s: float = Field(10.0, gt=0)  # a description the camera has not confirmed for longer is stale
 
 
 class VadSettings(_Strict):
@@ -68,7 +76,6 @@ class VadSettings(_Strict):
     threshold: float = Field(0.5, gt=0, lt=1)
     min_speech_ms: int = Field(250, ge=32)
     min_silence_ms: int = Field(500, ge=32)
-    stale_after_s: float = Field(10.0, gt=0)  # a description the camera has not confirmed for longer is stale
     pad_ms: int = Field(200, ge=0)
     max_utterance_s: float = Field(30.0, gt=1)
 
@@ -140,6 +147,15 @@ class LiveSettings(_Strict):
     record: Path | None = None
 
 
+class SupervisorSettings(_Strict):
+    """Restart a stage that crashes, or stalls (work waiting, nothing taken for ``stall_s``)."""
+
+    enabled: bool = True
+    stall_s: float = Field(60.0, gt=0)
+    backoff_initial_s: float = Field(0.5, gt=0)
+    backoff_max_s: float = Field(30.0, gt=0)
+
+
 class Settings(_Strict):
     mode: Literal["replay", "live"] = "replay"
     input: InputSettings = InputSettings()
@@ -152,6 +168,8 @@ class Settings(_Strict):
     dialogue: DialogueSettings = DialogueSettings()
     tts: TtsSettings = TtsSettings()
     live: LiveSettings = LiveSettings()
+    supervisor: SupervisorSettings = SupervisorSettings()
+    kiosk: KioskSettings = Field(default_factory=KioskSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
 

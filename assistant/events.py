@@ -201,6 +201,17 @@ class ErrorOccurred(Event):
     retryable: bool
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageRestarted(Event):
+    """A stage crashed or stalled and is restarted after ``backoff_s``."""
+
+    type: ClassVar[str] = "stage_restart"
+    stage: str
+    reason: str
+    restart: int
+    backoff_s: float
+
+
 def to_record(event: Event) -> dict[str, Any]:
     """The JSON-ready form of an event: ``type``, ``t``, then its payload."""
     record: dict[str, Any] = {"type": event.type, "t": round(event.t, 4)}

@@ -196,7 +196,7 @@ async def run_live(
             taps: list[asyncio.Task[None]] = []
             if mic is not None:
                 mic.start(loop, mic_ch)
-                taps.append(tg.create_task(mic_tap(), name="mic-tap"))
+                taps.append(pipeline.supervisor.spawn(tg, "mic-tap", mic_tap, [mic_ch]))
             else:
                 mic_ch.close()
                 pipeline.audio_in.close()
@@ -206,7 +206,7 @@ async def run_live(
                 rate = recorder.fps if recorder is not None else 10.0 if on_frame is not None else 0.0
                 want = Sampler(1 / rate if rate else settings.video.sample_interval_s).due
                 camera.start(loop, camera_ch, clock, want)
-                taps.append(tg.create_task(camera_tap(), name="camera-tap"))
+                taps.append(pipeline.supervisor.spawn(tg, "camera-tap", camera_tap, [camera_ch]))
             else:
                 camera_ch.close()
                 pipeline.frames_in.close()

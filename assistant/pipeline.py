@@ -24,6 +24,7 @@ from .channels import Activity, Channel, Overflow
 from .config import Settings
 from .eventlog import EventBus
 from .models import Models
+from .supervisor import Supervisor
 from .turns import ReplyPriority, Screen, TurnManager, TurnRunner, TurnTimer
 
 
@@ -47,6 +48,9 @@ class Pipeline:
         self.frames_in: Channel[Frame] = Channel("frames", 1, Overflow.DROP_OLDEST, self.activity)
         self.utterances: Channel[Utterance] = Channel("utterances", 8, Overflow.BLOCK, self.activity)
         self.transcripts: Channel[FinalTranscript] = Channel("transcripts", 8, Overflow.BLOCK, self.activity)
+        sup = settings.supervisor
+        self.supervisor = Supervisor(bus, enabled=sup.enabled, stall_s=sup.stall_s,
+                                     backoff_initial_s=sup.backoff_initial_s, backoff_max_s=sup.backoff_max_s)
         # The window is what the prompt shows; older descriptions live on in the summary.
         self.memory = SceneMemory(keep=settings.dialogue.observations)
         self.vision = VisionStats()
@@ -92,30 +96,30 @@ class Pipeline:
 
     def start(self, tg: asyncio.TaskGroup) -> None:
         models = self.models
+        spawn = self.supervisor.spawn
         if models.describer is not None:
             gate = ChangeGate(self.settings.video.change_threshold)
-            tg.create_task(
-                run_vision(self.frames_in, gate, models.describer, self.memory, self.bus, self.vision,
-                           self.priority.wait),
-                name="vision",
-            )
+            describer = models.describer
+            spawn(tg, "vision", lambda: run_vision(self.frames_in, gate, describer, self.memory, self.bus,
+                                                   self.vision, self.priority.wait), [self.frames_in])
         else:
             self.frames_in.close()
         if self.hearing and self.manager is not None:
             assert models.vad is not None and models.asr is not None
+            vad, asr, manager = models.vad, models.asr, self.manager
             interval = self.settings.asr.partial_interval_s
             partials: Channel[Utterance] | None = None
             if interval > 0:
                 partials = Channel("partials", 1, Overflow.DROP_OLDEST, self.activity)
-                tg.create_task(run_partial_asr(partials, models.asr, self.bus, self.segmenter), name="partial-asr")
-            early = EarlyTranscriber(models.asr, self.activity) if self.settings.asr.early_decode else None
-            tg.create_task(
-                run_vad(self.audio_in, self.utterances, models.vad, self.segmenter, self.bus, partials, interval,
-                        early),
-                name="vad",
-            )
-            tg.create_task(run_asr(self.utterances, self.transcripts, models.asr, self.bus, early), name="asr")
-            tg.create_task(self.manager.run(self.transcripts), name="dialogue")
+                partial_in = partials
+                spawn(tg, "partial-asr", lambda: run_partial_asr(partial_in, asr, self.bus, self.segmenter),
+                      [partial_in])
+            early = EarlyTranscriber(asr, self.activity) if self.settings.asr.early_decode else None
+            spawn(tg, "vad", lambda: run_vad(self.audio_in, self.utterances, vad, self.segmenter, self.bus,
+                                             partials, interval, early), [self.audio_in])
+            spawn(tg, "asr", lambda: run_asr(self.utterances, self.transcripts, asr, self.bus, early),
+                  [self.utterances])
+            spawn(tg, "dialogue", lambda: manager.run(self.transcripts), [self.transcripts])
         else:
             self.audio_in.close()
 

@@ -43,4 +43,21 @@ def make_describer(settings: DescriberSettings) -> Describer:
         from .omnilmm import OmniLMMDescriber
 
         return OmniLMMDescriber(settings.repo, settings.model, prompt=settings.prompt)
-    raise ConfigError(f"describer.backend: unknown backend '{settings.backend}' (known: basic, openai, omnilmm)")
+    if settings.backend == "minicpmv":
+        from .minicpmv import MiniCPMVDescriber
+
+        return MiniCPMVDescriber(
+            settings.model,
+            revision=settings.revision,
+            api=settings.api,
+            device=settings.device,
+            dtype=settings.dtype,
+            prompt=settings.prompt,
+            max_new_tokens=settings.max_new_tokens,
+            max_side=settings.max_side,
+            allow_download=settings.allow_download,
+            warmup=settings.warmup,
+        )
+    raise ConfigError(
+        f"describer.backend: unknown backend '{settings.backend}' (known: basic, openai, omnilmm, minicpmv)"
+    )

@@ -41,11 +41,11 @@ import numpy as np
 
 from assistant.errors import ConfigError, ModelError
 
+from .describer import DEFAULT_PROMPT
 from .frames import Image
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PROMPT = "What is happening in the image? Read out any text you can see."
 NATIVE_MODEL_TYPES = {"minicpmv4_6", "minicpmv4_7"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}

@@ -94,27 +94,27 @@ async def run_vad(
     With ``partials``, the growing utterance is offered every ``partial_interval_s``
     of speech (newest wins: the channel keeps one) for a partial transcript."""
     next_partial = 0.0
-    try:
-        async for block in blocks:
-            prob = vad(block.samples)
-            for signal in segmenter.push(block.samples, block.t, prob):
-                if isinstance(signal, VadStart):
-                    next_partial = block.t + partial_interval_s
-                elif partials is not None:
-                    partials.clear()  # the final transcript supersedes any partial
-                await _emit(signal, utterances, bus)
-            if early is not None and segmenter.silent_run == 1:
-                early.pause(segmenter.utterance, segmenter.last_voiced_end, segmenter.audio_so_far())
-            if partials is not None and segmenter.in_speech and block.t >= next_partial > 0:
+    async for block in blocks:
+        prob = vad(block.samples)
+        for signal in segmenter.push(block.samples, block.t, prob):
+            if isinstance(signal, VadStart):
                 next_partial = block.t + partial_interval_s
-                audio = segmenter.audio_so_far()
-                partials.put_nowait(Utterance(segmenter.utterance, 0.0, block.t, audio))
-        for signal in segmenter.flush():
+            elif partials is not None:
+                partials.clear()  # the final transcript supersedes any partial
             await _emit(signal, utterances, bus)
-    finally:
-        utterances.close()
-        if partials is not None:
-            partials.close()
+        if early is not None and segmenter.silent_run == 1:
+            early.pause(segmenter.utterance, segmenter.last_voiced_end, segmenter.audio_so_far())
+        if partials is not None and segmenter.in_speech and block.t >= next_partial > 0:
+            next_partial = block.t + partial_interval_s
+            audio = segmenter.audio_so_far()
+            partials.put_nowait(Utterance(segmenter.utterance, 0.0, block.t, audio))
+    for signal in segmenter.flush():
+        await _emit(signal, utterances, bus)
+    # Closed only when the input has ended: after a crash the supervisor restarts this stage on the
+    # same channels, so they stay open.
+    utterances.close()
+    if partials is not None:
+        partials.close()
 
 
 async def run_partial_asr(
@@ -157,29 +157,27 @@ async def run_asr(
 
     ``compute_ms`` is the time spent after the utterance ended: with an early
     decode, only what was left of it."""
-    try:
-        async for utt in utterances:
-            started = time.perf_counter()
-            job = early.take(utt.utterance, utt.end) if early is not None else None
-            text: str | None = None
-            if job is not None:
-                try:
-                    text = await job
-                except Exception:
-                    log.warning("early decode of utterance %d failed; decoding again", utt.utterance, exc_info=True)
-            was_early = text is not None
-            if text is None:
-                text = await asyncio.to_thread(asr.transcribe, utt.audio)
-            compute_ms = (time.perf_counter() - started) * 1000
-            bus.publish(
-                Transcribed(
-                    t=bus.clock.now(), utterance=utt.utterance, text=text, final=True, compute_ms=compute_ms,
-                    early=was_early,
-                )
+    async for utt in utterances:
+        started = time.perf_counter()
+        job = early.take(utt.utterance, utt.end) if early is not None else None
+        text: str | None = None
+        if job is not None:
+            try:
+                text = await job
+            except Exception:
+                log.warning("early decode of utterance %d failed; decoding again", utt.utterance, exc_info=True)
+        was_early = text is not None
+        if text is None:
+            text = await asyncio.to_thread(asr.transcribe, utt.audio)
+        compute_ms = (time.perf_counter() - started) * 1000
+        bus.publish(
+            Transcribed(
+                t=bus.clock.now(), utterance=utt.utterance, text=text, final=True, compute_ms=compute_ms,
+                early=was_early,
             )
-            if _WORDS.search(text):
-                await transcripts.put(FinalTranscript(utt.utterance, text, utt.end))
-            else:
-                log.debug("utterance %d gave no words; ignored", utt.utterance)
-    finally:
-        transcripts.close()
+        )
+        if _WORDS.search(text):
+            await transcripts.put(FinalTranscript(utt.utterance, text, utt.end))
+        else:
+            log.debug("utterance %d gave no words; ignored", utt.utterance)
+    transcripts.close()  # only at the end of input (see run_vad)

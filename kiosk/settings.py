@@ -1,0 +1,156 @@
+"""Settings of the headless kiosk, the ``kiosk:`` section of the config file.
+
+Secrets are never settings: ``mqtt.password_env`` names an environment variable
+and ``mqtt.password_file`` names a file; :func:`read_password` reads the password
+from one of them when the link connects, so neither the config, its repr nor an
+error message ever holds it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_serializer, field_validator, model_validator
+
+from assistant.errors import ConfigError
+from assistant.events import Event
+from assistant.settings_base import StrictModel
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TOPIC_LEVEL = r"[^/+#\s]+"
+
+# Event types sent on <prefix>/<kiosk_id>/events by default: what an operator reads,
+# not per-frame noise (partial transcripts, reply chunks, speech start/end).
+DEFAULT_EVENTS = frozenset(
+    {
+        "transcript",
+        "reply_text",
+        "scene",
+        "error",
+        "barge_in",
+        "session_start",
+        "session_end",
+        "device",
+        "turn_metrics",
+    }
+)
+# Not an event type: opts in to transcripts with ``final: false``.
+PARTIAL_TRANSCRIPTS = "transcript_partial"
+
+
+def _event_types() -> set[str]:
+    found: set[str] = set()
+    pending: list[type[Event]] = [Event]
+    while pending:
+        cls = pending.pop()
+        found.add(cls.type)
+        pending.extend(cls.__subclasses__())
+    found.discard(Event.type)
+    return found
+
+
+class TlsSettings(StrictModel):
+    enabled: bool = False
+    ca_file: Path | None = None  # None: the system's CA store
+    certfile: Path | None = None  # a client certificate, for brokers that ask for one
+    keyfile: Path | None = None  # its private key, when not inside certfile
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> TlsSettings:
+        if self.keyfile is not None and self.certfile is None:
+            raise ValueError("tls.keyfile needs tls.certfile")
+        return self
+
+
+class MqttSettings(StrictModel):
+    enabled: bool = False
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(1883, ge=1, le=65535)
+    prefix: str = Field("omnilive", pattern=rf"^{_TOPIC_LEVEL}(/{_TOPIC_LEVEL})*$")
+    kiosk_id: str = Field(default_factory=socket.gethostname, pattern=rf"^{_TOPIC_LEVEL}$")
+    username: str | None = Field(None, min_length=1)
+    password_env: str | None = None  # the NAME of an environment variable holding the password
+    password_file: Path | None = None  # a file whose first line is the password
+    tls: TlsSettings = Field(default_factory=TlsSettings)
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    timeout_s: float = Field(10.0, gt=0, description="wait for the broker's answer to a connect or publish")
+    qos: Literal[0, 1] = 1
+    buffer: int = Field(1000, ge=1, description="outgoing messages kept while disconnected; the oldest are dropped")
+    metrics_interval_s: float = Field(10.0, gt=0)
+    reconnect_initial_s: float = Field(1.0, gt=0)
+    reconnect_max_s: float = Field(60.0, gt=0)
+    command_timeout_s: float = Field(10.0, gt=0, description="a controller call that takes longer fails")
+    events: frozenset[str] = DEFAULT_EVENTS  # event types published; add "transcript_partial" for partials
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_env_is_a_name(cls, data: Any) -> Any:
+        # A model-level check, so the error never echoes the value: it may be a password pasted by mistake.
+        name = data.get("password_env") if isinstance(data, dict) else None
+        if name is not None and not (isinstance(name, str) and _ENV_NAME.fullmatch(name)):
+            raise ValueError(
+                "password_env must be the name of an environment variable (letters, digits, _), not a password"
+            )
+        return data
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, value: frozenset[str]) -> frozenset[str]:
+        known = _event_types() | {PARTIAL_TRANSCRIPTS}
+        unknown = sorted(value - known)
+        if unknown:
+            raise ValueError(f"unknown event type {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        return value
+
+    @field_serializer("events")
+    def _events_sorted(self, value: frozenset[str]) -> list[str]:
+        return sorted(value)  # a stable order in the session log's copy of the config
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MqttSettings:
+        if self.password_env is not None and self.password_file is not None:
+            raise ValueError("give password_env or password_file, not both")
+        if (self.password_env is not None or self.password_file is not None) and self.username is None:
+            raise ValueError("a password needs a username")
+        if self.reconnect_max_s < self.reconnect_initial_s:
+            raise ValueError("reconnect_max_s must be at least reconnect_initial_s")
+        return self
+
+    @property
+    def broker(self) -> str:
+        """``host:port``, for log lines."""
+        return f"{self.host}:{self.port}"
+
+
+def read_password(settings: MqttSettings) -> str | None:
+    """The broker password from the environment or from its file; ``None`` if none is configured.
+
+    Raises :class:`ConfigError` naming the variable or the file, never the value.
+    Blocking (it may read a file): call it in a thread from async code.
+    """
+    if settings.password_env is not None:
+        value = os.environ.get(settings.password_env)
+        if not value:
+            raise ConfigError(f"MQTT password: environment variable {settings.password_env} is not set")
+        return value
+    if settings.password_file is not None:
+        try:
+            text = settings.password_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            raise ConfigError(f"MQTT password file '{settings.password_file}': {reason}") from None
+        lines = text.splitlines()
+        if not lines or not lines[0]:
+            raise ConfigError(f"MQTT password file '{settings.password_file}' is empty")
+        return lines[0]
+    return None
+
+
+class KioskSettings(StrictModel):
+    """The ``kiosk:`` section: the MQTT link now; supervision and attract mode to come."""
+
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
