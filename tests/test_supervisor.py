@@ -93,8 +93,9 @@ async def test_a_stalled_stage_is_cancelled_and_restarted_but_an_idle_one_is_lef
         inbox.put_nowait("a")
         inbox.put_nowait("hang")
         inbox.put_nowait("b")
-        while not events:
-            await asyncio.sleep(0)
+        restarted = asyncio.Event()
+        sup.bus.subscribe(lambda e: restarted.set())
+        await asyncio.wait_for(restarted.wait(), timeout=5)
         restart = events[0]
         assert isinstance(restart, StageRestarted) and restart.reason.startswith("stalled: no progress for 10 s")
         inbox.close()
