@@ -57,6 +57,7 @@ class Pipeline:
         self.priority = ReplyPriority()
         bus.subscribe(self.priority)
         self.manager: TurnManager | None = None
+        self.look = self._look()
         self.hearing = bool(models.vad and models.asr and models.llm and models.tts)
         if self.hearing:
             assert models.llm is not None and models.tts is not None
@@ -74,7 +75,7 @@ class Pipeline:
                 history_tokens=settings.dialogue.history_tokens,
                 observations=settings.dialogue.observations,
                 first_chunk_words=settings.dialogue.first_chunk_words,
-                look=self._look(),
+                look=self.look,
                 stale_after_s=settings.describer.stale_after_s,
             )
             self.manager = TurnManager(runner, self.activity, screen=screen, on_interrupt=on_interrupt)
@@ -92,7 +93,7 @@ class Pipeline:
         if self.models.describer is None or not d.look:
             return None
         return Look(self.models.describer, self.memory, self.bus, pattern=d.look_pattern or VISUAL_QUESTION,
-                    timeout_s=d.look_timeout_s)
+                    timeout_s=d.look_timeout_s, activity=self.activity)
 
     def start(self, tg: asyncio.TaskGroup) -> None:
         models = self.models
@@ -114,7 +115,8 @@ class Pipeline:
                 partial_in = partials
                 spawn(tg, "partial-asr", lambda: run_partial_asr(partial_in, asr, self.bus, self.segmenter),
                       [partial_in])
-            early = EarlyTranscriber(asr, self.activity) if self.settings.asr.early_decode else None
+            prefetch = self.look.prefetch if self.look is not None else None
+            early = EarlyTranscriber(asr, self.activity, prefetch) if self.settings.asr.early_decode else None
             spawn(tg, "vad", lambda: run_vad(self.audio_in, self.utterances, vad, self.segmenter, self.bus,
                                              partials, interval, early), [self.audio_in])
             spawn(tg, "asr", lambda: run_asr(self.utterances, self.transcripts, asr, self.bus, early),

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.channels import Activity, Channel
@@ -44,8 +45,14 @@ class EarlyTranscriber:
     utterance's end and is thrown away. One early decode runs at a time.
     """
 
-    def __init__(self, asr: WhisperAsr, activity: Activity | None = None) -> None:
+    def __init__(
+        self,
+        asr: WhisperAsr,
+        activity: Activity | None = None,
+        on_text: Callable[[int, str], None] | None = None,
+    ) -> None:
         self.asr = asr
+        self.on_text = on_text  # told each early transcript as it is ready (the look starts on it)
         self.activity = activity  # an early decode is pipeline work: ``--speed 0`` waits for it
         self._job: tuple[int, float, asyncio.Task[str]] | None = None
         self.used = 0
@@ -59,14 +66,19 @@ class EarlyTranscriber:
         task = asyncio.create_task(asyncio.to_thread(self.asr.transcribe, audio), name=f"early-asr-{utterance}")
         if self.activity is not None:
             self.activity.begin()
-        task.add_done_callback(self._done)
+        task.add_done_callback(lambda t: self._done(utterance, t))
         self._job = (utterance, end, task)
 
-    def _done(self, task: asyncio.Task[str]) -> None:
+    def _done(self, utterance: int, task: asyncio.Task[str]) -> None:
         if self.activity is not None:
             self.activity.end()
-        if not task.cancelled():
-            task.exception()  # retrieved here; ``take`` reports it when the result is used
+        if task.cancelled() or task.exception() is not None:
+            return  # an exception is retrieved here; ``take`` reports it when the result is used
+        if self.on_text is not None:
+            try:
+                self.on_text(utterance, task.result())
+            except Exception:
+                log.exception("early transcript listener failed")
 
     def take(self, utterance: int, end: float) -> asyncio.Task[str] | None:
         """The early decode of exactly this utterance, if there is one."""

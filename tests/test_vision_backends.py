@@ -95,6 +95,47 @@ async def test_look_has_a_deadline_and_falls_back(tmp_path: Path) -> None:
     assert await look("tell me a joke") is False
 
 
+async def test_look_starts_on_the_early_transcript_and_the_turn_reuses_it() -> None:
+    import threading
+
+    from assistant.channels import Activity
+    from assistant.clock import FakeClock
+    from assistant.eventlog import EventBus
+    from perception.frames import Frame
+    from perception.look import Look
+    from perception.memory import SceneMemory
+
+    calls: list[str | None] = []
+    gate = threading.Event()
+
+    class Counting:
+        name = "counting"
+
+        def describe(self, image: np.ndarray, question: str | None = None) -> str:
+            calls.append(question)
+            gate.wait(5)
+            return f"looked for: {question}"
+
+    memory = SceneMemory()
+    memory.latest_frame = Frame(1.0, 10, np.zeros((48, 64, 3), dtype=np.uint8))
+    activity = Activity()
+    look = Look(Counting(), memory, EventBus(FakeClock()), activity=activity)
+    gate.set()
+    look.prefetch(1, "tell me a joke")  # not about the view: nothing starts
+    assert look.prefetched == 0 and activity.busy == 0
+    look.prefetch(1, " What is in front of you")
+    assert look.prefetched == 1 and activity.busy == 1  # ``--speed 0`` waits for it
+    assert await look("What is in front of you?") is True  # same words: the running look is used
+    assert calls == [" What is in front of you"] and look.prefetch_used == 1
+    assert memory.latest() is not None and memory.latest().backend == "counting:look"
+    await activity.wait_idle()
+
+    look.prefetch(2, "Can you read")  # the user went on talking: the final question differs
+    assert await look("Can you read the sign for me?") is True
+    assert calls[-1] == "Can you read the sign for me?" and look.prefetch_used == 1  # the early one was dropped
+    assert memory.latest().text == "looked for: Can you read the sign for me?"
+
+
 STANDIN_CHAT_PY = '''
 """A stand-in for the OpenBMB repository's chat.py (the real one needs the 12B weights)."""
 import base64, json
