@@ -1,0 +1,138 @@
+"""The remote command schema: JSON objects on ``<prefix>/<kiosk_id>/cmd``.
+
+Every command is an object with ``cmd`` (which command) and ``id`` (1..64
+characters, echoed in its result), plus the command's own fields::
+
+    {"id": "a1", "cmd": "say", "text": "Welcome!"}        text: 1..500 characters
+    {"id": "a2", "cmd": "mute"}
+    {"id": "a3", "cmd": "unmute"}
+    {"id": "a4", "cmd": "reset"}                          clear the conversation
+    {"id": "a5", "cmd": "describe_now"}
+    {"id": "a6", "cmd": "set_volume", "level": 0.5}       0..1
+    {"id": "a7", "cmd": "shutdown"}
+
+Validation is strict: no unknown fields, no coercion (``"0.5"`` is not a level),
+at most :data:`MAX_PAYLOAD` bytes of UTF-8. :func:`parse_command` turns a payload
+into a :data:`Command` or raises :class:`CommandRejected` with one clear line.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
+
+from assistant.errors import AssistantError
+from assistant.settings_base import StrictModel
+
+MAX_PAYLOAD = 4096
+
+CommandId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class _Command(StrictModel):
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    id: CommandId
+
+
+class Say(_Command):
+    cmd: Literal["say"]
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class Mute(_Command):
+    cmd: Literal["mute"]
+
+
+class Unmute(_Command):
+    cmd: Literal["unmute"]
+
+
+class Reset(_Command):
+    """Clear the conversation."""
+
+    cmd: Literal["reset"]
+
+
+class DescribeNow(_Command):
+    cmd: Literal["describe_now"]
+
+
+class SetVolume(_Command):
+    cmd: Literal["set_volume"]
+    level: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class Shutdown(_Command):
+    cmd: Literal["shutdown"]
+
+
+Command = Annotated[
+    Say | Mute | Unmute | Reset | DescribeNow | SetVolume | Shutdown,
+    Field(discriminator="cmd"),
+]
+COMMAND_NAMES = ("say", "mute", "unmute", "reset", "describe_now", "set_volume", "shutdown")
+
+_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
+
+
+class CommandRejected(AssistantError):
+    """A command payload that does not match the schema; ``command_id`` is its id when one could be read."""
+
+    code = "command"
+
+    def __init__(self, command_id: str | None, message: str) -> None:
+        super().__init__(message)
+        self.command_id = command_id
+
+
+def parse_command(payload: bytes) -> Command:
+    """Validate one ``cmd`` payload; raises :class:`CommandRejected` with a one-line reason."""
+    if len(payload) > MAX_PAYLOAD:
+        raise CommandRejected(None, f"payload of {len(payload)} bytes is over the limit of {MAX_PAYLOAD}")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CommandRejected(None, "payload is not valid UTF-8") from None
+    try:
+        return _ADAPTER.validate_json(text)
+    except ValidationError as exc:
+        raise CommandRejected(_readable_id(text), _describe(exc.errors()[0])) from None
+
+
+def _readable_id(text: str) -> str | None:
+    """The command's id, if the payload is a JSON object with a valid one, for the error result."""
+    try:
+        data: Any = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return TypeAdapter(CommandId).validate_python(data.get("id"), strict=True)
+    except ValidationError:
+        return None
+
+
+def _describe(error: ErrorDetails) -> str:
+    kind = error["type"]
+    if kind == "json_invalid":
+        return "payload is not valid JSON"
+    if kind in ("model_attributes_type", "model_type", "dict_type") and not error["loc"]:
+        return "payload must be a JSON object"
+    if kind == "union_tag_not_found":
+        return "missing field 'cmd'"
+    if kind == "union_tag_invalid":
+        tag = str(error.get("ctx", {}).get("tag"))
+        shown = tag if len(tag) <= 40 else tag[:40] + "..."
+        return f"unknown cmd {shown!r} (expected one of: {', '.join(COMMAND_NAMES)})"
+    # loc is (cmd, field, ...): the tag first, then where in that command's model.
+    where = ".".join(str(part) for part in error["loc"][1:])
+    if kind == "missing":
+        return f"missing field '{where}'"
+    if kind == "extra_forbidden":
+        return f"unknown field '{where}'"
+    return f"{where}: {error['msg']}" if where else error["msg"]
