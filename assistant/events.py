@@ -212,6 +212,16 @@ class StageRestarted(Event):
     backoff_s: float
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Presence(Event):
+    """Attract mode: a person arrived (``present``) or left, or was greeted (``greeted``)."""
+
+    type: ClassVar[str] = "presence"
+    present: bool
+    greeted: bool
+    detector: str  # "face" | "person" | "any"
+
+
 def to_record(event: Event) -> dict[str, Any]:
     """The JSON-ready form of an event: ``type``, ``t``, then its payload."""
     record: dict[str, Any] = {"type": event.type, "t": round(event.t, 4)}

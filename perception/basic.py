@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 Image = npt.NDArray[np.uint8]
 
-_DETECT_WIDTH = 320  # faces and people are looked for at this width
+DETECT_WIDTH = 320  # faces and people are looked for at this width
 _MOTION_SIZE = (320, 240)
 _MOTION_PIXEL_DELTA = 20  # grey levels a pixel must change by to count as moving
 _MOTION_SOME = 0.0015  # share of moving pixels above which there is "some" motion
@@ -70,14 +70,8 @@ class BasicDescriber:
         self._tesseract: Any = None
         if use_tesseract is not False:
             self._tesseract = _load_tesseract(required=use_tesseract is True)
-        cascade_path = haarcascades + "haarcascade_frontalface_default.xml"
-        self._faces = cv2.CascadeClassifier(cascade_path)
-        if self._faces.empty():
-            raise ModelError(f"could not load the Haar cascade {cascade_path}")
-        self._hog: cv2.HOGDescriptor | None = None
-        if people:
-            self._hog = cv2.HOGDescriptor()
-            self._hog.setSVMDetector(cv2.HOGDescriptor.getDefaultPeopleDetector())
+        self._faces = face_cascade()
+        self._hog = people_detector() if people else None
         self._lock = threading.Lock()
         self._previous: Image | None = None
 
@@ -93,28 +87,18 @@ class BasicDescriber:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected a BGR uint8 frame, got {image.dtype} {image.shape}")
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        small = _resize_to_width(image, _DETECT_WIDTH)
+        small = resize_to_width(image, DETECT_WIDTH)
         with self._lock:
             details = SceneDetails(
                 brightness=_brightness(gray),
                 colours=_colours(image),
-                faces=self._count_faces(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)),
-                people=self._count_people(small),
+                faces=count_faces(self._faces, cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)),
+                people=count_people(self._hog, small) if self._hog is not None else 0,
                 motion=self._motion(gray),
-                text=self._read_text(_resize_to_width(gray, _OCR_MAX_WIDTH)),
+                text=self._read_text(resize_to_width(gray, _OCR_MAX_WIDTH)),
             )
         logger.debug("scene details: %s", details)
         return details
-
-    def _count_faces(self, gray: Image) -> int:
-        faces = self._faces.detectMultiScale(cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=6, minSize=(24, 24))
-        return len(faces)
-
-    def _count_people(self, image: Image) -> int:
-        if self._hog is None:
-            return 0
-        boxes, weights = self._hog.detectMultiScale(image, winStride=(8, 8), padding=(8, 8), scale=1.1)
-        return int(sum(1 for w in np.ravel(weights) if w > 0.5)) if len(boxes) else 0
 
     def _motion(self, gray: Image) -> str:
         current = cv2.GaussianBlur(cv2.resize(gray, _MOTION_SIZE, interpolation=cv2.INTER_AREA), (5, 5), 0)
@@ -142,6 +126,34 @@ class BasicDescriber:
             return ""
         words = [_clean_word(str(raw), float(conf)) for raw, conf in zip(data["text"], data["conf"], strict=True)]
         return " ".join([word for word in words if word][:_OCR_MAX_WORDS])
+
+
+def face_cascade() -> cv2.CascadeClassifier:
+    """OpenCV's Haar frontal-face cascade; :class:`ModelError` if it does not load."""
+    path = haarcascades + "haarcascade_frontalface_default.xml"
+    cascade = cv2.CascadeClassifier(path)
+    if cascade.empty():
+        raise ModelError(f"could not load the Haar cascade {path}")
+    return cascade
+
+
+def people_detector() -> cv2.HOGDescriptor:
+    """OpenCV's HOG people detector (upright, whole bodies)."""
+    hog = cv2.HOGDescriptor()
+    hog.setSVMDetector(cv2.HOGDescriptor.getDefaultPeopleDetector())
+    return hog
+
+
+def count_faces(cascade: cv2.CascadeClassifier, gray: Image) -> int:
+    """Frontal faces in a grayscale image (best at :data:`DETECT_WIDTH`). Not thread-safe per cascade."""
+    faces = cascade.detectMultiScale(cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=6, minSize=(24, 24))
+    return len(faces)
+
+
+def count_people(hog: cv2.HOGDescriptor, image: Image) -> int:
+    """Confident HOG detections of people in a BGR image (best at :data:`DETECT_WIDTH`)."""
+    boxes, weights = hog.detectMultiScale(image, winStride=(8, 8), padding=(8, 8), scale=1.1)
+    return int(sum(1 for w in np.ravel(weights) if w > 0.5)) if len(boxes) else 0
 
 
 def _load_tesseract(*, required: bool) -> Any:
@@ -267,7 +279,8 @@ def _clean_word(raw: str, confidence: float) -> str:
     return word if confidence >= needed else ""
 
 
-def _resize_to_width(image: Image, width: int) -> Image:
+def resize_to_width(image: Image, width: int) -> Image:
+    """``image`` shrunk to ``width`` pixels wide, keeping its aspect; unchanged if not wider."""
     if image.shape[1] <= width:
         return image
     height = round(image.shape[0] * width / image.shape[1])

@@ -1,0 +1,216 @@
+"""Attract mode: greet a person who walks up to an idle kiosk, once per arrival.
+
+:class:`Attract` looks at the freshest camera frame every ``check_interval_s`` on
+the bus clock and runs a :class:`PresenceDetector` (OpenCV's Haar face cascade
+and/or HOG people detector, the same code the ``basic`` describer uses) on it in a
+worker thread. Presence is tracked in frame time:
+
+- a person *arrives* after ``min_hits`` new frames in a row with a detection
+  (one stray detection is ignored);
+- they *leave* once a frame without a detection comes ``absent_s`` or more after
+  the last frame with one (looking away for a moment is not leaving).
+
+A person who has arrived is greeted once, when all of these hold: the kiosk is
+idle (the runtime's ``is_idle()``, no speech or reply audio under way, and
+nothing heard or said for ``idle_s``), and ``cooldown_s`` has passed since the
+last greeting. Someone who arrives while the kiosk is busy, or within the
+cooldown, is greeted when it allows, if they are still there; someone who stays
+is never greeted twice. Each arrival, greeting and departure is a ``presence``
+event on the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Literal, Protocol
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from assistant.eventlog import EventBus
+from assistant.events import (
+    Event,
+    Presence,
+    ReplyAudioEnded,
+    ReplyAudioStarted,
+    SpeechEnded,
+    SpeechStarted,
+)
+from assistant.settings_base import StrictModel
+from perception.basic import DETECT_WIDTH, count_faces, count_people, face_cascade, people_detector, resize_to_width
+from perception.frames import Frame, Image
+
+log = logging.getLogger(__name__)
+
+DetectorKind = Literal["face", "person", "any"]
+DEFAULT_GREETING = "Hello! Ask me anything about what you see here."
+
+
+class AttractSettings(StrictModel):
+    """The ``kiosk.attract`` section."""
+
+    enabled: bool = False
+    greeting: str = Field(DEFAULT_GREETING, min_length=1, max_length=300)
+    cooldown_s: float = Field(60.0, gt=0, description="no second greeting within this many seconds of one")
+    idle_s: float = Field(10.0, ge=0, description="idle: nothing heard or said for this long")
+    absent_s: float = Field(5.0, gt=0, description="a person must be gone this long before a new arrival counts")
+    check_interval_s: float = Field(1.0, gt=0, description="how often the freshest frame is looked at")
+    detector: DetectorKind = "face"
+    min_hits: int = Field(2, ge=1, description="frames in a row with a detection before a person counts as present")
+
+
+class Detector(Protocol):
+    """Says whether a person is in a BGR frame. Blocking; called in a worker thread."""
+
+    @property
+    def kind(self) -> str: ...
+
+    def detect(self, image: Image) -> bool: ...
+
+
+class PresenceDetector:
+    """Is someone in front of the camera? Haar frontal faces (``"face"``), HOG whole-body
+    people (``"person"``) or either (``"any"``), on a grayscale/BGR copy shrunk to
+    :data:`perception.basic.DETECT_WIDTH` pixels wide. A face must be about 50 px wide
+    in a 640 px frame to be found, which suits someone standing at a kiosk."""
+
+    def __init__(self, kind: DetectorKind = "face") -> None:
+        if kind not in ("face", "person", "any"):
+            raise ValueError(f"unknown presence detector {kind!r}")
+        self._kind = kind
+        self._faces = face_cascade() if kind in ("face", "any") else None
+        self._people = people_detector() if kind in ("person", "any") else None
+        self._lock = threading.Lock()  # OpenCV's detectors are not safe to share between threads
+
+    @property
+    def kind(self) -> str:
+        return self._kind
+
+    def detect(self, image: Image) -> bool:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected a BGR uint8 frame, got {image.dtype} {image.shape}")
+        small = resize_to_width(image, DETECT_WIDTH)
+        with self._lock:
+            if self._faces is not None and count_faces(self._faces, cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)):
+                return True
+            return self._people is not None and count_people(self._people, small) > 0
+
+
+class Attract:
+    """Greets arrivals; see the module docstring. Start :meth:`run` as a task."""
+
+    def __init__(
+        self,
+        settings: AttractSettings,
+        detector: Detector,
+        *,
+        say: Callable[[str], Awaitable[object]],
+        is_idle: Callable[[], bool],
+        frames: Callable[[], Frame | None],
+        bus: EventBus,
+    ) -> None:
+        self.settings = settings
+        self._detector = detector
+        self._say = say
+        self._is_idle = is_idle
+        self._frames = frames
+        self._bus = bus
+        self.present = False
+        self.greetings = 0
+        self.last_activity: float | None = None  # bus time of the last speech or reply audio event
+        self.last_greeting: float | None = None
+        self._greeted = False  # this arrival has been greeted
+        self._hits = 0
+        self._last_seen: float | None = None  # frame time of the newest frame with a detection
+        self._frame_t: float | None = None  # frame time of the newest frame looked at
+        self._speaking = False  # between speech_start and speech_end
+        self._replying = False  # between reply_audio_start and reply_audio_end
+        bus.subscribe(self._on_event)
+
+    async def run(self) -> None:
+        """Checks every ``check_interval_s`` on the bus clock, forever (returns at once when disabled)."""
+        if not self.settings.enabled:
+            log.info("attract mode is off")
+            return
+        clock = self._bus.clock
+        interval = self.settings.check_interval_s
+        log.info("attract mode on: %s detector, every %.1f s", self._detector.kind, interval)
+        next_t = clock.now()
+        while True:
+            await clock.sleep_until(next_t)
+            await self.check()
+            now = clock.now()
+            next_t += interval
+            if next_t <= now:  # a slow check or a jump of the clock: skip the missed ticks
+                next_t += (int((now - next_t) / interval) + 1) * interval
+
+    async def check(self) -> None:
+        """One look: the freshest frame if it is new, then a greeting if one is due."""
+        frame = self._frames()
+        if frame is not None and frame.t != self._frame_t:
+            self._frame_t = frame.t
+            try:
+                seen = await asyncio.to_thread(self._detector.detect, frame.image)
+            except (cv2.error, ValueError) as exc:
+                log.warning("attract: detection failed on the frame at %.2f s: %s", frame.t, exc)
+            else:
+                log.debug("attract: frame at %.2f s, person %s", frame.t, "seen" if seen else "not seen")
+                self._track(frame.t, seen)
+        if self.present and not self._greeted and self._may_greet():
+            await self._greet()
+
+    def idle(self) -> bool:
+        """No speech or reply audio under way, none for ``idle_s``, and the runtime idle."""
+        if self._speaking or self._replying or not self._is_idle():
+            return False
+        return self.last_activity is None or self._bus.clock.now() - self.last_activity >= self.settings.idle_s
+
+    def _may_greet(self) -> bool:
+        if self.last_greeting is not None and self._bus.clock.now() - self.last_greeting < self.settings.cooldown_s:
+            return False
+        return self.idle()
+
+    def _track(self, t: float, seen: bool) -> None:
+        if seen:
+            self._last_seen = t
+            self._hits += 1
+            if not self.present and self._hits >= self.settings.min_hits:
+                self.present, self._greeted = True, False
+                log.info("attract: a person arrived")
+                self._publish(greeted=False)
+            return
+        self._hits = 0
+        if self.present and self._last_seen is not None and t - self._last_seen >= self.settings.absent_s:
+            self.present = False
+            log.info("attract: the person left%s", "" if self._greeted else " without a greeting")
+            self._publish(greeted=self._greeted)
+
+    async def _greet(self) -> None:
+        # Marked first, so a failing or cancelled `say` never makes a second greeting for this arrival.
+        self._greeted = True
+        self.last_greeting = self._bus.clock.now()
+        self.greetings += 1
+        log.info("attract: greeting")
+        self._publish(greeted=True)
+        try:
+            await self._say(self.settings.greeting)
+        except Exception:
+            log.exception("attract: the greeting could not be spoken")
+
+    def _publish(self, *, greeted: bool) -> None:
+        self._bus.publish(
+            Presence(t=self._bus.clock.now(), present=self.present, greeted=greeted, detector=self._detector.kind)
+        )
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, SpeechStarted | SpeechEnded):
+            self._speaking = isinstance(event, SpeechStarted)
+        elif isinstance(event, ReplyAudioStarted | ReplyAudioEnded):
+            self._replying = isinstance(event, ReplyAudioStarted)
+        else:
+            return
+        self.last_activity = event.t if self.last_activity is None else max(self.last_activity, event.t)
