@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preview", action="store_true", help="live: show the camera with descriptions and captions")
     p.add_argument("--half-duplex", action="store_true", help="live: mute the mic while the assistant speaks")
     p.add_argument("--list-devices", action="store_true", help="print the cameras and audio devices, then exit")
+    p.add_argument("--check", action="store_true",
+                   help="check the config, devices or inputs, models and MQTT broker; print a table; exit 0 or 2")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     return p
 
@@ -129,6 +131,20 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         settings = load_settings(args.config, _overrides(args))
         logging.getLogger().setLevel(settings.log_level)
+        if args.check:
+            from kiosk.check import print_checks, run_checks
+
+            return print_checks(console, run_checks(settings, args.config))
+        if settings.kiosk.enabled:
+            from kiosk.runtime import configure_json_logs, run_kiosk
+
+            configure_json_logs(settings.log_level)
+            # A service starts many times: each start gets its own folder under output.dir.
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            out = _out_dir(settings.model_copy(update={"output": settings.output.model_copy(
+                update={"dir": (settings.output.dir or Path("runs")) / stamp})}))
+            asyncio.run(run_kiosk(settings, out))
+            return 0
         if settings.mode == "live":
             from .live_cli import run_live_cli
 

@@ -34,6 +34,7 @@ class InputSettings(_Strict):
 
 class ReplaySettings(_Strict):
     speed: float = Field(1.0, ge=0, description="1 = real time, 0 = as fast as the models allow")
+    loops: int = Field(1, ge=0, description="play the input this many times in a row; 0 = until stopped")
 
 
 class OutputSettings(_Strict):

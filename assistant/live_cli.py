@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,25 @@ from rich.console import Console
 from .clock import MediaClock
 from .config import Settings
 from .console import ConsoleView
-from .eventlog import EventBus, JsonlWriter
+from .eventlog import EventBus, JsonlWriter, Subscriber
 from .events import DeviceStatus
+from .pipeline import Pipeline
 from .report import Report
 
 
-async def _main(settings: Settings, console: Console, out: Path, report: Report, extra: dict[str, Any]) -> None:
+async def run_live_session(
+    settings: Settings,
+    console: Console,
+    out: Path,
+    report: Report | None,
+    extra: dict[str, Any],
+    *,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[Pipeline], None] | None = None,
+    subscribers: Sequence[Subscriber] = (),
+    view: bool = True,
+) -> None:
+    """Opens the devices, loads the models and runs live until ``stop`` (or Ctrl-C)."""
     from perception.camera import CameraSource
     from speech.devices import resolve_audio_device
     from speech.mic import Microphone
@@ -54,9 +68,10 @@ async def _main(settings: Settings, console: Console, out: Path, report: Report,
             recorder = SessionRecorder(out)
             recorder.start()
         writer = JsonlWriter(out / "events.jsonl")
-        view = ConsoleView(console, live=clock)
-        for subscriber in (writer, report, view):
-            bus.subscribe(subscriber)
+        console_view = ConsoleView(console, live=clock) if view else None
+        for subscriber in (writer, report, console_view, *subscribers):
+            if subscriber is not None:
+                bus.subscribe(subscriber)
         console.print(f"[bold]omnilive[/] live: camera {live.camera or 'none'}, microphone "
                       f"{mic.device or 'default'}, speaker {player.device_name or 'default'} → {out}")
         preview = None
@@ -70,13 +85,14 @@ async def _main(settings: Settings, console: Console, out: Path, report: Report,
             drawing = asyncio.create_task(preview.run(), name="preview") if preview else None
             stats = await run_live(
                 settings, models, bus, mic=mic, player=player, camera=camera, recorder=recorder,
-                on_frame=preview.show if preview else None,
+                on_frame=preview.show if preview else None, stop=stop, on_ready=on_ready,
             )
             if drawing is not None:
                 drawing.cancel()
             extra["pipeline_seconds"] = round(stats.wall_seconds, 2)
         finally:
-            view.close()
+            if console_view is not None:
+                console_view.close()
             writer.close()
     finally:
         player.close()
@@ -87,7 +103,7 @@ async def _main(settings: Settings, console: Console, out: Path, report: Report,
 def run_live_cli(settings: Settings, console: Console, extra: dict[str, Any], out: Path) -> int:
     report = Report()
     try:
-        asyncio.run(_main(settings, console, out, report, extra))
+        asyncio.run(run_live_session(settings, console, out, report, extra))
     finally:
         report.write(out, extra)
     return 0

@@ -57,6 +57,7 @@ class Pipeline:
         self.priority = ReplyPriority()
         bus.subscribe(self.priority)
         self.manager: TurnManager | None = None
+        self.muted = False  # a muted assistant hears nothing (the VAD gets silence) and says nothing
         self.look = self._look()
         self.hearing = bool(models.vad and models.asr and models.llm and models.tts)
         if self.hearing:
@@ -118,7 +119,7 @@ class Pipeline:
             prefetch = self.look.prefetch if self.look is not None else None
             early = EarlyTranscriber(asr, self.activity, prefetch) if self.settings.asr.early_decode else None
             spawn(tg, "vad", lambda: run_vad(self.audio_in, self.utterances, vad, self.segmenter, self.bus,
-                                             partials, interval, early), [self.audio_in])
+                                             partials, interval, early, lambda: self.muted), [self.audio_in])
             spawn(tg, "asr", lambda: run_asr(self.utterances, self.transcripts, asr, self.bus, early),
                   [self.utterances])
             spawn(tg, "dialogue", lambda: manager.run(self.transcripts), [self.transcripts])

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +94,8 @@ async def run_replay(
     *,
     sink: ReplySink | None = None,
     on_progress: Progress | None = None,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[Pipeline], None] | None = None,
 ) -> RunStats:
     """Runs one replay to the end. The bus must carry the clock this function uses:
     build it with :func:`make_clock`."""
@@ -111,7 +114,11 @@ async def run_replay(
         audio_out=pipeline.audio_in,
         frames_out=pipeline.frames_in,
         on_progress=on_progress,
+        loops=settings.replay.loops,
+        stop=stop,
     )
+    if on_ready is not None:
+        on_ready(pipeline)
     bus.publish(
         SessionStarted(t=clock.now(), source=sources.label, speed=speed, config=settings.model_dump(mode="json"))
     )
@@ -123,7 +130,7 @@ async def run_replay(
         async with asyncio.TaskGroup() as tg:
             tg.create_task(driver.run(), name="replay-driver")
             pipeline.start(tg)
-        reason = "end_of_media"
+        reason = "stopped" if stop is not None and stop.is_set() else "end_of_media"
     except asyncio.CancelledError:
         reason = "interrupted"
         raise

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from dialogue.backends import ChatBackend
 from dialogue.chunker import SentenceChunker
@@ -66,6 +67,9 @@ class _TurnTimes:
     compute: dict[str, float] = field(default_factory=dict)
 
 
+KEEP_UTTERANCES = 16
+
+
 class TurnTimer:
     """Reads the event log and works out each turn's latencies from the end of speech."""
 
@@ -77,6 +81,7 @@ class TurnTimer:
     def __call__(self, event: Event) -> None:
         if isinstance(event, SpeechEnded):
             self._speech_end[event.utterance] = (event.speech_end_at, event.t)
+            self._forget_before(event.utterance - KEEP_UTTERANCES)
         elif isinstance(event, Transcribed) and event.final:
             self._final[event.utterance] = (event.t, event.compute_ms)
         elif isinstance(event, ReplyRequested) and event.turn in self._turns:
@@ -89,11 +94,22 @@ class TurnTimer:
         elif isinstance(event, ReplyAudioStarted) and event.turn in self._turns:
             self._turns[event.turn].first_audio = event.t
 
+    def _forget_before(self, utterance: int) -> None:
+        """Utterances that never became a finished turn (no words, echo, a turn cancelled early)
+        leave entries behind; only the last few are kept, so memory stays flat."""
+        for table in (self._speech_end, self._final):
+            for key in [k for k in table if k < utterance]:
+                del table[key]
+        for turn in [t for t, times in self._turns.items() if times.utterance < utterance]:
+            del self._turns[turn]
+
     def begin(self, turn: int, utterance: int) -> None:
         self._turns[turn] = _TurnTimes(utterance)
 
     def add_compute(self, turn: int, key: str, ms: float) -> None:
-        times = self._turns[turn]
+        times = self._turns.get(turn)
+        if times is None:
+            return  # an announcement (``say``, a greeting) is not a timed turn
         times.compute[key] = times.compute.get(key, 0.0) + ms
 
     def finish(self, turn: int, t: float) -> TurnMetrics | None:
@@ -180,6 +196,7 @@ class TurnRunner:
         self.first_chunk_words = first_chunk_words
         self.look = look
         self.stale_after_s = stale_after_s
+        self.volume = 1.0  # gain on the synthesized audio (the kiosk's ``set_volume``)
 
     async def run(self, turn: int, utterance: int, question: str) -> None:
         clock = self.bus.clock
@@ -193,13 +210,42 @@ class TurnRunner:
             observations=self.observations, history_tokens=self.history_tokens,
             events=self.memory.events(), stale_after_s=self.stale_after_s,
         )
-        pieces: Channel[str] = Channel(f"turn-{turn}-pieces", maxsize=8)
         said: list[str] = []
+        await self._deliver(
+            turn, utterance, question, said,
+            lambda pieces: self._generate(turn, utterance, request, pieces, said),
+        )
+
+    async def announce(self, turn: int, text: str) -> None:
+        """Speaks ``text`` as turn ``turn`` without asking the LLM (an operator's ``say``, a greeting).
+        It is not part of the conversation the LLM sees."""
+
+        async def script(pieces: Channel[str]) -> None:
+            chunker = SentenceChunker(first_clause_words=self.first_chunk_words)
+            try:
+                for piece in [*chunker.feed(text), *chunker.flush()]:
+                    await pieces.put(piece)
+            finally:
+                pieces.close()
+
+        await self._deliver(turn, -1, "", [text], script)
+
+    async def _deliver(
+        self,
+        turn: int,
+        utterance: int,
+        question: str,
+        said: list[str],
+        produce: Callable[[Channel[str]], Coroutine[Any, Any, None]],
+    ) -> None:
+        """Pieces of text from ``produce`` → TTS → the sink; then the record of the turn."""
+        clock = self.bus.clock
+        pieces: Channel[str] = Channel(f"turn-{turn}-pieces", maxsize=8)
         await self.sink.open_turn(turn, self.tts.sample_rate)
         interrupted = False
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._generate(turn, utterance, request, pieces, said), name=f"turn-{turn}-llm")
+                tg.create_task(produce(pieces), name=f"turn-{turn}-text")
                 tg.create_task(self._speak(turn, pieces), name=f"turn-{turn}-tts")
         except asyncio.CancelledError:
             interrupted = True
@@ -212,10 +258,11 @@ class TurnRunner:
             self.bus.publish(
                 ReplyText(t=now, turn=turn, utterance=utterance, text=text, question=question, interrupted=interrupted)
             )
-            self.conversation.add(Exchange(user=question, assistant=text, interrupted=interrupted))
-            metrics = self.timer.finish(turn, now)
-            if metrics is not None:
-                self.bus.publish(metrics)
+            if question:
+                self.conversation.add(Exchange(user=question, assistant=text, interrupted=interrupted))
+                metrics = self.timer.finish(turn, now)
+                if metrics is not None:
+                    self.bus.publish(metrics)
 
     async def _generate(
         self, turn: int, utterance: int, request: ReplyRequest, pieces: Channel[str], said: list[str]
@@ -263,6 +310,8 @@ class TurnRunner:
             self.timer.add_compute(turn, "tts_ms", (time.perf_counter() - started) * 1000)
             if not len(pcm):
                 continue
+            if self.volume != 1.0:
+                pcm = (pcm * self.volume).astype(pcm.dtype)
             if not audio_started:
                 audio_started = True
                 self.bus.publish(ReplyAudioStarted(t=self.bus.clock.now(), turn=turn))
@@ -330,6 +379,15 @@ class TurnManager:
                     message=f"{type(exc).__name__}: {exc}", retryable=False,
                 )
             )
+
+    async def announce(self, text: str) -> int:
+        """Speaks ``text`` now, as its own turn: a reply in progress is cancelled first. Returns the turn."""
+        await self._settle()
+        self.turn += 1
+        self.activity.begin()
+        self._task = asyncio.create_task(self.runner.announce(self.turn, text), name=f"turn-{self.turn}-say")
+        self._task.add_done_callback(self._finished)
+        return self.turn
 
     async def run(self, transcripts: Channel[FinalTranscript]) -> None:
         try:

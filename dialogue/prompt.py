@@ -104,6 +104,13 @@ class Conversation:
             summary = summary[cut:] if cut >= 0 else summary[-self.summary_chars :]
         self.summary = summary
 
+    def clear(self) -> int:
+        """Forget the conversation (a kiosk's ``reset``); returns how many exchanges were dropped."""
+        n = len(self._turns)
+        self._turns.clear()
+        self.summary = ""
+        return n
+
     def exchanges(self) -> list[Exchange]:
         return list(self._turns)
 

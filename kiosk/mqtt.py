@@ -365,9 +365,13 @@ class MqttLink:
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.wait(tasks)
+            # aiomqtt's publish can swallow a cancellation that lands while it waits for the broker, and
+            # the task then goes back to waiting: cancel again until every task has ended.
+            pending = set(tasks)
+            while pending:
+                for task in pending:
+                    task.cancel()
+                _, pending = await asyncio.wait(pending, timeout=0.5)
         for task in done - {stopped}:
             error = None if task.cancelled() else task.exception()
             if error is not None:

@@ -20,6 +20,8 @@ from assistant.errors import ConfigError
 from assistant.events import Event
 from assistant.settings_base import StrictModel
 
+from .attract import AttractSettings
+
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOPIC_LEVEL = r"[^/+#\s]+"
 
@@ -151,6 +153,9 @@ def read_password(settings: MqttSettings) -> str | None:
 
 
 class KioskSettings(StrictModel):
-    """The ``kiosk:`` section: the MQTT link now; supervision and attract mode to come."""
+    """The ``kiosk:`` section. ``enabled``: run headless (JSON logs, no console view, SIGTERM stops
+    cleanly) with the MQTT link and attract mode; stage supervision is the top-level ``supervisor``."""
 
+    enabled: bool = False
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    attract: AttractSettings = Field(default_factory=AttractSettings)

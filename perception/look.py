@@ -14,12 +14,11 @@ import time
 
 from assistant.channels import Activity
 from assistant.eventlog import EventBus
-from assistant.events import SceneDescribed
 
 from .describer import Describer
 from .frames import Frame
-from .memory import SceneDescription, SceneMemory
-from .stages import checked_description, describer_error, publish_describer_error
+from .memory import SceneMemory
+from .stages import checked_description, describer_error, publish_describer_error, record_description
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +99,7 @@ class Look:
             log.warning("question-aware look failed (%s); answering from the background description", error)
             publish_describer_error(self.bus, error)
             return False
-        now = self.bus.clock.now()
-        backend = f"{self.describer.name}:look"
-        self.memory.update(SceneDescription(text=text, frame_t=frame.t, described_at=now, backend=backend))
-        self.bus.publish(
-            SceneDescribed(t=now, text=text, frame_t=frame.t, change=0.0, backend=backend,
-                           compute_ms=(time.perf_counter() - started) * 1000)
-        )
+        record_description(self.memory, self.bus, frame, text, f"{self.describer.name}:look", started)
         return True
 
 

@@ -52,6 +52,16 @@ def publish_describer_error(bus: EventBus, error: AssistantError) -> None:
     )
 
 
+def record_description(
+    memory: SceneMemory, bus: EventBus, frame: Frame, text: str, backend: str, started: float, change: float = 0.0
+) -> None:
+    """A new description of ``frame``: into scene memory, and a ``scene`` event (``started``: perf_counter)."""
+    now = bus.clock.now()
+    memory.update(SceneDescription(text=text, frame_t=frame.t, described_at=now, backend=backend))
+    bus.publish(SceneDescribed(t=now, text=text, frame_t=frame.t, change=change, backend=backend,
+                               compute_ms=(time.perf_counter() - started) * 1000))
+
+
 async def run_vision(
     frames: Channel[Frame],
     gate: ChangeGate,
@@ -92,12 +102,5 @@ async def run_vision(
             gate.reset()  # unchanged frames must not confirm the old description
             stats.failed += 1
             continue
-        compute_ms = (time.perf_counter() - started) * 1000
-        now = bus.clock.now()
-        memory.update(SceneDescription(text=text, frame_t=frame.t, described_at=now, backend=describer.name))
+        record_description(memory, bus, frame, text, describer.name, started, change=score)
         stats.described += 1
-        bus.publish(
-            SceneDescribed(
-                t=now, text=text, frame_t=frame.t, change=score, backend=describer.name, compute_ms=compute_ms
-            )
-        )

@@ -100,14 +100,15 @@ async def run_vad(
     partials: Channel[Utterance] | None = None,
     partial_interval_s: float = 0.0,
     early: EarlyTranscriber | None = None,
+    muted: Callable[[], bool] | None = None,
 ) -> None:
-    """Scores every block and reports where speech starts and ends.
+    """Scores every block and reports where speech starts and ends; while ``muted()`` it hears silence.
 
     With ``partials``, the growing utterance is offered every ``partial_interval_s``
     of speech (newest wins: the channel keeps one) for a partial transcript."""
     next_partial = 0.0
     async for block in blocks:
-        prob = vad(block.samples)
+        prob = 0.0 if muted is not None and muted() else vad(block.samples)
         for signal in segmenter.push(block.samples, block.t, prob):
             if isinstance(signal, VadStart):
                 next_partial = block.t + partial_interval_s

@@ -1,0 +1,316 @@
+"""The headless kiosk: the assistant (live, or a looped replay) with supervised stages,
+JSON logs, an MQTT link for status, events, metrics and commands, and attract mode.
+
+``run_assistant.py --config configs/kiosk.yaml`` lands in :func:`run_kiosk` when
+``kiosk.enabled`` is true. SIGTERM and SIGINT, or an MQTT ``shutdown`` command, stop it
+cleanly: the inputs close, the stages drain, the status goes offline, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import resource
+import signal
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from assistant.config import Settings
+from assistant.errors import AssistantError
+from assistant.eventlog import EventBus, JsonlWriter, Subscriber
+from assistant.events import (
+    ErrorOccurred,
+    Event,
+    ReplyAudioEnded,
+    ReplyAudioStarted,
+    ReplyText,
+    SpeechStarted,
+    StageRestarted,
+    Transcribed,
+    TranscriptIgnored,
+    TurnMetrics,
+)
+from assistant.pipeline import Pipeline
+from perception.stages import checked_description, record_description
+
+from .mqtt import MqttLink
+
+log = logging.getLogger("omnilive.kiosk")
+
+RECENT_TURNS = 50
+
+
+class KioskState:
+    """What the kiosk is doing, from its events: idle, listening, thinking, speaking, or muted."""
+
+    def __init__(self) -> None:
+        self.state = "starting"
+        self.muted = False
+        self.listeners: list[Any] = []
+        self.last_activity = 0.0  # session time of the last speech heard or said
+
+    def _set(self, state: str) -> None:
+        shown = "muted" if self.muted else state
+        if shown != self.state:
+            self.state = shown
+            for listener in self.listeners:
+                listener(shown)
+
+    def set_muted(self, muted: bool) -> None:
+        self.muted = muted
+        self._set("idle")
+
+    def ready(self) -> None:
+        self._set("idle")
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, SpeechStarted):
+            self.last_activity = event.t
+            self._set("listening")
+        elif isinstance(event, Transcribed) and event.final:
+            self._set("thinking")
+        elif isinstance(event, ReplyAudioStarted):
+            self.last_activity = event.t
+            self._set("speaking")
+        elif isinstance(event, ReplyAudioEnded):
+            self.last_activity = event.t
+        elif isinstance(event, ReplyText | TranscriptIgnored):
+            self._set("idle")
+
+
+class KioskMetrics:
+    """Counters and recent per-turn latency for the ``metrics`` topic; bounded however long it runs."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+        self.errors = 0
+        self.restarts: collections.Counter[str] = collections.Counter()
+        self._first_audio: collections.deque[float] = collections.deque(maxlen=RECENT_TURNS)
+        self.last_turn: dict[str, Any] | None = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, TurnMetrics):
+            self.turns += 1
+            if event.first_audio_ms is not None:
+                self._first_audio.append(event.first_audio_ms)
+            self.last_turn = {"turn": event.turn, "vad_end_ms": event.vad_end_ms, "asr_final_ms": event.asr_final_ms,
+                              "first_token_ms": event.first_token_ms, "first_audio_ms": event.first_audio_ms}
+        elif isinstance(event, ErrorOccurred):
+            self.errors += 1
+        elif isinstance(event, StageRestarted):
+            self.restarts[event.stage] += 1
+
+    def snapshot(self, pipeline: Pipeline | None) -> dict[str, Any]:
+        recent = sorted(self._first_audio)
+        latency = (
+            {"turns": len(recent), "p50_ms": round(statistics.median(recent), 1),
+             "p90_ms": round(recent[min(len(recent) - 1, int(0.9 * len(recent)))], 1)}
+            if recent else None
+        )
+        return {
+            "media_s": round(pipeline.bus.clock.now(), 2) if pipeline is not None else 0.0,
+            "turns": self.turns,
+            "errors": self.errors,
+            "first_audio": latency,
+            "last_turn": self.last_turn,
+            "restarts": dict(self.restarts),
+            "dropped": pipeline.dropped() if pipeline is not None else {},
+            "rss_mb": rss_mb(),
+        }
+
+
+def rss_mb() -> float:
+    """Resident memory now (Linux /proc), else the peak from getrusage."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            pages = int(f.read().split()[1])
+        return round(pages * resource.getpagesize() / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+class CommandFailed(AssistantError):
+    code = "command"
+
+
+class KioskController:
+    """The MQTT commands, carried out on the running pipeline."""
+
+    def __init__(self, stop: asyncio.Event, state: KioskState) -> None:
+        self.stop = stop
+        self.state = state
+        self.pipeline: Pipeline | None = None
+
+    def _ready(self) -> Pipeline:
+        if self.pipeline is None:
+            raise CommandFailed("the assistant is still starting")
+        return self.pipeline
+
+    def _manager(self) -> Any:
+        manager = self._ready().manager
+        if manager is None:
+            raise CommandFailed("this kiosk has no voice (no audio input or no TTS)")
+        return manager
+
+    async def say(self, text: str) -> dict[str, Any]:
+        if self.state.muted:
+            raise CommandFailed("muted: send unmute first")
+        return {"turn": await self._manager().announce(text)}
+
+    async def mute(self) -> dict[str, Any]:
+        pipeline = self._ready()
+        pipeline.muted = True
+        if pipeline.manager is not None:
+            pipeline.manager.interrupt()
+        self.state.set_muted(True)
+        return {"muted": True}
+
+    async def unmute(self) -> dict[str, Any]:
+        self._ready().muted = False
+        self.state.set_muted(False)
+        return {"muted": False}
+
+    async def reset(self) -> dict[str, Any]:
+        manager = self._manager()
+        manager.interrupt()
+        return {"cleared": manager.runner.conversation.clear()}
+
+    async def describe_now(self) -> dict[str, Any]:
+        pipeline = self._ready()
+        describer = pipeline.models.describer
+        frame = pipeline.memory.latest_frame
+        if describer is None:
+            raise CommandFailed("this kiosk has no camera or no describer")
+        if frame is None:
+            raise CommandFailed("no camera frame yet")
+        started = time.perf_counter()
+        text = checked_description(await asyncio.to_thread(describer.describe, frame.image))
+        record_description(pipeline.memory, pipeline.bus, frame, text, f"{describer.name}:now", started)
+        return {"text": text, "frame_t": round(frame.t, 3)}
+
+    async def set_volume(self, level: float) -> dict[str, Any]:
+        self._manager().runner.volume = level
+        return {"volume": level}
+
+    async def shutdown(self) -> dict[str, Any]:
+        self.stop.set()
+        return {"stopping": True}
+
+    def greeter_idle(self) -> bool:
+        """For attract mode: nothing in progress, not muted."""
+        pipeline = self.pipeline
+        return (pipeline is not None and not self.state.muted and pipeline.manager is not None
+                and not pipeline.manager.active and self.state.state == "idle")
+
+
+def configure_json_logs(level: str) -> None:
+    """One JSON object per line on stderr: what a journal or a log shipper reads."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+                                       rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("faster_whisper").setLevel(max(logging.WARNING, root.level))  # a line per decode
+
+
+def dump_tasks() -> None:
+    """SIGUSR1: where every task is waiting, in the log; for a kiosk that seems stuck."""
+    import io
+
+    for task in asyncio.all_tasks():
+        out = io.StringIO()
+        task.print_stack(limit=6, file=out)
+        log.warning("task", extra={"task": task.get_name(), "stack": out.getvalue()})
+
+
+def log_event(event: Event) -> None:
+    """The conversation and faults in the log, as an operator reads it."""
+    if isinstance(event, Transcribed) and event.final:
+        log.info("heard", extra={"utterance": event.utterance, "text": event.text})
+    elif isinstance(event, ReplyText):
+        log.info("said", extra={"turn": event.turn, "text": event.text, "interrupted": event.interrupted})
+    elif isinstance(event, ErrorOccurred):
+        log.warning("error", extra={"stage": event.stage, "code": event.code, "detail": event.message})
+
+
+async def run_kiosk(settings: Settings, out: Path) -> dict[str, Any]:
+    """Runs until SIGTERM/SIGINT, a ``shutdown`` command, or (a replay that does not loop) the end of input."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
+    state = KioskState()
+    metrics = KioskMetrics()
+    controller = KioskController(stop, state)
+    mqtt = settings.kiosk.mqtt
+    link = MqttLink(mqtt, controller=controller, metrics=lambda: metrics.snapshot(controller.pipeline)) \
+        if mqtt.enabled else None
+    if link is not None:
+        state.listeners.append(link.set_state)
+    subscribers: list[Subscriber] = [state, metrics, log_event]
+    if link is not None:
+        subscribers.append(link.publish_event)
+    tasks: list[asyncio.Task[None]] = []
+
+    def ready(pipeline: Pipeline) -> None:
+        controller.pipeline = pipeline
+        state.ready()
+        attract = settings.kiosk.attract
+        if attract.enabled and pipeline.models.describer is not None and pipeline.manager is not None:
+            from .attract import Attract, PresenceDetector
+
+            manager = pipeline.manager
+            greeter = Attract(attract, PresenceDetector(attract.detector), say=manager.announce,
+                              is_idle=controller.greeter_idle, frames=lambda: pipeline.memory.latest_frame,
+                              bus=pipeline.bus)
+            tasks.append(asyncio.create_task(greeter.run(), name="attract"))
+        log.info("ready", extra={"mode": settings.mode, "kiosk_id": mqtt.kiosk_id})
+
+    link_stop = asyncio.Event()
+    link_task = asyncio.create_task(link.run(link_stop), name="mqtt") if link is not None else None
+    extra: dict[str, Any] = {}
+    try:
+        if settings.mode == "live":
+            from rich.console import Console
+
+            from assistant.live_cli import run_live_session
+
+            await run_live_session(settings, Console(quiet=True), out, None, extra, stop=stop, on_ready=ready,
+                                   subscribers=subscribers, view=False)
+        else:
+            from assistant.models import prepare_models
+            from assistant.session import make_clock, prepare_sources, run_replay
+
+            sources = prepare_sources(settings)
+            models = prepare_models(settings, hearing=sources.audio is not None, seeing=sources.video is not None)
+            bus = EventBus(make_clock(settings.replay.speed))
+            writer = JsonlWriter(out / "events.jsonl")
+            bus.subscribe(writer)
+            for subscriber in subscribers:
+                bus.subscribe(subscriber)
+            try:
+                stats = await run_replay(settings, sources, models, bus, out, stop=stop, on_ready=ready)
+                extra["media_seconds"] = round(stats.media_seconds, 2)
+            finally:
+                writer.close()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        link_stop.set()
+        if link_task is not None:
+            await link_task
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+            loop.remove_signal_handler(sig)
+        log.info("stopped", extra={"turns": metrics.turns, "restarts": dict(metrics.restarts)})
+    return extra
