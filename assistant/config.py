@@ -182,6 +182,10 @@ _PATH_FIELDS = (
     ("vad", "model"),
     ("live", "record"),
     ("describer", "repo"),
+    ("kiosk", "mqtt", "password_file"),
+    ("kiosk", "mqtt", "tls", "ca_file"),
+    ("kiosk", "mqtt", "tls", "certfile"),
+    ("kiosk", "mqtt", "tls", "keyfile"),
 )
 
 
@@ -242,8 +246,10 @@ def load_settings(
             raise ConfigError(f"config file '{path}': the top level must be a mapping")
         data = loaded or {}
         base = path.resolve().parent
-        for section, key in _PATH_FIELDS:
-            node = data.get(section)
+        for *sections, key in _PATH_FIELDS:
+            node: Any = data
+            for section in sections:
+                node = node.get(section) if isinstance(node, dict) else None
             if isinstance(node, dict) and isinstance(node.get(key), str):
                 node[key] = str(base / node[key])
     for key, value in overrides:

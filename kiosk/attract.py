@@ -39,6 +39,7 @@ from assistant.events import (
     ReplyAudioStarted,
     SpeechEnded,
     SpeechStarted,
+    StageRestarted,
 )
 from assistant.settings_base import StrictModel
 from perception.basic import DETECT_WIDTH, count_faces, count_people, face_cascade, people_detector, resize_to_width
@@ -207,6 +208,10 @@ class Attract:
         )
 
     def _on_event(self, event: Event) -> None:
+        if isinstance(event, StageRestarted):
+            # a restarted stage may never send the end that matches a start it sent: start over
+            self._speaking = self._replying = False
+            return
         if isinstance(event, SpeechStarted | SpeechEnded):
             self._speaking = isinstance(event, SpeechStarted)
         elif isinstance(event, ReplyAudioStarted | ReplyAudioEnded):

@@ -38,6 +38,8 @@ DEFAULT_EVENTS = frozenset(
         "session_end",
         "device",
         "turn_metrics",
+        "stage_restart",
+        "presence",
     }
 )
 # Not an event type: opts in to transcripts with ``final: false``.

@@ -183,3 +183,16 @@ def test_an_invalid_kiosk_config_is_one_line(tmp_path: Path) -> None:
     done = run_cli("--config", str(config))
     assert done.returncode == 2 and "kiosk.mqtt" in done.stderr and "hunter2" not in done.stderr
     assert done.stderr.strip().count("\n") == 0
+
+
+def test_kiosk_secret_and_tls_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    from assistant.config import load_settings
+
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "kiosk.yaml").write_text(yaml.safe_dump({"kiosk": {"mqtt": {
+        "username": "kiosk", "password_file": "mqtt.password",
+        "tls": {"enabled": True, "ca_file": "ca.crt", "certfile": "/abs/kiosk.crt"}}}}))
+    mqtt = load_settings(folder / "kiosk.yaml").kiosk.mqtt
+    assert mqtt.password_file == folder / "mqtt.password"
+    assert mqtt.tls.ca_file == folder / "ca.crt" and mqtt.tls.certfile == Path("/abs/kiosk.crt")
