@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-APT_PACKAGES := espeak-ng ffmpeg libportaudio2 tesseract-ocr tesseract-ocr-eng sox alsa-utils mosquitto
+APT_PACKAGES := espeak-ng ffmpeg libportaudio2 tesseract-ocr tesseract-ocr-eng sox alsa-utils mosquitto openssl
 
 .PHONY: demo test system venv venv-test lint typecheck pytest clean sample-session
 
@@ -14,7 +14,7 @@ test: venv-test lint typecheck pytest
 # System packages, installed with apt-get only when something is missing.
 system:
 	@missing=""; \
-	for c in espeak-ng ffmpeg tesseract sox aplay; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	for c in espeak-ng ffmpeg tesseract sox aplay openssl; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
 	ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || missing=1; \
 	{ command -v mosquitto || test -x /usr/sbin/mosquitto; } >/dev/null 2>&1 || missing=1; \
 	$(PYTHON) -m venv --help >/dev/null 2>&1 || missing="$$missing python3-venv"; \
