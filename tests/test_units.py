@@ -211,3 +211,20 @@ def test_dialogue_limits_reach_the_turns() -> None:
 def test_every_shipped_config_is_valid(name: str) -> None:
     settings = load_settings(ROOT / "configs" / name)
     assert settings.mode == ("replay" if name == "demo.yaml" else "live")
+
+
+def test_turn_timer_forgets_utterances_that_never_became_turns() -> None:
+    """A kiosk hears thousands of utterances a day, many ignored (echo, no words): memory stays flat."""
+    from assistant.events import SpeechEnded, Transcribed
+    from assistant.turns import KEEP_UTTERANCES, TurnTimer
+
+    timer = TurnTimer()
+    for n in range(1, 5001):
+        timer(SpeechEnded(t=n + 0.5, utterance=n, speech_start_at=float(n), speech_end_at=n + 0.2))
+        timer(Transcribed(t=n + 0.6, utterance=n, text="hm", final=True, compute_ms=1.0))
+        if n % 3 == 0:
+            timer.begin(n, n)  # a turn that was cancelled before it finished
+    sizes = (len(timer._speech_end), len(timer._final), len(timer._turns))
+    assert max(sizes) <= KEEP_UTTERANCES + 1, sizes
+    timer.begin(9999, 5000)
+    assert timer.finish(9999, 5001.0) is not None  # the newest still has its times
