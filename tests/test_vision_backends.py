@@ -4,6 +4,7 @@ llama.cpp's server, Ollama, ...), against a local server that speaks it."""
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import cv2
@@ -191,3 +192,30 @@ def test_every_vlm_backend_shares_one_short_default_prompt_and_takes_describer_p
     assert omni.describe(image) == f"weights saw 64x48: {DEFAULT_PROMPT}"
     custom = OmniLMMDescriber(tmp_path / "repo", "weights", prompt="Count.")
     assert custom.describe(image) == "weights saw 64x48: Count."
+
+
+def test_bundled_session_with_a_config_pointing_at_a_served_vision_model(tmp_path: Path) -> None:
+    """The issue's acceptance run: ``--config`` naming an ``openai`` describer on a local server."""
+    import yaml
+
+    out = tmp_path / "run"
+    with chat_server("A desk with a red sign that says OPEN.") as (base_url, requests):
+        config = tmp_path / "served-replay.yaml"
+        config.write_text(yaml.safe_dump({
+            "input": {"session": str(SESSION)},
+            "replay": {"speed": 0},
+            "describer": {"backend": "openai", "base_url": base_url, "model": "minicpm-v", "timeout_s": 5},
+        }))
+        proc = run_cli("--config", str(config), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    events = read_events(out)
+    scenes = [e for e in events if e["type"] == "scene"]
+    assert {e["backend"] for e in scenes} == {"openai", "openai:look"}
+    replies = [e for e in events if e["type"] == "reply_text"]
+    assert len(replies) == 3 and "OPEN" in replies[1]["text"]  # the sign question is answered from the VLM
+    assert all(r["model"] == "minicpm-v" and r["_path"] == "/v1/chat/completions" for r in requests)
+    looks = [r for r in requests if "Can you read the sign" in json.dumps(r["messages"])]
+    assert len(looks) == 1  # the question went to the VLM with the freshest frame
+    image = looks[0]["messages"][-1]["content"]
+    assert any(part.get("type") == "image_url" and part["image_url"]["url"].startswith("data:image/jpeg;base64,")
+               for part in image)
