@@ -72,7 +72,8 @@ class KioskState:
             self.last_activity = event.t
             self._set("listening")
         elif isinstance(event, Transcribed) and event.final:
-            self._set("thinking")
+            # an utterance with no words never becomes a turn: nothing to think about
+            self._set("thinking" if any(c.isalnum() for c in event.text) else "idle")
         elif isinstance(event, ReplyAudioStarted):
             self.last_activity = event.t
             self._set("speaking")

@@ -196,3 +196,23 @@ def test_kiosk_secret_and_tls_paths_are_relative_to_the_config_file(tmp_path: Pa
     mqtt = load_settings(folder / "kiosk.yaml").kiosk.mqtt
     assert mqtt.password_file == folder / "mqtt.password"
     assert mqtt.tls.ca_file == folder / "ca.crt" and mqtt.tls.certfile == Path("/abs/kiosk.crt")
+
+
+def test_kiosk_state_follows_the_conversation() -> None:
+    from assistant.events import ReplyAudioStarted, ReplyText, SpeechStarted, Transcribed
+    from kiosk.runtime import KioskState
+
+    state = KioskState()
+    shown: list[str] = []
+    state.listeners.append(shown.append)
+    state.ready()
+    state(SpeechStarted(t=1.0, utterance=1, speech_start_at=0.8))
+    state(Transcribed(t=2.0, utterance=1, text="", final=True, compute_ms=1.0))  # no words: no turn
+    state(SpeechStarted(t=3.0, utterance=2, speech_start_at=2.8))
+    state(Transcribed(t=4.0, utterance=2, text="Hello there", final=True, compute_ms=1.0))
+    state(ReplyAudioStarted(t=4.5, turn=1))
+    state.set_muted(True)
+    state(ReplyText(t=5.0, turn=1, utterance=2, text="Hi.", question="Hello there", interrupted=True))
+    state.set_muted(False)
+    assert shown == ["idle", "listening", "idle", "listening", "thinking", "speaking", "muted", "idle"]
+    assert state.last_activity == 4.5
