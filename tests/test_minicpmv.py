@@ -73,6 +73,16 @@ def test_native_4_6_loads_once_warms_up_and_describes_a_frame(native_model: Path
     assert all(0 < n <= 8 for n in new_tokens), new_tokens  # describer.max_new_tokens bounds the reply
 
 
+def test_native_4_7_through_the_same_loading_code(tmp_path: Path, desk_frame: np.ndarray) -> None:
+    folder = build_native(tmp_path / "tiny-minicpmv-4_7", version="4.7")
+    describer = MiniCPMVDescriber(str(folder), device="cpu", max_new_tokens=4)
+    assert describer.api == "native" and type(describer._model).__name__ == "MiniCPMV4_7ForConditionalGeneration"
+    vision_calls: list[int] = []
+    describer._model.model.vision_tower.register_forward_hook(lambda *_: vision_calls.append(1))
+    assert isinstance(describer.describe(desk_frame, question="What is this?"), str)
+    assert vision_calls == [1]
+
+
 def test_native_question_reaches_the_prompt(native_model: Path, desk_frame: np.ndarray) -> None:
     describer = MiniCPMVDescriber(str(native_model), device="cpu", max_new_tokens=2, warmup=False,
                                   prompt="Describe it.")

@@ -61,23 +61,33 @@ def build_tokenizer() -> Any:
     return tokenizer
 
 
-def build_native(folder: Path, *, seed: int = 0) -> Path:
-    """A random-weight MiniCPM-V 4.6 saved in ``folder``, loadable with ``from_pretrained``."""
+def build_native(folder: Path, *, version: str = "4.6", seed: int = 0) -> Path:
+    """A random-weight MiniCPM-V 4.6 (or 4.7) saved in ``folder``, loadable with ``from_pretrained``."""
     import torch
     from transformers import AutoModelForImageTextToText
     from transformers.models.minicpmv4_6 import MiniCPMV4_6Config, MiniCPMV4_6Processor
     from transformers.models.minicpmv4_6.image_processing_minicpmv4_6 import MiniCPMV4_6ImageProcessor
     from transformers.models.minicpmv4_6.video_processing_minicpmv4_6 import MiniCPMV4_6VideoProcessor
+    from transformers.models.minicpmv4_7 import MiniCPMV4_7Config, MiniCPMV4_7Processor
 
     tokenizer = build_tokenizer()
+    ids = tokenizer.convert_tokens_to_ids
+    config_class, processor_class, extra = MiniCPMV4_6Config, MiniCPMV4_6Processor, {}
+    if version == "4.7":  # 4.7 also reads where images, slices and lines begin and end
+        config_class, processor_class = MiniCPMV4_7Config, MiniCPMV4_7Processor
+        extra = {"image_start_id": ids(SPECIAL_TOKENS["image_start_token"]),
+                 "image_end_id": ids(SPECIAL_TOKENS["image_end_token"]),
+                 "slice_start_id": ids(SPECIAL_TOKENS["slice_start_token"]),
+                 "slice_end_id": ids(SPECIAL_TOKENS["slice_end_token"]),
+                 "newline_id": tokenizer.encode("\n", add_special_tokens=False)[0]}
     sizes = {"patch_size": 14, "scale_resolution": 112, "max_slice_nums": 4}
-    processor = MiniCPMV4_6Processor(
+    processor = processor_class(
         image_processor=MiniCPMV4_6ImageProcessor(**sizes),
         video_processor=MiniCPMV4_6VideoProcessor(**sizes),
         tokenizer=tokenizer,
         chat_template=CHAT_TEMPLATE,
     )
-    config = MiniCPMV4_6Config(
+    config = config_class(
         vision_config={
             "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
             "image_size": 112, "patch_size": 14,  # must match the processor
@@ -93,6 +103,7 @@ def build_native(folder: Path, *, seed: int = 0) -> Path:
         image_size=112,
         image_token_id=tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS["image_token"]),
         video_token_id=tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS["video_token"]),
+        **extra,
     )
     torch.manual_seed(seed)
     model = AutoModelForImageTextToText.from_config(config)
