@@ -17,6 +17,7 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     out = tmp_path / "run"
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONFAULTHANDLER"] = "1"
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "run_assistant.py"), "--config", "configs/demo.yaml", "--speed", "1",
          "--out", str(out)],
@@ -31,7 +32,12 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
             raise AssertionError("the replay ended before answering")
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            _, stderr = proc.communicate(timeout=10)
+            raise AssertionError(f"still running 10 s after Ctrl-C:\n{stderr[-6000:]}") from None
         stopped_after = time.monotonic() - sent
     finally:
         proc.kill()
