@@ -37,6 +37,9 @@ TORCH_PAIR := torch==2.14.1 torchvision==0.29.1
 $(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-run
 	$(PY) -m pip install -q $(TORCH_PAIR)
 	$(PY) -m pip install -q -e '.[test,vlm]'
+	@# Several GB were just written: flush them now, or the kernel throttles the tests' own writes
+	@# (event logs, reply audio) while it catches up, and timing-sensitive tests stall.
+	sync
 	touch $@
 
 venv: $(VENV)/.stamp-run
