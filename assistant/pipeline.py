@@ -120,7 +120,8 @@ class Pipeline:
             early = EarlyTranscriber(asr, self.activity, prefetch) if self.settings.asr.early_decode else None
             spawn(tg, "vad", lambda: run_vad(self.audio_in, self.utterances, vad, self.segmenter, self.bus,
                                              partials, interval, early, lambda: self.muted), [self.audio_in])
-            spawn(tg, "asr", lambda: run_asr(self.utterances, self.transcripts, asr, self.bus, early),
+            spawn(tg, "asr", lambda: run_asr(self.utterances, self.transcripts, asr, self.bus, early,
+                                             lambda: self.muted),
                   [self.utterances])
             spawn(tg, "dialogue", lambda: manager.run(self.transcripts), [self.transcripts])
         else:

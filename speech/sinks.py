@@ -41,8 +41,9 @@ class WavReplySink:
     async def write(self, pcm: Pcm) -> None:
         if self._file is None:
             raise RuntimeError("write() outside a turn")
+        # No flush(): in libsndfile that is an fsync, and an fsync per block on the event loop can
+        # stall it for seconds while the disk is busy. The file is complete once the turn closes.
         self._file.write(np.asarray(pcm, dtype=np.int16))
-        self._file.flush()
         self._frames += len(pcm)
 
     async def close_turn(self, *, interrupted: bool = False) -> tuple[float, str | None]:

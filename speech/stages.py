@@ -165,12 +165,19 @@ async def run_asr(
     asr: WhisperAsr,
     bus: EventBus,
     early: EarlyTranscriber | None = None,
+    muted: Callable[[], bool] | None = None,
 ) -> None:
     """Transcribes each utterance in a worker thread; empty results are dropped.
 
     ``compute_ms`` is the time spent after the utterance ended: with an early
-    decode, only what was left of it."""
+    decode, only what was left of it. While ``muted()``, an utterance (begun before
+    the mute) is dropped unheard."""
     async for utt in utterances:
+        if muted is not None and muted():
+            if early is not None:
+                early.take(utt.utterance, utt.end)  # its early decode is not wanted either
+            log.info("utterance %d dropped: muted", utt.utterance)
+            continue
         started = time.perf_counter()
         job = early.take(utt.utterance, utt.end) if early is not None else None
         text: str | None = None

@@ -286,6 +286,7 @@ def test_live_command_line_runs_headless_and_stops_on_ctrl_c(tmp_path: Path) -> 
         card.release()
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_") and k != "DISPLAY"}
         env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONFAULTHANDLER"] = "1"
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "run_assistant.py"), "--config", "configs/desktop.yaml", "--preview",
              "--camera", str(clip), "--mic", MIC, "--speaker", SPEAKER, "--out", str(out)],
@@ -299,7 +300,12 @@ def test_live_command_line_runs_headless_and_stops_on_ctrl_c(tmp_path: Path) -> 
                 if "Camera:" in line:  # running: the live camera was described
                     break
             proc.send_signal(signal.SIGINT)
-            rest, stderr = proc.communicate(timeout=30)
+            try:
+                rest, stderr = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+                _, stderr = proc.communicate(timeout=10)
+                raise AssertionError(f"still running 30 s after Ctrl-C:\n{stderr[-6000:]}") from None
         finally:
             proc.kill()
     text = "".join(seen) + rest
