@@ -26,6 +26,7 @@ from rich.console import Console
 
 from .config import Settings, load_settings, parse_override
 from .console import ConsoleView
+from .diagnostics import with_task_dump
 from .errors import AssistantError, InputError
 from .eventlog import EventBus, JsonlWriter
 from .report import Report
@@ -166,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             bus.subscribe(subscriber)
         console.print(f"[bold]omnilive[/] replaying {sources.label} at speed {speed:g} → {out}")
         try:
-            stats = asyncio.run(run_replay(settings, sources, models, bus, out, on_progress=view.progress))
+            stats = asyncio.run(with_task_dump(run_replay(settings, sources, models, bus, out,
+                                                          on_progress=view.progress)))
         finally:
             view.close()
         extra["pipeline_seconds"] = round(stats.wall_seconds, 2)

@@ -12,6 +12,7 @@ from rich.console import Console
 from .clock import MediaClock
 from .config import Settings
 from .console import ConsoleView
+from .diagnostics import with_task_dump
 from .eventlog import EventBus, JsonlWriter, Subscriber
 from .events import DeviceStatus
 from .pipeline import Pipeline
@@ -103,7 +104,7 @@ async def run_live_session(
 def run_live_cli(settings: Settings, console: Console, extra: dict[str, Any], out: Path) -> int:
     report = Report()
     try:
-        asyncio.run(run_live_session(settings, console, out, report, extra))
+        asyncio.run(with_task_dump(run_live_session(settings, console, out, report, extra)))
     finally:
         report.write(out, extra)
     return 0

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import Settings
+from assistant.diagnostics import dump_tasks
 from assistant.errors import AssistantError
 from assistant.eventlog import EventBus, JsonlWriter, Subscriber
 from assistant.events import (
@@ -221,16 +222,6 @@ def configure_json_logs(level: str) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("faster_whisper").setLevel(max(logging.WARNING, root.level))  # a line per decode
-
-
-def dump_tasks() -> None:
-    """SIGUSR1: where every task is waiting, in the log; for a kiosk that seems stuck."""
-    import io
-
-    for task in asyncio.all_tasks():
-        out = io.StringIO()
-        task.print_stack(limit=6, file=out)
-        log.warning("task", extra={"task": task.get_name(), "stack": out.getvalue()})
 
 
 def log_event(event: Event) -> None:

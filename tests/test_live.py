@@ -276,6 +276,7 @@ def test_live_command_line_runs_headless_and_stops_on_ctrl_c(tmp_path: Path) -> 
     import signal
     import subprocess
     import sys
+    import time
 
     from .conftest import ROOT
 
@@ -303,6 +304,8 @@ def test_live_command_line_runs_headless_and_stops_on_ctrl_c(tmp_path: Path) -> 
             try:
                 rest, stderr = proc.communicate(timeout=30)
             except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGUSR1)  # the asyncio tasks' stacks
+                time.sleep(1)  # let it write them
                 proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
                 _, stderr = proc.communicate(timeout=10)
                 raise AssertionError(f"still running 30 s after Ctrl-C:\n{stderr[-6000:]}") from None
