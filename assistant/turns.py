@@ -141,7 +141,7 @@ class ReplyPriority:
     """Tells background work (the describer) to wait while a reply is on its way.
 
     From the end of the user's speech until the first reply audio (or the end of
-    the turn, or an empty transcript), the CPU belongs to ASR, the LLM and TTS.
+    the turn, or an empty or ignored transcript), the CPU belongs to ASR, the LLM and TTS.
     """
 
     def __init__(self) -> None:
@@ -152,7 +152,7 @@ class ReplyPriority:
         if isinstance(event, SpeechEnded):
             self._idle.clear()
         elif (
-            isinstance(event, ReplyAudioStarted | ReplyText | SessionEnded)
+            isinstance(event, ReplyAudioStarted | ReplyText | SessionEnded | TranscriptIgnored)
             or (isinstance(event, Transcribed) and event.final and not event.text.strip())
         ):
             self._idle.set()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from assistant.channels import Activity, Channel
 from assistant.eventlog import EventBus
-from assistant.events import SpeechEnded, SpeechStarted, Transcribed
+from assistant.events import SpeechEnded, SpeechStarted, Transcribed, TranscriptIgnored
 
 from .asr import WhisperAsr
 from .vad import Audio, AudioBlock, Segmenter, SileroVad, VadEnd, VadStart
@@ -177,6 +177,7 @@ async def run_asr(
             if early is not None:
                 early.take(utt.utterance, utt.end)  # its early decode is not wanted either
             log.info("utterance %d dropped: muted", utt.utterance)
+            bus.publish(TranscriptIgnored(t=bus.clock.now(), utterance=utt.utterance, text="", reason="muted"))
             continue
         started = time.perf_counter()
         job = early.take(utt.utterance, utt.end) if early is not None else None

@@ -29,6 +29,14 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 240)
     )
 
 
+def interruptible() -> None:
+    """``preexec_fn`` for a child the test stops with Ctrl-C: a test run started in the background
+    (``cmd &``, nohup) ignores SIGINT, and a child would inherit that and never see the Ctrl-C."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def read_events(out: Path) -> list[dict[str, Any]]:
     with open(out / "events.jsonl", encoding="utf-8") as f:
         return [json.loads(line) for line in f]

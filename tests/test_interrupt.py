@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from .conftest import ROOT
+from .conftest import ROOT, interruptible
 
 
 def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
@@ -21,7 +21,7 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "run_assistant.py"), "--config", "configs/demo.yaml", "--speed", "1",
          "--out", str(out)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible,
     )
     try:
         assert proc.stdout is not None

@@ -278,7 +278,7 @@ def test_live_command_line_runs_headless_and_stops_on_ctrl_c(tmp_path: Path) -> 
     import sys
     import time
 
-    from .conftest import ROOT
+    from .conftest import ROOT, interruptible
 
     clip = tmp_path / "camera.avi"
     write_clip(SESSION / "video.mp4", clip, 2.0)
@@ -291,7 +291,7 @@ def test_live_command_line_runs_headless_and_stops_on_ctrl_c(tmp_path: Path) -> 
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "run_assistant.py"), "--config", "configs/desktop.yaml", "--preview",
              "--camera", str(clip), "--mic", MIC, "--speaker", SPEAKER, "--out", str(out)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible,
         )
         try:
             assert proc.stdout is not None

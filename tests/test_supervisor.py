@@ -172,3 +172,36 @@ async def test_a_vad_crash_mid_session_restarts_the_stage_and_every_question_is_
     assert 6.0 <= restarts[0].t <= 7.0
     assert len([e for e in events if isinstance(e, ReplyText)]) == 3
     assert isinstance(events[-1], SessionEnded) and events[-1].reason == "end_of_media"
+
+
+async def test_muting_mid_utterance_drops_it_and_frees_the_describer(tmp_path: Path, piper: PiperTts) -> None:
+    """Mute while the user is speaking: that utterance is dropped unheard (a ``transcript_ignored``),
+    and the describer, which waits while a reply is pending, is not left waiting for one."""
+    from assistant.events import SceneDescribed, SpeechStarted, TranscriptIgnored
+    from assistant.pipeline import Pipeline
+    from assistant.session import Sources, run_replay
+    from perception.basic import BasicDescriber
+    from perception.frames import VideoFileSource
+
+    settings = Settings.model_validate({"replay": {"speed": 0}})
+    clock = MediaClock()
+    bus = EventBus(clock)
+    events: list[Event] = []
+    bus.subscribe(events.append)
+    pipelines: list[Pipeline] = []
+
+    def mute_on_second_question(event: Event) -> None:
+        if isinstance(event, SpeechStarted) and event.utterance == 2:
+            pipelines[0].muted = True
+
+    bus.subscribe(mute_on_second_question)
+    models = Models(vad=SileroVad(), asr=WhisperAsr("tiny.en"), describer=BasicDescriber(use_tesseract=False),
+                    tts=piper, llm=OfflineResponder())
+    sources = Sources(audio=AudioFileSource(SESSION / "audio.wav"), video=VideoFileSource(SESSION / "video.mp4"),
+                      label="test")
+    await asyncio.wait_for(run_replay(settings, sources, models, bus, tmp_path, on_ready=pipelines.append), 120)
+    ignored = [e for e in events if isinstance(e, TranscriptIgnored)]
+    assert [(e.utterance, e.reason) for e in ignored] == [(2, "muted")]
+    assert len([e for e in events if isinstance(e, ReplyText)]) == 1  # only the question before the mute
+    assert [e for e in events if isinstance(e, SceneDescribed) and e.t > ignored[0].t]  # vision went on
+    assert isinstance(events[-1], SessionEnded) and events[-1].reason == "end_of_media"
