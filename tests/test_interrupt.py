@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -36,7 +37,8 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGUSR1)  # the asyncio tasks' stacks
-            time.sleep(1)  # let it write them
+            with contextlib.suppress(subprocess.TimeoutExpired):  # a moment to write them, unless it exits
+                proc.wait(timeout=1)
             proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
             _, stderr = proc.communicate(timeout=10)
             raise AssertionError(f"still running 10 s after Ctrl-C:\n{stderr[-6000:]}") from None

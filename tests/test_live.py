@@ -8,6 +8,7 @@ test waits until the pipeline has handled what it heard (or the assistant is tal
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -276,7 +277,6 @@ def test_live_command_line_runs_headless_and_stops_on_ctrl_c(tmp_path: Path) -> 
     import signal
     import subprocess
     import sys
-    import time
 
     from .conftest import ROOT, interruptible
 
@@ -305,7 +305,8 @@ def test_live_command_line_runs_headless_and_stops_on_ctrl_c(tmp_path: Path) -> 
                 rest, stderr = proc.communicate(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGUSR1)  # the asyncio tasks' stacks
-                time.sleep(1)  # let it write them
+                with contextlib.suppress(subprocess.TimeoutExpired):  # a moment to write them, unless it exits
+                    proc.wait(timeout=1)
                 proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
                 _, stderr = proc.communicate(timeout=10)
                 raise AssertionError(f"still running 30 s after Ctrl-C:\n{stderr[-6000:]}") from None
