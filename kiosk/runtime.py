@@ -121,6 +121,7 @@ class KioskMetrics:
             "last_turn": self.last_turn,
             "restarts": dict(self.restarts),
             "dropped": pipeline.dropped() if pipeline is not None else {},
+            "vision": dict(vars(pipeline.vision)) if pipeline is not None else {},
             "rss_mb": rss_mb(),
         }
 

@@ -26,6 +26,7 @@ class VisionStats:
         self.unchanged = 0
         self.described = 0
         self.failed = 0
+        self.backed_off = 0  # frames skipped while a failing describer is given time
 
 
 def checked_description(text: object) -> str:
@@ -70,6 +71,7 @@ async def run_vision(
     bus: EventBus,
     stats: VisionStats,
     wait_turn: Callable[[], Awaitable[None]] | None = None,
+    backoff_max_s: float = 30.0,
 ) -> None:
     """Describes the newest changed frame in a worker thread, in the background.
 
@@ -78,7 +80,11 @@ async def run_vision(
     the one waiting. An unchanged frame confirms the newest description (it is
     still what the camera shows). A describer that fails (raises, times out,
     answers nothing or no text) is an ``error`` event: the last good description
-    stays, unconfirmed, so it turns stale; the next sampled frame is tried again."""
+    stays, unconfirmed, so it turns stale. After ``n`` failures in a row the next try
+    waits ``2**(n-1)`` seconds of frame time, up to ``backoff_max_s``: a served VLM that
+    is down (and shared by many kiosks) is not asked again every second."""
+    failures = 0
+    retry_at = float("-inf")
     async for frame in frames:
         memory.latest_frame = frame
         if wait_turn is not None:
@@ -86,6 +92,9 @@ async def run_vision(
             if len(frames):
                 continue  # a newer frame came while we waited: describe that one
         stats.frames += 1
+        if frame.t < retry_at:
+            stats.backed_off += 1
+            continue
         changed, score = gate.check(frame.image)
         if not changed:
             stats.unchanged += 1
@@ -101,6 +110,9 @@ async def run_vision(
             publish_describer_error(bus, error)
             gate.reset()  # unchanged frames must not confirm the old description
             stats.failed += 1
+            failures += 1
+            retry_at = frame.t + min(2.0 ** (failures - 1), backoff_max_s)
             continue
+        failures = 0
         record_description(memory, bus, frame, text, describer.name, started, change=score)
         stats.described += 1

@@ -200,7 +200,7 @@ async def run_frames(describer: ScriptedDescriber, frames: list[Frame]) -> tuple
 async def test_a_failing_describer_leaves_the_last_good_description_to_turn_stale(failure: object, code: str) -> None:
     describer = ScriptedDescriber(["A wooden desk.", failure, failure, failure])
     frames = [frame(0.0, 0), frame(1.0, 0),  # described, then confirmed unchanged
-              frame(2.0, 255), frame(3.0, 255), frame(4.0, 255)]  # a new view the describer fails on, three times
+              frame(2.0, 255), frame(3.0, 255), frame(5.0, 255)]  # a new view it fails on, three times (backing off)
     memory, events, stats = await run_frames(describer, frames)
     assert describer.calls == 4 and stats.described == 1 and stats.failed == 3 and stats.unchanged == 1
     latest = memory.latest()
@@ -212,6 +212,17 @@ async def test_a_failing_describer_leaves_the_last_good_description_to_turn_stal
     req = build_request("what is in front of you?", Conversation(), memory.history(), now=12.0, stale_after_s=10.0)
     assert block_lines(req.messages[1]["content"]) == ["[stale: 11 s ago] A wooden desk."]
     assert "cannot see right now" in offline_reply(req)
+
+
+async def test_a_describer_that_keeps_failing_is_asked_less_and_less_often() -> None:
+    """A served VLM that is down: tries at 0, 1, 3, 7, 15 and 31 s of a minute, not 60; it recovers at once."""
+    describer = ScriptedDescriber([RuntimeError("connection refused")] * 6 + ["A desk."] * 10)
+    frames = [frame(float(t), (t * 37) % 256) for t in range(62)]  # every frame a new view
+    memory, events, stats = await run_frames(describer, frames)
+    assert describer.calls == 7 and stats.failed == 6 and stats.described == 1
+    assert len([e for e in events if isinstance(e, ErrorOccurred)]) == 6  # one error event per try
+    assert stats.backed_off == 62 - 7
+    assert [d.frame_t for d in memory.history()] == [61.0]  # 31 s + the 30 s cap
 
 
 async def test_a_describer_that_recovers_describes_the_view_again() -> None:
