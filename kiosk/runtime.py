@@ -36,6 +36,7 @@ from assistant.events import (
     TurnMetrics,
 )
 from assistant.pipeline import Pipeline
+from assistant.turns import TurnManager
 from perception.stages import checked_description, record_description
 
 from .mqtt import MqttLink
@@ -153,7 +154,7 @@ class KioskController:
             raise CommandFailed("the assistant is still starting")
         return self.pipeline
 
-    def _manager(self) -> Any:
+    def _manager(self) -> TurnManager:
         manager = self._ready().manager
         if manager is None:
             raise CommandFailed("this kiosk has no voice (no audio input or no TTS)")
