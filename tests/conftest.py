@@ -37,6 +37,25 @@ def interruptible() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def ctrl_c(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    """Sends Ctrl-C and returns the rest of the child's (stdout, stderr). If it is still running
+    after ``timeout``, the failure carries its asyncio tasks' stacks (SIGUSR1) and every thread's
+    (faulthandler, which the child needs ``PYTHONFAULTHANDLER=1`` for)."""
+    import contextlib
+    import signal
+
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # a moment to write them, unless it exits
+            proc.wait(timeout=1)
+        proc.send_signal(signal.SIGABRT)
+        _, stderr = proc.communicate(timeout=10)
+        raise AssertionError(f"still running {timeout:g} s after Ctrl-C:\n{stderr[-6000:]}") from None
+
+
 def read_events(out: Path) -> list[dict[str, Any]]:
     with open(out / "events.jsonl", encoding="utf-8") as f:
         return [json.loads(line) for line in f]

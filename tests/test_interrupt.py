@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .conftest import ROOT, interruptible
+from .conftest import ROOT, ctrl_c, interruptible
 
 
 def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
@@ -32,20 +30,12 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
         else:
             raise AssertionError("the replay ended before answering")
         sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGUSR1)  # the asyncio tasks' stacks
-            with contextlib.suppress(subprocess.TimeoutExpired):  # a moment to write them, unless it exits
-                proc.wait(timeout=1)
-            proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
-            _, stderr = proc.communicate(timeout=10)
-            raise AssertionError(f"still running 10 s after Ctrl-C:\n{stderr[-6000:]}") from None
+        _, stderr = ctrl_c(proc, 10)
         stopped_after = time.monotonic() - sent
     finally:
-        proc.kill()
-        _, stderr = proc.communicate()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130, stderr
     assert stopped_after < 1.0, f"took {stopped_after:.2f} s to stop"
     assert "Traceback" not in stderr

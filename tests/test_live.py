@@ -8,7 +8,6 @@ test waits until the pipeline has handled what it heard (or the assistant is tal
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -274,11 +273,10 @@ def test_live_command_line_device_errors_and_listing(tmp_path: Path) -> None:
 def test_live_command_line_runs_headless_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     """`--live --preview` on a machine without a display: it says so, runs, and Ctrl-C stops it."""
     import os
-    import signal
     import subprocess
     import sys
 
-    from .conftest import ROOT, interruptible
+    from .conftest import ROOT, ctrl_c, interruptible
 
     clip = tmp_path / "camera.avi"
     write_clip(SESSION / "video.mp4", clip, 2.0)
@@ -300,16 +298,7 @@ def test_live_command_line_runs_headless_and_stops_on_ctrl_c(tmp_path: Path) -> 
                 seen.append(line)
                 if "Camera:" in line:  # running: the live camera was described
                     break
-            proc.send_signal(signal.SIGINT)
-            try:
-                rest, stderr = proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGUSR1)  # the asyncio tasks' stacks
-                with contextlib.suppress(subprocess.TimeoutExpired):  # a moment to write them, unless it exits
-                    proc.wait(timeout=1)
-                proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
-                _, stderr = proc.communicate(timeout=10)
-                raise AssertionError(f"still running 30 s after Ctrl-C:\n{stderr[-6000:]}") from None
+            rest, stderr = ctrl_c(proc, 30)
         finally:
             proc.kill()
     text = "".join(seen) + rest
