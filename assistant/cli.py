@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.check:
             from kiosk.check import print_checks, run_checks
 
+            logging.getLogger().setLevel(logging.WARNING)  # the table is the output
+
             return print_checks(console, run_checks(settings, args.config))
         if settings.kiosk.enabled:
             from kiosk.runtime import configure_json_logs, run_kiosk

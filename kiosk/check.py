@@ -74,6 +74,8 @@ def run_checks(settings: Settings, config: Path | None) -> list[Check]:
         names = [f"{k}={type(v).__name__}" for k, v in parts.items() if v is not None]
         return ", ".join(names)
 
+    if not found and settings.mode == "live":  # the models do not depend on which devices are there
+        found.update(audio=True, video=bool(settings.live.camera))
     if found:
         checks.append(_run("models", models))
     else:
