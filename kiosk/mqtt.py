@@ -207,6 +207,7 @@ class MqttLink:
         self._base = f"{settings.prefix}/{settings.kiosk_id}"
         self._buffer: deque[_Outgoing] = deque(maxlen=settings.buffer)
         self._wake = asyncio.Event()
+        self._change = asyncio.Event()
         self._commands: asyncio.Queue[Command] = asyncio.Queue(maxsize=COMMAND_QUEUE)
         self._state = "starting"
         self._status_dirty = True
@@ -215,6 +216,17 @@ class MqttLink:
         self._last_failure: str | None = None
 
     # --- the synchronous side: called by the pipeline -----------------------------------------
+
+    def _changed(self) -> None:
+        """Wakes :meth:`wait_until` callers: the connection or a counter moved."""
+        self._change.set()
+        self._change = asyncio.Event()
+
+    async def wait_until(self, condition: Callable[[], bool], timeout_s: float) -> None:
+        """Returns once ``condition()`` holds, checked each time the connection or a counter moves."""
+        async with asyncio.timeout(timeout_s):
+            while not condition():
+                await self._change.wait()
 
     def topic(self, leaf: str) -> str:
         return f"{self._base}/{leaf}"
@@ -309,6 +321,7 @@ class MqttLink:
                         await self._session(client, stop)
                     finally:
                         self._connected = False
+                        self._changed()
             except _Stopped:
                 return
             except ConfigError as exc:
@@ -334,6 +347,7 @@ class MqttLink:
 
     def _on_connected(self) -> None:
         self._connected = True
+        self._changed()
         self._status_dirty = True
         self.stats.connects += 1
         if self.stats.connects > 1:
@@ -346,6 +360,7 @@ class MqttLink:
 
     def _on_failure(self, reason: str, level: int) -> None:
         self.stats.connect_failures += 1
+        self._changed()
         if reason != self._last_failure:  # one line per kind of failure, not one per retry
             log.log(level, "%s; retrying with backoff up to %g s", reason, self.settings.reconnect_max_s)
         else:
@@ -408,6 +423,7 @@ class MqttLink:
                     await client.publish(self.topic("status"), payload, qos=self.settings.qos, retain=True)
                     sent = True
                     self.stats.published += 1
+                    self._changed()
                 finally:
                     if not sent:
                         self._status_dirty = True
@@ -425,6 +441,7 @@ class MqttLink:
             await client.publish(message.topic, message.payload, qos=self.settings.qos)
             sent = True
             self.stats.published += 1
+            self._changed()
         finally:
             if not sent:
                 self._requeue(message)

@@ -100,11 +100,9 @@ async def running(link: MqttLink) -> AsyncIterator[tuple[asyncio.Event, asyncio.
         await asyncio.wait_for(task, 10)
 
 
-async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    """Poll a condition on the link until it holds (it has no event to await for each of them)."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+async def until(link: MqttLink, condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Waits for a condition on the link, woken each time its connection or a counter moves."""
+    await link.wait_until(condition, timeout_s)
 
 
 async def online(w: Watcher) -> dict[str, Any]:
@@ -540,7 +538,7 @@ async def test_broker_killed_and_restarted_buffers_in_order_and_counts_drops(
                 assert (await w.get("events")).data["message"] == "event 0"
                 # The watcher can have it before the link has the broker's ack: killing the broker
                 # then would make event 0 a message to send again, and a fourth drop.
-                await until(lambda: link.stats.published > acked)
+                await until(link, lambda: link.stats.published > acked)
                 broker.kill()
                 # Keep the link out of the new broker until a watcher is subscribed there, so that
                 # nothing it flushes can be missed: the link reads its password at each attempt.
@@ -548,13 +546,13 @@ async def test_broker_killed_and_restarted_buffers_in_order_and_counts_drops(
                 for n in range(1, 9):
                     bus.publish(event(n))  # 8 into a buffer of 5: events 1-3 are dropped
                 assert link.stats.dropped_outgoing == 3
-                await until(lambda: not link.connected)
+                await until(link, lambda: not link.connected)
             assert not task.done()
             failures = link.stats.connect_failures
             broker.start()
             async with watcher(broker, settings) as w:
                 # An attempt begun before the restart may fail as unreachable; the next one is refused.
-                await until(lambda: link.stats.connect_failures >= failures + 2)
+                await until(link, lambda: link.stats.connect_failures >= failures + 2)
                 assert not link.connected and not task.done()
                 password_file.write_text(KIOSK_PASSWORD + "\n")
                 status = await online(w)
@@ -580,7 +578,7 @@ async def test_wrong_credentials_one_clear_error_retries_then_connects(
     settings = mqtt_settings(auth_broker, username="kiosk", password_env="KIOSK_TEST_MQTT_PW")
     link = MqttLink(settings)
     async with watcher(auth_broker, settings) as w, running(link) as (_, task):
-        await until(lambda: link.stats.connect_failures >= 3)
+        await until(link, lambda: link.stats.connect_failures >= 3)
         assert not link.connected and not task.done()
         errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
         assert len(errors) == 1, errors  # one line, not one per retry
@@ -623,9 +621,9 @@ async def test_tls_with_a_client_certificate(tmp_path: Path) -> None:
         assert await check_broker(settings, timeout_s=3) is None
         link = MqttLink(settings)
         async with running(link):
-            await until(lambda: link.connected)
+            await until(link, lambda: link.connected)
             link.publish_event(ErrorOccurred(t=1.0, stage="test", code="tls", message="over TLS", retryable=False))
-            await until(lambda: link.stats.published == 2)  # the status, then the event, acknowledged
+            await until(link, lambda: link.stats.published == 2)  # the status, then the event, acknowledged
         # Plain TCP to a TLS listener, and TLS without the client certificate, both fail with a reason.
         plain = await check_broker(mqtt_settings(broker), timeout_s=0.5)
         assert plain == f"MQTT broker 127.0.0.1:{broker.port} did not answer within 0.5 s"
