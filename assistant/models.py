@@ -27,7 +27,16 @@ class Models:
 
 def make_llm(settings: Settings) -> ChatBackend:
     d = settings.dialogue
-    if choose_backend(d.backend, d.api_key_env) == "openai":
+    chosen = choose_backend(d.backend, d.api_key_env, d.local.model)
+    if chosen == "local":
+        from dialogue.local_llm import LocalLlm
+
+        loc = d.local
+        return LocalLlm(
+            loc.model, threads=loc.threads, context=loc.context, batch=loc.batch,
+            max_tokens=loc.max_tokens, temperature=loc.temperature,
+        )
+    if chosen == "openai":
         return OpenAIChat(
             base_url=d.base_url,
             model=d.model,

@@ -16,6 +16,7 @@ from dialogue.prompt import (
     Conversation,
     Exchange,
     build_request,
+    camera_message,
     estimate_tokens,
 )
 from perception.memory import SceneDescription, SceneMemory
@@ -52,7 +53,7 @@ def test_observation_block_lists_recent_scenes_with_their_ages() -> None:
     assert req.scene is not None and req.scene.text == "View 4." and req.scene_age_s == 6.0
 
     blind = build_request("anything?", Conversation(), [], now=10.0)
-    assert block_lines(blind.messages[1]["content"]) == ["(nothing seen yet)"]
+    assert block_lines(camera_message(blind)) == ["(nothing seen yet)"]
     assert blind.scene is None and blind.scene_age_s is None
 
 
@@ -68,7 +69,7 @@ def test_history_keeps_the_newest_turns_that_fit_the_token_budget() -> None:
         conv.add(Exchange(user=f"q{i:02d} " + "u" * 200, assistant=f"a{i:02d} " + "a" * 400, interrupted=i == 29))
     budget = 700
     req = build_request("next?", conv, [], now=0.0, history_tokens=budget)
-    history = req.messages[2:-1]
+    history = req.messages[1:-2]
     assert [m["role"] for m in history] == ["user", "assistant"] * (len(history) // 2)
     kept = [m["content"][:3] for m in history if m["role"] == "user"]
     assert 0 < len(kept) < 30 and kept == [f"q{i:02d}" for i in range(30 - len(kept), 30)]  # oldest dropped
@@ -101,11 +102,11 @@ def test_text_read_in_the_image_cannot_leave_the_observation_block(text: str) ->
     req = build_request("read it to me", conv, memory.history(), now=4.0)
     everything = "\n".join(m["content"] for m in req.messages)
     assert everything.lower().count(CLOSE_TAG) == 1  # the block closes once, where it should
-    lines = block_lines(req.messages[1]["content"])
+    lines = block_lines(camera_message(req))
     assert lines[0] == "[3 s ago] A desk."
     assert len(lines) == 2 and lines[1].startswith("[2 s ago] ") and "HACKED" in lines[1]
     assert "<" not in lines[1] and ">" not in lines[1]
-    assert [i for i, m in enumerate(req.messages) if "HACKED" in m["content"]] == [1]
+    assert [i for i, m in enumerate(req.messages) if "HACKED" in m["content"]] == [len(req.messages) - 2]
 
 
 async def test_injection_stays_inside_the_block_on_the_wire() -> None:

@@ -1,0 +1,190 @@
+"""A local LLM in process: llama.cpp through llama-cpp-python, streamed, cancellable.
+
+- One ``Llama`` object is loaded once and reused, so llama.cpp keeps the evaluated prompt
+  in its KV cache; the next prompt re-evaluates only what follows the longest common prefix.
+  :mod:`dialogue.prompt` puts the stable part (persona, rules) first, byte-identical
+  every turn, so that part is never evaluated twice.
+- Generation runs in a worker thread; tokens reach the event loop through a queue. The
+  model's own chat template (from the GGUF) formats the messages.
+- Cancelling the consumer (barge-in, a new question) stops generation at the next token,
+  and an evaluation of the prompt already under way is aborted through llama.cpp's abort
+  callback, so the CPU is free for the next turn at once.
+- Calls are serialised: one ``Llama`` context serves one generation at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import ctypes
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import ConfigError, ModelError
+
+from .prompt import ReplyRequest
+from .shipped import SHIPPED, check_gguf, verified
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model(name_or_path: str) -> Path:
+    """A shipped model's name (checked against its sha256) or a path to a GGUF file."""
+    if name_or_path in SHIPPED:
+        return verified(SHIPPED[name_or_path])
+    path = Path(name_or_path).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            f"dialogue.local.model: '{name_or_path}': no such file (shipped names: {', '.join(SHIPPED)})"
+        )
+    check_gguf(path)
+    return path
+
+
+_END = object()
+
+
+class LocalLlm:
+    name = "local"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        threads: int = 2,
+        context: int = 2048,
+        batch: int = 256,
+        max_tokens: int = 160,
+        temperature: float = 0.3,
+        seed: int = 0,
+    ) -> None:
+        path = resolve_model(model)
+        try:
+            import llama_cpp
+        except ImportError as exc:
+            raise ConfigError(
+                "dialogue.backend: 'local' needs llama-cpp-python (`make demo` builds it; "
+                "or pip install llama-cpp-python)"
+            ) from exc
+        self.path = path
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        started = time.perf_counter()
+        try:
+            self._llm: Any = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=context,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_batch=batch,
+                seed=seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"dialogue.local.model: cannot load '{path}' (truncated or corrupt?): {exc}") from exc
+        self.load_s = time.perf_counter() - started
+        self._stop = threading.Event()  # the running generation's; set to abort it
+        self._install_abort(llama_cpp)
+        # One worker thread: generations never overlap, and a cancelled one finishes (aborted)
+        # before the next starts.
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-llm")
+        self.prompt_tokens = 0  # of the last request
+        self.cached_tokens = 0  # of those, how many were reused from the previous request
+        log.info("local LLM %s loaded in %.2f s", path.name, self.load_s)
+
+    def _install_abort(self, llama_cpp: Any) -> None:
+        """Lets a cancelled turn stop llama.cpp in the middle of evaluating a prompt."""
+        setter = getattr(llama_cpp, "llama_set_abort_callback", None)
+        callback_type = getattr(llama_cpp, "ggml_abort_callback", None)
+        ctx = getattr(getattr(self._llm, "_ctx", None), "ctx", None)
+        if setter is None or callback_type is None or ctx is None:
+            log.debug("llama-cpp-python has no abort callback; a cancelled prompt evaluation runs to its end")
+            return
+        self._abort_cb = callback_type(lambda _data: self._stop.is_set())  # kept alive on self
+        setter(ctx, self._abort_cb, ctypes.c_void_p(0))
+
+    def _generate(self, messages: list[dict[str, str]], emit: Any, stop: threading.Event) -> None:
+        self._stop = stop
+        if stop.is_set():
+            return  # cancelled before it started
+        before = list(self._llm._input_ids) if hasattr(self._llm, "_input_ids") else []
+        stream = self._llm.create_chat_completion(
+            messages=messages,
+            stream=True,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+        )
+        first = True
+        try:
+            for chunk in stream:
+                if first:
+                    first = False
+                    self._account(before)
+                if stop.is_set():
+                    break
+                text = chunk["choices"][0]["delta"].get("content")
+                if text:
+                    emit(text)
+        finally:
+            stream.close()
+
+    def _account(self, before: list[int]) -> None:
+        after = list(self._llm._input_ids) if hasattr(self._llm, "_input_ids") else []
+        common = 0
+        for a, b in zip(before, after, strict=False):
+            if a != b:
+                break
+            common += 1
+        self.prompt_tokens = len(after)
+        self.cached_tokens = common
+
+    async def stream(self, request: ReplyRequest) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        stop = threading.Event()
+
+        def emit(item: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed under a generation being aborted
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def work() -> None:
+            try:
+                self._generate(request.messages, emit, stop)
+            except Exception as exc:
+                emit(exc)
+            finally:
+                emit(_END)
+
+        future = loop.run_in_executor(self._executor, work)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    break
+                if isinstance(item, BaseException):
+                    if stop.is_set():
+                        break
+                    raise ModelError(f"dialogue: the local model failed: {item}") from item
+                assert isinstance(item, str)
+                yield item
+        finally:
+            stop.set()
+            # Not awaited: the worker stops at its next token or abort check, and the single
+            # worker thread makes the next generation wait for it.
+            future.add_done_callback(_log_failure)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._executor.shutdown(wait=True)
+        with contextlib.suppress(Exception):
+            self._llm.close()
+
+
+def _log_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.debug("local LLM worker ended with %r", future.exception())
