@@ -138,10 +138,11 @@ class TurnTimer:
 
 
 class ReplyPriority:
-    """Tells background work (the describer) to wait while a reply is on its way.
+    """Tells background work (the describer) to wait while a reply is being produced.
 
-    From the end of the user's speech until the first reply audio (or the end of
-    the turn, or an empty or ignored transcript), the CPU belongs to ASR, the LLM and TTS.
+    From the end of the user's speech until the turn ends (its ``reply_text``), or an
+    empty or ignored transcript, the CPU belongs to ASR, the LLM and TTS: on two cores a
+    background description would slow the first token and the decoding of the reply.
     """
 
     def __init__(self) -> None:
@@ -152,7 +153,7 @@ class ReplyPriority:
         if isinstance(event, SpeechEnded):
             self._idle.clear()
         elif (
-            isinstance(event, ReplyAudioStarted | ReplyText | SessionEnded | TranscriptIgnored)
+            isinstance(event, ReplyText | SessionEnded | TranscriptIgnored)
             or (isinstance(event, Transcribed) and event.final and not event.text.strip())
         ):
             self._idle.set()

@@ -93,8 +93,11 @@ class LocalLlm:
         # One worker thread: generations never overlap, and a cancelled one finishes (aborted)
         # before the next starts.
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-llm")
+        self.busy = threading.Event()  # set while a generation runs in the worker
+        self._last: asyncio.Future[None] | None = None
         self.prompt_tokens = 0  # of the last request
         self.cached_tokens = 0  # of those, how many were reused from the previous request
+        self.chunks = 0  # pieces of text the last generation produced
         log.info("local LLM %s loaded in %.2f s", path.name, self.load_s)
 
     def _install_abort(self, llama_cpp: Any) -> None:
@@ -112,6 +115,13 @@ class LocalLlm:
         self._stop = stop
         if stop.is_set():
             return  # cancelled before it started
+        self.busy.set()
+        try:
+            self._run(messages, emit, stop)
+        finally:
+            self.busy.clear()
+
+    def _run(self, messages: list[dict[str, str]], emit: Any, stop: threading.Event) -> None:
         before = list(self._llm._input_ids) if hasattr(self._llm, "_input_ids") else []
         stream = self._llm.create_chat_completion(
             messages=messages,
@@ -120,6 +130,7 @@ class LocalLlm:
             temperature=self.temperature,
         )
         first = True
+        self.chunks = 0
         try:
             for chunk in stream:
                 if first:
@@ -129,6 +140,7 @@ class LocalLlm:
                     break
                 text = chunk["choices"][0]["delta"].get("content")
                 if text:
+                    self.chunks += 1
                     emit(text)
         finally:
             stream.close()
@@ -161,6 +173,7 @@ class LocalLlm:
                 emit(_END)
 
         future = loop.run_in_executor(self._executor, work)
+        self._last = future
         try:
             while True:
                 item = await queue.get()
@@ -177,6 +190,11 @@ class LocalLlm:
             # Not awaited: the worker stops at its next token or abort check, and the single
             # worker thread makes the next generation wait for it.
             future.add_done_callback(_log_failure)
+
+    async def wait_idle(self) -> None:
+        """Until the last generation's worker has ended (a cancelled one stops at its next check)."""
+        if self._last is not None:
+            await asyncio.wait({self._last})
 
     def close(self) -> None:
         self._stop.set()
