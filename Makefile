@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-APT_PACKAGES := espeak-ng ffmpeg libportaudio2 tesseract-ocr tesseract-ocr-eng sox alsa-utils mosquitto openssl
+APT_PACKAGES := espeak-ng ffmpeg libportaudio2 tesseract-ocr tesseract-ocr-eng sox alsa-utils mosquitto openssl \
+                fonts-wqy-microhei
 
 .PHONY: demo test system venv venv-test llm lint typecheck pytest clean sample-session
 
@@ -16,6 +17,7 @@ system:
 	@missing=""; \
 	for c in espeak-ng ffmpeg tesseract sox aplay openssl; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
 	ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || missing=1; \
+	test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || missing=1; \
 	{ command -v mosquitto || test -x /usr/sbin/mosquitto; } >/dev/null 2>&1 || missing=1; \
 	$(PYTHON) -m venv --help >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
@@ -28,6 +30,8 @@ $(VENV)/.stamp-run: pyproject.toml | system
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .
+	@# Without its dependency on the GUI opencv-python (see pyproject.toml).
+	$(PY) -m pip install -q --no-deps rapidocr-onnxruntime==1.4.4
 	touch $@
 
 # The tests run the in-process MiniCPM-V on a tiny random-weight model, so they need the vlm
@@ -65,8 +69,9 @@ $(VENV)/.stamp-llama: | $(VENV)/.stamp-run
 	$(PY) -m pip install -q --only-binary llama-cpp-python --find-links $(WHEELS) $(LLAMA_CPP)
 	touch $@
 
-$(VENV)/.stamp-model: dialogue/shipped.py | $(VENV)/.stamp-run
+$(VENV)/.stamp-model: dialogue/shipped.py speech/asr.py | $(VENV)/.stamp-run
 	$(PY) scripts/install_models.py
+	$(PY) -c 'from speech.asr import resolve_model; print("whisper base:", resolve_model("base"))'
 	touch $@
 
 llm: $(VENV)/.stamp-llama $(VENV)/.stamp-model

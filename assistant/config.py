@@ -48,8 +48,12 @@ class VideoSettings(_Strict):
 
 class DescriberSettings(_Strict):
     backend: Literal["basic", "openai", "omnilmm", "minicpmv"] = "basic"
-    tesseract: bool | None = None  # basic: use tesseract for text (None: when installed)
+    text: Literal["rapidocr", "tesseract", "off"] = "rapidocr"  # basic: how text is read
+    text_min_confidence: float = Field(0.8, ge=0, le=1)  # basic, rapidocr: lines read less surely are left out
+    tesseract: bool | None = None  # basic, the older switch: true means text: tesseract, false text: off
     people: bool = True  # basic: look for people
+    objects: bool = True  # basic: name common objects (SSD MobileNet v2, COCO classes)
+    objects_min_score: float = Field(0.6, gt=0, le=1)  # basic: detections less sure than this are left out
     base_url: str | None = None  # openai: else OPENAI_VISION_BASE_URL, else OPENAI_BASE_URL
     model: str | None = None  # openai: else OPENAI_VISION_MODEL, else gpt-4o-mini; omnilmm: the weights
     repo: Path | None = None  # omnilmm: a checkout of the OpenBMB repository holding chat.py
@@ -70,6 +74,15 @@ class DescriberSettings(_Strict):
     look_pattern: str | None = None  # regex for such questions (default: perception.look.VISUAL_QUESTION)
     look_timeout_s: float = Field(3.0, gt=0)
     stale_after_s: float = Field(10.0, gt=0)  # a description the camera has not confirmed for longer is stale
+
+    @model_validator(mode="after")
+    def _older_tesseract_switch(self) -> DescriberSettings:
+        """``tesseract: true|false`` from older files still works, unless ``text`` says otherwise."""
+        if self.tesseract is not None and "text" not in self.model_fields_set:
+            self.text = "tesseract" if self.tesseract else "off"
+        elif self.tesseract is True and self.text != "tesseract":
+            raise ValueError(f"tesseract: true asks for tesseract but text is {self.text}; set only describer.text")
+        return self
 
 
 class VadSettings(_Strict):

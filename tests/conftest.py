@@ -14,6 +14,34 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SESSION = ROOT / "examples" / "sessions" / "desk"
 
+# The cache that `make` filled (the local LLM, the assembled Whisper base), before the
+# suite points OMNILIVE_CACHE elsewhere (see ``own_cache``).
+from assistant.cache import cache_dir  # noqa: E402
+
+INSTALLED_CACHE = cache_dir()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The suite runs with a cache of its own that holds the speech models but no local LLM, so
+    ``dialogue.backend: auto`` means the offline responder in every test (and every CLI the tests
+    start) that does not ask for a model: the tests of the pipeline's mechanics stay fast and
+    their replies predictable. The tests of the local LLM name it, or use :func:`with_local_llm`."""
+    cache = tmp_path_factory.mktemp("omnilive-cache")
+    models = INSTALLED_CACHE / "models"
+    if models.is_dir():
+        (cache / "models").mkdir()
+        for entry in models.iterdir():
+            if entry.is_dir():  # speech models; the GGUF files stay out
+                (cache / "models" / entry.name).symlink_to(entry)
+    os.environ["OMNILIVE_CACHE"] = str(cache)
+    return cache
+
+
+def with_local_llm() -> dict[str, str]:
+    """Environment for a CLI run that should find the installed local LLM."""
+    return {"OMNILIVE_CACHE": str(INSTALLED_CACHE)}
+
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """Run ``run_assistant.py`` as a user would, with no OpenAI settings leaking in."""

@@ -148,6 +148,6 @@ def test_questions_about_the_view_get_a_fresh_look(replay: tuple[Path, list[dict
     # "Where is the green ball going?" is not, and answers from the background description.
     assert len(looks) == 2
     assert looks[0]["t"] <= replies[0]["t"] and replies[0]["t"] <= looks[1]["t"] <= replies[1]["t"]
-    assert looks[1]["text"].startswith("Text reads")  # the question steered the describer to the text
+    assert looks[1]["text"].startswith("text: OPEN")  # the question steered the describer to the text
     metrics = [e for e in events if e["type"] == "turn_metrics"]
     assert "look_ms" in metrics[0]["compute"] and "look_ms" not in metrics[2]["compute"]
