@@ -94,14 +94,23 @@ class VadSettings(_Strict):
     max_utterance_s: float = Field(30.0, gt=1)
 
 
+# Primes Whisper for questions to a seeing assistant; no short speakable sentence in it (those
+# come back as hallucinations on silence). Chosen by benchmarks/asr_wer.py.
+ASR_PROMPT = "Questions to an assistant that looks through a camera and describes what it sees."
+
+
 class AsrSettings(_Strict):
+    """Chosen by word error rate on voices the project was not tuned on (benchmarks/asr_wer.py):
+    the default is accurate; ``model: tiny.en`` is the fast profile."""
+
     backend: Literal["faster-whisper"] = "faster-whisper"
-    model: str = "tiny.en"
+    model: str = "base"  # multilingual Whisper base, shipped in PyPI packages; "tiny.en" is the fast profile
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     compute_type: str = "int8"
     cpu_threads: int = Field(2, ge=1)
-    beam_size: int = Field(1, ge=1)
+    beam_size: int = Field(5, ge=1)
     language: str | None = "en"
+    initial_prompt: str | None = ASR_PROMPT  # null: none
     partial_interval_s: float = Field(0.0, ge=0)  # 0: no partial transcripts (live: 1.0)
     early_decode: bool = True  # decode at the first pause instead of after the VAD's end-of-turn silence
 

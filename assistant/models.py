@@ -73,6 +73,7 @@ def prepare_models(settings: Settings, *, hearing: bool, seeing: bool) -> Models
             cpu_threads=settings.asr.cpu_threads,
             beam_size=settings.asr.beam_size,
             language=settings.asr.language,
+            initial_prompt=settings.asr.initial_prompt,
         )
         if hearing
         else None

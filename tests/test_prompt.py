@@ -220,3 +220,19 @@ def test_a_view_repeated_or_merely_extended_is_given_once() -> None:
     req = build_request("where is it going?", Conversation(), growing, now=3.0)
     assert block_lines(camera_message(req)) == [
         "Earlier (3 s ago): a cup on a table", "Now: a green round object moving left to right in a dark scene"]
+
+
+def test_each_turn_keeps_its_camera_block_and_the_next_adds_only_what_is_new() -> None:
+    conv = Conversation()
+    views = [scene("a cup on a table", 0.0)]
+    first = build_request("what is that?", conv, views, now=1.0)
+    conv.add(Exchange(user="what is that?", assistant="A cup.", camera=first.camera))
+    views.append(scene("a red sign; text: OPEN", 5.0))
+    second = build_request("and now?", conv, views, now=6.0)
+    # The first exchange is replayed as it was asked: its block, the question, the answer.
+    assert second.messages[1:4] == [{"role": "system", "content": first.camera},
+                                    {"role": "user", "content": "what is that?"},
+                                    {"role": "assistant", "content": "A cup."}]
+    # The new block does not repeat "a cup on a table": the conversation above still holds it.
+    assert block_lines(second.camera) == ["Now: a red sign; text: OPEN"]
+    assert camera_message(second) == second.camera
