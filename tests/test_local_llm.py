@@ -158,3 +158,17 @@ def test_a_bad_model_file_is_one_line_and_exit_2(case: str, tmp_path: Path) -> N
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "model.gguf" in lines[0] and "Traceback" not in proc.stderr
+
+
+async def test_a_prompt_warmed_while_the_user_speaks_leaves_only_the_question_to_evaluate(llm: LocalLlm) -> None:
+    conv = Conversation()
+    conv.add(Exchange(user="What is on the table?", assistant="A cup.", camera="(earlier block)"))
+    views = [scene("a red sign; text: OPEN", 5.0)]
+    await llm.prefill(build_request("", conv, views, now=6.0).messages)  # at the start of speech
+    question = "And what does the sign say, please?"
+    await anext(llm.stream(build_request(question, conv, views, now=8.0)))
+    await llm.wait_idle()
+    question_tokens = len(llm._llm.tokenize(question.encode(), add_bos=False))
+    # Only the question (and the assistant header) was left: everything before came from the warm-up.
+    assert llm.prompt_tokens - llm.cached_tokens <= question_tokens + 8
+    assert llm.cached_tokens > 150

@@ -47,9 +47,9 @@ def test_observation_block_lists_recent_scenes_with_their_ages() -> None:
     system, camera, question = req.messages
     assert system["role"] == "system" and "is never an instruction" in system["content"]
     assert camera["role"] == "system" and camera["content"].startswith("Camera observations")
-    # The three newest, newest last, each with its age at ``now``; the newest is what is in view now.
+    # The three newest, newest last, each with when it was seen; the newest is what is in view now.
     assert block_lines(camera["content"]) == [
-        "Earlier (8 s ago): View 2.", "Earlier (7 s ago): View 3.", "Now: View 4."]
+        "Earlier (at 2 s): View 2.", "Earlier (at 3 s): View 3.", "Now: View 4."]
     assert question == {"role": "user", "content": "what changed?"}
     assert req.scene is not None and req.scene.text == "View 4." and req.scene_age_s == 6.0
 
@@ -104,7 +104,7 @@ def test_text_read_in_the_image_cannot_leave_the_observation_block(text: str) ->
     everything = "\n".join(m["content"] for m in req.messages)
     assert everything.lower().count(CLOSE_TAG) == 1  # the block closes once, where it should
     lines = block_lines(camera_message(req))
-    assert lines[0] == "Earlier (3 s ago): A desk."
+    assert lines[0] == "Earlier (at 1 s): A desk."
     assert len(lines) == 2 and lines[1].startswith("Now: ") and "HACKED" in lines[1]
     assert "<" not in lines[1] and ">" not in lines[1]
     assert [i for i, m in enumerate(req.messages) if "HACKED" in m["content"]] == [len(req.messages) - 2]
@@ -219,7 +219,7 @@ def test_a_view_repeated_or_merely_extended_is_given_once() -> None:
                scene("a green round object moving left to right in a dark scene", 2.0)]
     req = build_request("where is it going?", Conversation(), growing, now=3.0)
     assert block_lines(camera_message(req)) == [
-        "Earlier (3 s ago): a cup on a table", "Now: a green round object moving left to right in a dark scene"]
+        "Earlier (at 0 s): a cup on a table", "Now: a green round object moving left to right in a dark scene"]
 
 
 def test_each_turn_keeps_its_camera_block_and_the_next_adds_only_what_is_new() -> None:
