@@ -70,7 +70,11 @@ class DescriberSettings(_Strict):
     timeout_s: float = Field(20.0, gt=0)
     max_retries: int = Field(2, ge=0)
     max_side: int = Field(768, ge=64)
-    look: bool = True  # a question about what is visible gets a fresh look at the newest frame
+    # A question about what is visible gets a fresh look at the newest frame, with the question.
+    # None (auto): on for the VLM backends, which answer the question; off for basic, whose
+    # background description of a frame under a second old says the same, and whose look would
+    # only put ~250 ms of OCR on the reply path and change the prompt warmed for the LLM.
+    look: bool | None = None
     look_pattern: str | None = None  # regex for such questions (default: perception.look.VISUAL_QUESTION)
     look_timeout_s: float = Field(3.0, gt=0)
     stale_after_s: float = Field(10.0, gt=0)  # a description the camera has not confirmed for longer is stale
@@ -143,6 +147,8 @@ class DialogueSettings(_Strict):
     max_retries: int = Field(2, ge=0)
     history_turns: int = Field(6, ge=0)
     first_chunk_words: int = Field(4, ge=0)  # the first spoken piece may end at a clause once it has this many words
+    # ...and is cut after this many words when no clause or sentence has ended (0: never)
+    first_chunk_max_words: int = Field(5, ge=0)
     history_tokens: int = Field(600, ge=0, description="budget for past turns, at ~4 characters a token")
     observations: int = Field(3, ge=1, description="recent scene descriptions given to the LLM")
 

@@ -77,6 +77,7 @@ class Pipeline:
                 history_tokens=settings.dialogue.history_tokens,
                 observations=settings.dialogue.observations,
                 first_chunk_words=settings.dialogue.first_chunk_words,
+                first_max_words=settings.dialogue.first_chunk_max_words,
                 look=self.look,
                 stale_after_s=settings.describer.stale_after_s,
             )
@@ -95,7 +96,8 @@ class Pipeline:
 
     def _look(self) -> Look | None:
         d = self.settings.describer
-        if self.models.describer is None or not d.look:
+        look = d.look if d.look is not None else d.backend != "basic"
+        if self.models.describer is None or not look:
             return None
         return Look(self.models.describer, self.memory, self.bus, pattern=d.look_pattern or VISUAL_QUESTION,
                     timeout_s=d.look_timeout_s, activity=self.activity)

@@ -219,6 +219,7 @@ class TurnRunner:
         history_tokens: int = DEFAULT_HISTORY_TOKENS,
         observations: int = DEFAULT_OBSERVATIONS,
         first_chunk_words: int = 4,
+        first_max_words: int = 0,
         look: Callable[[str], Awaitable[bool]] | None = None,
         stale_after_s: float = DEFAULT_STALE_AFTER_S,
     ) -> None:
@@ -233,6 +234,7 @@ class TurnRunner:
         self.history_tokens = history_tokens
         self.observations = observations
         self.first_chunk_words = first_chunk_words
+        self.first_max_words = first_max_words
         self.look = look
         self.stale_after_s = stale_after_s
         self.volume = 1.0  # gain on the synthesized audio (the kiosk's ``set_volume``)
@@ -275,7 +277,7 @@ class TurnRunner:
         It is not part of the conversation the LLM sees."""
 
         async def script(pieces: Channel[str]) -> None:
-            chunker = SentenceChunker(first_clause_words=self.first_chunk_words)
+            chunker = SentenceChunker(first_clause_words=self.first_chunk_words, first_max_words=self.first_max_words)
             try:
                 for piece in [*chunker.feed(text), *chunker.flush()]:
                     await pieces.put(piece)
@@ -325,7 +327,7 @@ class TurnRunner:
     async def _generate(
         self, turn: int, utterance: int, request: ReplyRequest, pieces: Channel[str], said: list[str]
     ) -> None:
-        chunker = SentenceChunker(first_clause_words=self.first_chunk_words)
+        chunker = SentenceChunker(first_clause_words=self.first_chunk_words, first_max_words=self.first_max_words)
         started = time.perf_counter()
         first = True
         self.bus.publish(ReplyRequested(t=self.bus.clock.now(), turn=turn, utterance=utterance, backend=self.llm.name))

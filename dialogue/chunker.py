@@ -3,7 +3,10 @@
 A piece ends at a sentence end (``.``, ``!``, ``?``, ``…`` followed by a space or
 the end of the stream). The first piece may also end at a clause end (``,``, ``;``,
 ``:``, ``—``) once it has ``first_clause_words`` words, so the first audio does not
-wait for a whole first sentence. A very long sentence is cut at a clause boundary once it
+wait for a whole first sentence; and when no clause or sentence has ended within its first
+``first_max_words`` words, it is cut after them, at the last clause end among them if there
+is one: a local model writes about a dozen tokens a second on two cores, and a first sentence
+of twelve words would otherwise hold the first audio back by a second. A very long sentence is cut at a clause boundary once it
 passes ``max_chars``, so the first audio never waits for a paragraph.
 """
 
@@ -16,10 +19,13 @@ _CLAUSE_END = re.compile(r"[,;:—]\s+")
 
 
 class SentenceChunker:
-    def __init__(self, *, min_chars: int = 2, max_chars: int = 220, first_clause_words: int = 4) -> None:
+    def __init__(
+        self, *, min_chars: int = 2, max_chars: int = 220, first_clause_words: int = 4, first_max_words: int = 0
+    ) -> None:
         self.min_chars = min_chars
         self.max_chars = max_chars
         self.first_clause_words = first_clause_words
+        self.first_max_words = first_max_words
         self._buffer = ""
         self._emitted = False
 
@@ -36,6 +42,8 @@ class SentenceChunker:
                     out.append(head.strip())
                     self._buffer = self._buffer[clause.end() :]
                     break
+        if not out and not self._emitted and self.first_max_words > 0:
+            out += self._first_words()
         while True:
             match = _SENTENCE_END.search(self._buffer)
             if match is None or match.end() < self.min_chars:
@@ -51,6 +59,21 @@ class SentenceChunker:
                 self._buffer = self._buffer[end:]
         self._emitted = self._emitted or bool(out)
         return out
+
+    def _first_words(self) -> list[str]:
+        """The first piece cut after ``first_max_words`` complete words (a word is complete once
+        a space follows it), at the last clause end among them if any, unless a sentence ends first."""
+        words = list(re.finditer(r"\S+\s+", self._buffer))
+        if len(words) < self.first_max_words:
+            return []
+        head_end = words[self.first_max_words - 1].end()
+        head = self._buffer[:head_end]
+        if _SENTENCE_END.search(head):
+            return []  # the sentence rule takes it
+        clauses = list(_CLAUSE_END.finditer(head))
+        end = clauses[-1].end() if clauses else head_end
+        piece, self._buffer = self._buffer[:end].strip(), self._buffer[end:]
+        return [piece] if piece else []
 
     def flush(self) -> list[str]:
         """End of the stream: whatever is left."""

@@ -35,7 +35,8 @@ from perception.memory import SceneDescription, SceneEvent
 DEFAULT_SYSTEM_PROMPT = (
     "You are omnilive, a friendly assistant that can see through a camera and hear the user. "
     "You do not see images directly: you are given short text descriptions of the camera view. "
-    "Answer in one to three short spoken sentences, with no lists or markdown."
+    "Answer in one to three short spoken sentences, with no lists or markdown, "
+    "and start with the answer itself."
 )
 
 OBSERVATIONS_TAG = "camera_observations"

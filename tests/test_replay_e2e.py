@@ -21,7 +21,7 @@ def _norm(text: str) -> str:
 @pytest.fixture(scope="module")
 def replay(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]], str]:
     out = tmp_path_factory.mktemp("replay") / "run"
-    proc = run_cli("--config", "configs/demo.yaml", "--speed", "0", "--out", str(out))
+    proc = run_cli("--config", "configs/demo.yaml", "--speed", "0", "--out", str(out), "--set", "describer.look=true")
     assert proc.returncode == 0, proc.stderr
     return out, read_events(out), proc.stdout
 

@@ -230,3 +230,16 @@ def test_turn_timer_forgets_utterances_that_never_became_turns() -> None:
     assert max(sizes) <= KEEP_UTTERANCES + 1, sizes
     timer.begin(9999, 5000)
     assert timer.finish(9999, 5001.0) is not None  # the newest still has its times
+
+
+def test_first_piece_is_cut_after_a_few_words_when_no_clause_ends() -> None:
+    c = SentenceChunker(first_clause_words=4, first_max_words=5)
+    got: list[str] = []
+    for token in "The green ball is moving left to right in a dark scene. It rolls on.".split(" "):
+        got += c.feed(token + " ")
+    got += c.flush()
+    assert got == ["The green ball is moving", "left to right in a dark scene.", "It rolls on."]
+    c = SentenceChunker(first_clause_words=4, first_max_words=5)
+    assert c.feed("Yes, I can read the sign ") == ["Yes,"]  # the clause end inside the first words wins
+    assert SentenceChunker(first_max_words=5).feed("The sign says OPEN. And ") == ["The sign says OPEN."]
+    assert SentenceChunker(first_max_words=0).feed("one two three four five six seven ") == []
