@@ -6,8 +6,9 @@ the end of the stream). The first piece may also end at a clause end (``,``, ``;
 wait for a whole first sentence; and when no clause or sentence has ended within its first
 ``first_max_words`` words, it is cut after them, at the last clause end among them if there
 is one: a local model writes about a dozen tokens a second on two cores, and a first sentence
-of twelve words would otherwise hold the first audio back by a second. A very long sentence is cut at a clause boundary once it
-passes ``max_chars``, so the first audio never waits for a paragraph.
+of twelve words would otherwise hold the first audio back by a second. A very long sentence
+is cut at a clause boundary once it passes ``max_chars``, so the first audio never waits
+for a paragraph.
 """
 
 from __future__ import annotations
