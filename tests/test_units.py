@@ -235,7 +235,9 @@ def test_turn_timer_forgets_utterances_that_never_became_turns() -> None:
 def test_first_piece_is_cut_after_a_few_words_when_no_clause_ends() -> None:
     c = SentenceChunker(first_clause_words=4, first_max_words=5)
     got: list[str] = []
-    for token in "The green ball is moving left to right in a dark scene. It rolls on.".split():
+    words = ["The", "green", "ball", "is", "moving", "left", "to", "right", "in", "a", "dark", "scene.",
+             "It", "rolls", "on."]
+    for token in words:
         got += c.feed(token + " ")
     got += c.flush()
     assert got == ["The green ball is moving", "left to right in a dark scene.", "It rolls on."]
