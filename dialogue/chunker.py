@@ -4,7 +4,7 @@ A piece ends at a sentence end (``.``, ``!``, ``?``, ``…`` followed by a space
 the end of the stream). The first piece may also end at a clause end (``,``, ``;``,
 ``:``, ``—``) once it has ``first_clause_words`` words, so the first audio does not
 wait for a whole first sentence; and when no clause or sentence has ended within its first
-``first_max_words`` words, it is cut after them, at the last clause end among them if there
+``first_max_words`` words (and two more have come), it is cut after them, at the last clause end among them if there
 is one: a local model writes about a dozen tokens a second on two cores, and a first sentence
 of twelve words would otherwise hold the first audio back by a second. A very long sentence
 is cut at a clause boundary once it passes ``max_chars``, so the first audio never waits
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+LOOKAHEAD_WORDS = 2  # words past ``first_max_words`` that must come with no sentence end before it is cut
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s+")
 _CLAUSE_END = re.compile(r"[,;:—]\s+")
 
@@ -65,12 +66,12 @@ class SentenceChunker:
         """The first piece cut after ``first_max_words`` complete words (a word is complete once
         a space follows it), at the last clause end among them if any, unless a sentence ends first."""
         words = list(re.finditer(r"\S+\s+", self._buffer))
-        if len(words) < self.first_max_words:
-            return []
+        if len(words) < self.first_max_words + LOOKAHEAD_WORDS:
+            return []  # a sentence that ends within a word or two is left whole
+        if _SENTENCE_END.search(self._buffer[: words[self.first_max_words + LOOKAHEAD_WORDS - 1].end()]):
+            return []  # a sentence ends soon enough: the sentence rule takes it
         head_end = words[self.first_max_words - 1].end()
         head = self._buffer[:head_end]
-        if _SENTENCE_END.search(head):
-            return []  # the sentence rule takes it
         clauses = list(_CLAUSE_END.finditer(head))
         end = clauses[-1].end() if clauses else head_end
         piece, self._buffer = self._buffer[:end].strip(), self._buffer[end:]

@@ -242,6 +242,8 @@ def test_first_piece_is_cut_after_a_few_words_when_no_clause_ends() -> None:
     got += c.flush()
     assert got == ["The green ball is moving", "left to right in a dark scene.", "It rolls on."]
     c = SentenceChunker(first_clause_words=4, first_max_words=5)
-    assert c.feed("Yes, I can read the sign ") == ["Yes,"]  # the clause end inside the first words wins
+    assert c.feed("Yes, I can read the sign for ") == ["Yes,"]  # the clause end inside the first words wins
+    short = SentenceChunker(first_clause_words=4, first_max_words=5)
+    assert short.feed("I can see a red ") == [] and short.feed("sign. It ") == ["I can see a red sign."]
     assert SentenceChunker(first_max_words=5).feed("The sign says OPEN. And ") == ["The sign says OPEN."]
     assert SentenceChunker(first_max_words=0).feed("one two three four five six seven ") == []
