@@ -30,14 +30,26 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.config import load_settings, parse_override  # noqa: E402
+from assistant.config import Settings, load_settings, parse_override  # noqa: E402
 from assistant.eventlog import EventBus  # noqa: E402
 from assistant.events import Event, ReplyAudioStarted, TurnMetrics  # noqa: E402
 from assistant.models import Models, prepare_models  # noqa: E402
 from assistant.session import make_clock, prepare_sources, run_replay  # noqa: E402
 from dialogue.prompt import ReplyRequest  # noqa: E402
 
-REPLY = "Sure. I can see a red sign that says open, so the shop must be open right now. Anything else?"
+# Shaped like a real model's reply: a long first sentence with its comma late, no "Sure." to
+# speak early; streamed as subword tokens (about 4 characters each, as BPE gives English).
+REPLY = ("The camera shows a red board with a white panel in the middle that says OPEN in large black "
+         "letters, so the shop is probably open right now. Is there anything else you would like to know?")
+
+
+def subword_tokens(text: str) -> list[str]:
+    """``text`` in pieces of at most four characters, each word's leading space on its first piece."""
+    pieces: list[str] = []
+    for i, word in enumerate(text.split(" ")):
+        word = word if i == 0 else " " + word
+        pieces += [word[j : j + 4] for j in range(0, len(word), 4)]
+    return pieces
 
 
 def serve(ttft_s: float, tokens_per_s: float) -> ThreadingHTTPServer:
@@ -51,10 +63,10 @@ def serve(ttft_s: float, tokens_per_s: float) -> ThreadingHTTPServer:
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
             time.sleep(ttft_s)  # the simulated server's own latency
-            for i, word in enumerate(REPLY.split(" ")):
+            for i, token in enumerate(subword_tokens(REPLY)):
                 if i:
                     time.sleep(1 / tokens_per_s)
-                delta = {"choices": [{"index": 0, "delta": {"content": word if i == 0 else " " + word}}]}
+                delta = {"choices": [{"index": 0, "delta": {"content": token}}]}
                 self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
                 self.wfile.flush()
             self.wfile.write(b"data: [DONE]\n\n")
@@ -86,8 +98,13 @@ class InstantLlm:
 
 def replay(overrides: list[str], models: Models | None = None) -> tuple[list[TurnMetrics], list[float]]:
     settings = load_settings(ROOT / "configs" / "demo.yaml", [parse_override(o) for o in overrides])
+    return replay_with(settings, models or prepare_models(settings, hearing=True, seeing=True))
+
+
+def replay_with(settings: Settings, models: Models) -> tuple[list[TurnMetrics], list[float]]:
+    """One replay of the bundled session: the turn metrics, and each question's true end of
+    speech (session.json) → first reply audio, in ms."""
     sources = prepare_sources(settings)
-    models = models or prepare_models(settings, hearing=True, seeing=True)
     bus = EventBus(make_clock(settings.replay.speed))
     events: list[Event] = []
     bus.subscribe(events.append)

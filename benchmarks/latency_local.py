@@ -20,21 +20,18 @@ the stable part of the prompt in the KV cache. Prints, from one run of this scri
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import resource
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from latency import pct, replay_with  # noqa: E402  (benchmarks/latency.py, beside this file)
+
 from assistant.config import Settings, load_settings, parse_override  # noqa: E402
-from assistant.eventlog import EventBus  # noqa: E402
-from assistant.events import Event, ReplyAudioStarted, TurnMetrics  # noqa: E402
+from assistant.events import TurnMetrics  # noqa: E402
 from assistant.models import Models, prepare_models  # noqa: E402
-from assistant.session import make_clock, prepare_sources, run_replay  # noqa: E402
 
 SESSION = ROOT / "examples" / "sessions" / "desk"
 
@@ -43,24 +40,6 @@ def settings_for(overrides: list[str], video: bool) -> Settings:
     extra = [] if video else ["input.session=null", f"input.audio={SESSION / 'audio.wav'}"]
     return load_settings(ROOT / "configs" / "demo.yaml",
                          [parse_override(o) for o in ["replay.speed=1", "dialogue.backend=local", *extra, *overrides]])
-
-
-def replay(settings: Settings, models: Models) -> tuple[list[TurnMetrics], list[float]]:
-    sources = prepare_sources(settings)
-    bus = EventBus(make_clock(settings.replay.speed))
-    events: list[Event] = []
-    bus.subscribe(events.append)
-    with tempfile.TemporaryDirectory() as out:
-        asyncio.run(run_replay(settings, sources, models, bus, Path(out)))
-    manifest = json.loads((SESSION / "session.json").read_text())
-    starts = [e.t for e in events if isinstance(e, ReplyAudioStarted)]
-    v2v = [(s - q["end"]) * 1000 for s, q in zip(starts, manifest["questions"], strict=False)]
-    return [e for e in events if isinstance(e, TurnMetrics)], v2v
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def rss_mb() -> float:
@@ -82,14 +61,14 @@ def main() -> None:
     v2v: list[float] = []
     metrics: list[TurnMetrics] = []
     for _ in range(args.runs):
-        m, v = replay(with_video, models)
+        m, v = replay_with(with_video, models)
         metrics += m
         v2v += v
         cached.append(f"{getattr(llm, 'cached_tokens', 0)}/{getattr(llm, 'prompt_tokens', 0)}")
     audio_only = Models(vad=models.vad, asr=models.asr, describer=None, tts=models.tts, llm=models.llm)
     blind_v2v: list[float] = []
     for _ in range(args.runs):
-        blind_v2v += replay(settings_for(args.overrides, video=False), audio_only)[1]
+        blind_v2v += replay_with(settings_for(args.overrides, video=False), audio_only)[1]
 
     cold, warm = v2v[:1], v2v[1:]
     s = with_video

@@ -24,6 +24,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,14 +112,16 @@ def frame_at(t: float) -> Frame:
     return ball_frame(t - 20)
 
 
-def write_video(path: Path) -> None:
+def write_video(path: Path, frames: Callable[[float], Frame] | None = None, seconds: int = SECONDS) -> None:
+    """``seconds`` of ``frames(t)`` (default: this session's scenes) as mp4v at FPS."""
+    frames = frames or frame_at
     fourcc = cv2.VideoWriter.fourcc(*"mp4v")
     writer = cv2.VideoWriter(str(path), fourcc, float(FPS), (WIDTH, HEIGHT))
     if not writer.isOpened():
         raise SystemExit(f"OpenCV could not open an mp4v writer for {path}")
     try:
-        for i in range(FPS * SECONDS):
-            writer.write(frame_at(i / FPS))
+        for i in range(FPS * seconds):
+            writer.write(frames(i / FPS))
     finally:
         writer.release()
 
