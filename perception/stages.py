@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from assistant.channels import Channel
 from assistant.errors import AssistantError, BackendError, ModelError
@@ -18,6 +22,38 @@ from .memory import SceneDescription, SceneMemory
 from .sampling import ChangeGate
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+BACKGROUND_NICE = 19
+
+
+class BackgroundThread:
+    """One worker thread at the lowest CPU priority (nice 19), for work nobody waits on.
+
+    Background describing shares two cores with the reply path (Whisper, the LLM, Piper).
+    Pausing it while a reply is produced does not stop a description already running,
+    nor the ones that overlap Whisper's early decode while the user pauses. At nice 19 the
+    kernel gives such work only the CPU that the reply path leaves idle (its weight is
+    15 against 1024), so it still runs whenever the assistant is only listening. The
+    describer's ONNX and OpenCV work runs single-threaded on this thread, so all of it is
+    lowered. Where thread priorities cannot be set, the thread runs at normal priority.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name, initializer=_lower_priority)
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _lower_priority() -> None:
+    try:  # on Linux a thread's nice value is its own: this lowers only the worker thread
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    except (OSError, AttributeError) as exc:
+        log.info("background thread keeps normal priority: %s", exc)
 
 
 class VisionStats:
@@ -82,7 +118,26 @@ async def run_vision(
     answers nothing or no text) is an ``error`` event: the last good description
     stays, unconfirmed, so it turns stale. After ``n`` failures in a row the next try
     waits ``2**(n-1)`` seconds of frame time, up to ``backoff_max_s``: a served VLM that
-    is down (and shared by many kiosks) is not asked again every second."""
+    is down (and shared by many kiosks) is not asked again every second. Describing runs on
+    a :class:`BackgroundThread`."""
+    worker = BackgroundThread("describer")
+    try:
+        await _describe_frames(frames, gate, describer, memory, bus, stats, wait_turn, backoff_max_s, worker)
+    finally:
+        worker.close()
+
+
+async def _describe_frames(
+    frames: Channel[Frame],
+    gate: ChangeGate,
+    describer: Describer,
+    memory: SceneMemory,
+    bus: EventBus,
+    stats: VisionStats,
+    wait_turn: Callable[[], Awaitable[None]] | None,
+    backoff_max_s: float,
+    worker: BackgroundThread,
+) -> None:
     failures = 0
     retry_at = float("-inf")
     async for frame in frames:
@@ -103,7 +158,7 @@ async def run_vision(
             continue
         started = time.perf_counter()
         try:
-            text = checked_description(await asyncio.to_thread(describer.describe, frame.image))
+            text = checked_description(await worker.run(describer.describe, frame.image))
         except Exception as exc:  # a VLM may fail in many ways; the conversation goes on without it
             error = describer_error(exc)
             log.warning("describing the frame at %.2f s failed: %s", frame.t, error)
