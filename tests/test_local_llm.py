@@ -172,3 +172,22 @@ async def test_a_prompt_warmed_while_the_user_speaks_leaves_only_the_question_to
     # Only the question (and the assistant header) was left: everything before came from the warm-up.
     assert llm.prompt_tokens - llm.cached_tokens <= question_tokens + 8
     assert llm.cached_tokens > 150
+
+
+async def test_generation_waits_while_speech_is_synthesised_and_a_cancel_still_ends_it(llm: LocalLlm) -> None:
+    req = build_request("Count from one to one hundred in words.", Conversation(), [], now=0.0)
+    stream = llm.stream(req)
+    first = await anext(stream)
+    with llm.paused():  # what the turn does while Piper synthesises a piece
+        assert await asyncio.to_thread(llm.holding.wait, 30)  # the worker stopped at its next token
+        held_at = llm.chunks
+        await asyncio.sleep(0)  # let the loop take in what the worker already sent
+        assert held_at == llm.chunks  # nothing more is generated while the pause lasts
+    more = [await anext(stream) for _ in range(3)]  # the pause ended: generation goes on
+    assert first and all(more) and llm.chunks > held_at and llm.waited_s > 0
+    with llm.paused():
+        assert await asyncio.to_thread(llm.holding.wait, 30)
+        await stream.aclose()  # barge-in during a pause
+        await llm.wait_idle()  # the worker saw the cancel without the pause ending
+        assert not llm.busy.is_set()
+    assert "".join(await collect(llm, "What is on the table?")).strip()
