@@ -117,6 +117,9 @@ class AsrSettings(_Strict):
     initial_prompt: str | None = ASR_PROMPT  # null: none
     partial_interval_s: float = Field(0.0, ge=0)  # 0: no partial transcripts (live: 1.0)
     early_decode: bool = True  # decode at the first pause instead of after the VAD's end-of-turn silence
+    # How much silence makes a pause worth an early decode. Gaps between words are 32-96 ms in
+    # speech; a decode started on one is wasted when the voice goes on (keep it under vad.min_silence_ms).
+    early_decode_after_ms: int = Field(96, ge=1)
 
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -146,7 +149,7 @@ class DialogueSettings(_Strict):
     timeout_s: float = Field(30.0, gt=0)
     max_retries: int = Field(2, ge=0)
     history_turns: int = Field(6, ge=0)
-    first_chunk_words: int = Field(4, ge=0)  # the first spoken piece may end at a clause once it has this many words
+    first_chunk_words: int = Field(1, ge=0)  # the first spoken piece may end at a clause once it has this many words
     # ...and is cut after this many words when no clause or sentence has ended (0: never)
     first_chunk_max_words: int = Field(5, ge=0)
     history_tokens: int = Field(600, ge=0, description="budget for past turns, at ~4 characters a token")

@@ -57,6 +57,7 @@ class Pipeline:
         self.priority = ReplyPriority()
         bus.subscribe(self.priority)
         self.manager: TurnManager | None = None
+        self.warmer: PromptWarmer | None = None
         self.muted = False  # a muted assistant hears nothing (the VAD gets silence) and says nothing
         self.look = self._look()
         self.hearing = bool(models.vad and models.asr and models.llm and models.tts)
@@ -123,7 +124,11 @@ class Pipeline:
                 spawn(tg, "partial-asr", lambda: run_partial_asr(partial_in, asr, self.bus, self.segmenter),
                       [partial_in])
             prefetch = self.look.prefetch if self.look is not None else None
-            early = EarlyTranscriber(asr, self.activity, prefetch) if self.settings.asr.early_decode else None
+            a = self.settings.asr
+            early = EarlyTranscriber(asr, self.activity, prefetch, after_ms=a.early_decode_after_ms) \
+                if a.early_decode else None
+            if self.warmer is not None and early is not None:
+                self.warmer.hold = lambda: early.decoding
             spawn(tg, "vad", lambda: run_vad(self.audio_in, self.utterances, vad, self.segmenter, self.bus,
                                              partials, interval, early, lambda: self.muted), [self.audio_in])
             spawn(tg, "asr", lambda: run_asr(self.utterances, self.transcripts, asr, self.bus, early,

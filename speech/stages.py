@@ -14,7 +14,7 @@ from assistant.eventlog import EventBus
 from assistant.events import SpeechEnded, SpeechStarted, Transcribed, TranscriptIgnored
 
 from .asr import WhisperAsr
-from .vad import Audio, AudioBlock, Segmenter, SileroVad, VadEnd, VadStart
+from .vad import BLOCK, SAMPLE_RATE, Audio, AudioBlock, Segmenter, SileroVad, VadEnd, VadStart
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +36,28 @@ class FinalTranscript:
     end: float
 
 
+@dataclass(slots=True, eq=False)
+class _EarlyJob:
+    utterance: int
+    end: float
+    after: asyncio.Task[str] | None  # the running decode this one waits for
+    started: bool = False  # Whisper is running it: a thread cannot be stopped
+    task: asyncio.Task[str] | None = None
+
+
 class EarlyTranscriber:
-    """Starts decoding at the first pause in speech, while the VAD waits out its silence.
+    """Starts decoding at a pause in speech (``after_ms`` of silence), while the VAD waits out its silence.
 
     Whisper takes about as long as the VAD's end-of-turn silence, so decoding the
     moment the voice stops, instead of when the VAD is sure, takes the decode off the
     reply path. If the user goes on talking, the early result no longer matches the
-    utterance's end and is thrown away. One early decode runs at a time.
+    utterance's end and is thrown away.
+
+    One decode runs at a time. A pause that comes while an earlier pause's decode is still
+    running is decoded right after it, not dropped: a short gap between two words a second
+    before the end would otherwise leave the real end of the turn with no early decode, and
+    its whole decode on the reply path (about 0.8 s with Whisper base on two cores). A pause
+    waiting its turn is replaced by a newer one.
     """
 
     def __init__(
@@ -50,26 +65,50 @@ class EarlyTranscriber:
         asr: WhisperAsr,
         activity: Activity | None = None,
         on_text: Callable[[int, str], None] | None = None,
+        *,
+        after_ms: int = 32,
     ) -> None:
         self.asr = asr
+        self.after_blocks = max(1, round(after_ms / 1000 * SAMPLE_RATE / BLOCK))  # silent blocks before decoding
         self.on_text = on_text  # told each early transcript as it is ready (the look starts on it)
         self.activity = activity  # an early decode is pipeline work: ``--speed 0`` waits for it
-        self._job: tuple[int, float, asyncio.Task[str]] | None = None
+        self._job: _EarlyJob | None = None
+        self._live: set[asyncio.Task[str]] = set()  # decodes running or waiting, taken or not
         self.used = 0
         self.wasted = 0
 
+    @property
+    def decoding(self) -> bool:
+        """An early decode is running or waiting to run."""
+        return bool(self._live)
+
     def pause(self, utterance: int, end: float, audio: Audio) -> None:
-        if self._job is not None and not self._job[2].done():
-            return
-        if self._job is not None:
-            self.wasted += 1
-        task = asyncio.create_task(asyncio.to_thread(self.asr.transcribe, audio), name=f"early-asr-{utterance}")
+        after: asyncio.Task[str] | None = None
+        previous = self._job
+        if previous is not None and previous.task is not None:
+            self.wasted += 1  # the voice went on after that pause
+            if not previous.task.done():
+                if previous.started:
+                    after = previous.task
+                else:  # it was waiting for a running decode: this one waits for that instead
+                    previous.task.cancel()
+                    after = previous.after
+        job = _EarlyJob(utterance, end, after)
+        job.task = asyncio.create_task(self._decode(job, audio), name=f"early-asr-{utterance}")
+        self._live.add(job.task)
         if self.activity is not None:
             self.activity.begin()
-        task.add_done_callback(lambda t: self._done(utterance, t))
-        self._job = (utterance, end, task)
+        job.task.add_done_callback(lambda t: self._done(utterance, t))
+        self._job = job
+
+    async def _decode(self, job: _EarlyJob, audio: Audio) -> str:
+        if job.after is not None:
+            await asyncio.wait({job.after})
+        job.started = True
+        return await asyncio.to_thread(self.asr.transcribe, audio)
 
     def _done(self, utterance: int, task: asyncio.Task[str]) -> None:
+        self._live.discard(task)
         if self.activity is not None:
             self.activity.end()
         if task.cancelled() or task.exception() is not None:
@@ -83,9 +122,9 @@ class EarlyTranscriber:
     def take(self, utterance: int, end: float) -> asyncio.Task[str] | None:
         """The early decode of exactly this utterance, if there is one."""
         job, self._job = self._job, None
-        if job is not None and job[0] == utterance and abs(job[1] - end) < 1e-6:
+        if job is not None and job.task is not None and job.utterance == utterance and abs(job.end - end) < 1e-6:
             self.used += 1
-            return job[2]
+            return job.task
         if job is not None:
             self.wasted += 1
         return None
@@ -115,7 +154,7 @@ async def run_vad(
             elif partials is not None:
                 partials.clear()  # the final transcript supersedes any partial
             await _emit(signal, utterances, bus)
-        if early is not None and segmenter.silent_run == 1:
+        if early is not None and segmenter.silent_run == early.after_blocks:
             early.pause(segmenter.utterance, segmenter.last_voiced_end, segmenter.audio_so_far())
         if partials is not None and segmenter.in_speech and block.t >= next_partial > 0:
             next_partial = block.t + partial_interval_s

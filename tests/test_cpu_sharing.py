@@ -1,0 +1,101 @@
+"""How the reply path shares two cores: early decodes that wait their turn instead of being
+dropped, warm-ups held while Whisper decodes, and background describing at the lowest priority.
+
+Whisper here is a small stand-in whose decode blocks until the test lets it finish: what is
+tested is the scheduling around it, with no clock at all."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+
+import numpy as np
+
+from assistant.events import SceneDescribed, SpeechStarted
+from assistant.turns import PromptWarmer
+from perception.stages import BACKGROUND_NICE, BackgroundThread
+from speech.stages import EarlyTranscriber
+
+
+class GatedAsr:
+    """Decodes when released, one release per decode; returns the clip's first sample as text."""
+
+    def __init__(self) -> None:
+        self.heard: list[str] = []
+        self.started = threading.Semaphore(0)
+        self.release = threading.Semaphore(0)
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        self.started.release()
+        assert self.release.acquire(timeout=30)
+        text = f"clip {int(audio[0])}"
+        self.heard.append(text)
+        return text
+
+
+def clip(n: int) -> np.ndarray:
+    return np.full(1600, n, dtype=np.float32)
+
+
+async def test_a_pause_during_a_running_decode_is_decoded_next_and_a_newer_one_replaces_it() -> None:
+    asr = GatedAsr()
+    early = EarlyTranscriber(asr)  # type: ignore[arg-type]
+    early.pause(1, 1.0, clip(1))  # a gap between two words
+    assert await asyncio.to_thread(asr.started.acquire, True, 30)
+    early.pause(1, 2.0, clip(2))  # another gap: waits for the running decode
+    early.pause(1, 3.0, clip(3))  # the real end of the turn: replaces the waiting one
+    assert early.decoding
+    job = early.take(1, 3.0)
+    assert job is not None and not job.done()
+    asr.release.release()  # the first decode ends; the newest pause's starts at once
+    assert await asyncio.to_thread(asr.started.acquire, True, 30)
+    asr.release.release()
+    assert await job == "clip 3"
+    assert asr.heard == ["clip 1", "clip 3"]  # the replaced pause was never decoded
+    assert early.used == 1 and early.wasted == 2
+    await asyncio.sleep(0)  # the done callbacks run
+    assert not early.decoding
+
+
+async def test_a_pause_with_no_decode_running_starts_at_once_and_a_stale_one_is_not_used() -> None:
+    asr = GatedAsr()
+    early = EarlyTranscriber(asr, after_ms=96)  # type: ignore[arg-type]
+    assert early.after_blocks == 3  # 96 ms of 32 ms blocks
+    early.pause(2, 5.0, clip(5))
+    assert await asyncio.to_thread(asr.started.acquire, True, 30)
+    asr.release.release()
+    assert early.take(2, 5.5) is None  # the voice went on after that pause: not this utterance's end
+    assert early.wasted == 1 and early.used == 0
+
+
+async def test_warm_ups_are_held_while_whisper_decodes() -> None:
+    class Runner:
+        warmed = 0
+
+        async def warm(self) -> None:
+            Runner.warmed += 1
+
+    decoding = True
+    warmer = PromptWarmer(Runner(), hold=lambda: decoding)  # type: ignore[arg-type]
+    warmer(SpeechStarted(t=0.0, utterance=1, speech_start_at=0.0))
+    warmer(SceneDescribed(t=0.5, text="a cup", frame_t=0.4, change=0.2, backend="basic", compute_ms=1.0))
+    await asyncio.sleep(0)
+    assert Runner.warmed == 0  # both would have competed with the decode
+    decoding = False
+    warmer(SceneDescribed(t=1.5, text="a cup; text: OPEN", frame_t=1.4, change=0.2, backend="basic", compute_ms=1.0))
+    assert warmer._task is not None
+    await warmer._task
+    assert Runner.warmed == 1
+
+
+async def test_background_work_runs_on_one_thread_at_the_lowest_priority() -> None:
+    worker = BackgroundThread("test-describer")
+    try:
+        nice, tid = await worker.run(lambda: (os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
+                                              threading.get_native_id()))
+        _, again = await worker.run(lambda: (0, threading.get_native_id()))
+    finally:
+        worker.close()
+    assert nice == BACKGROUND_NICE and tid == again and tid != threading.get_native_id()
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < BACKGROUND_NICE  # the caller is not lowered
