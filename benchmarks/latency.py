@@ -101,12 +101,14 @@ def replay(overrides: list[str], models: Models | None = None) -> tuple[list[Tur
     return replay_with(settings, models or prepare_models(settings, hearing=True, seeing=True))
 
 
-def replay_with(settings: Settings, models: Models) -> tuple[list[TurnMetrics], list[float]]:
+def replay_with(
+    settings: Settings, models: Models, events: list[Event] | None = None
+) -> tuple[list[TurnMetrics], list[float]]:
     """One replay of the bundled session: the turn metrics, and each question's true end of
-    speech (session.json) → first reply audio, in ms."""
+    speech (session.json) → first reply audio, in ms. Every event is appended to ``events``."""
     sources = prepare_sources(settings)
     bus = EventBus(make_clock(settings.replay.speed))
-    events: list[Event] = []
+    events = [] if events is None else events
     bus.subscribe(events.append)
     with tempfile.TemporaryDirectory() as out:
         asyncio.run(run_replay(settings, sources, models, bus, Path(out)))

@@ -14,6 +14,7 @@ the stable part of the prompt in the KV cache. Prints, from one run of this scri
   first-token time (compute), with how much of each prompt came from the cache;
 - the same warm turns with no video (nothing described in the background, no look), so
   the cost of describing on two cores shows as a ratio measured in the same run;
+- the first spoken piece of each warm turn (a short clause such as "Yes," may go alone);
 - the process RSS, now and at peak.
 """
 
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from latency import pct, replay_with  # noqa: E402  (benchmarks/latency.py, beside this file)
 
 from assistant.config import Settings, load_settings, parse_override  # noqa: E402
-from assistant.events import TurnMetrics  # noqa: E402
+from assistant.events import Event, ReplyChunk, SessionStarted, TurnMetrics  # noqa: E402
 from assistant.models import Models, prepare_models  # noqa: E402
 
 SESSION = ROOT / "examples" / "sessions" / "desk"
@@ -60,8 +61,9 @@ def main() -> None:
     cached: list[str] = []
     v2v: list[float] = []
     metrics: list[TurnMetrics] = []
+    events: list[Event] = []
     for _ in range(args.runs):
-        m, v = replay_with(with_video, models)
+        m, v = replay_with(with_video, models, events)
         metrics += m
         v2v += v
         cached.append(f"{getattr(llm, 'cached_tokens', 0)}/{getattr(llm, 'prompt_tokens', 0)}")
@@ -91,6 +93,14 @@ def main() -> None:
     for key in ("asr_ms", "look_ms", "tts_ms"):
         values = [t.compute.get(key, 0.0) for t in metrics[1:]]
         print(f"  compute {key:10s} p50 {pct(values, 50):6.0f} ms")
+    firsts: dict[int, str] = {}
+    turn_base = 0
+    for e in events:  # turn numbers restart with each run
+        if isinstance(e, SessionStarted):
+            turn_base = max(firsts, default=0)
+        elif isinstance(e, ReplyChunk):
+            firsts.setdefault(turn_base + e.turn, e.text)
+    print("  first spoken pieces: " + " | ".join(repr(t) for t in list(firsts.values())[1:]))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  RSS now {rss_mb():.0f} MB, peak {peak:.0f} MB")
 
