@@ -109,13 +109,14 @@ def replay_with(
     sources = prepare_sources(settings)
     bus = EventBus(make_clock(settings.replay.speed))
     events = [] if events is None else events
+    first = len(events)  # this run's events start here
     bus.subscribe(events.append)
     with tempfile.TemporaryDirectory() as out:
         asyncio.run(run_replay(settings, sources, models, bus, Path(out)))
     manifest = json.loads((ROOT / "examples/sessions/desk/session.json").read_text())
-    starts = [e.t for e in events if isinstance(e, ReplyAudioStarted)]
+    starts = [e.t for e in events[first:] if isinstance(e, ReplyAudioStarted)]
     v2v = [(s - q["end"]) * 1000 for s, q in zip(starts, manifest["questions"], strict=False)]
-    return [e for e in events if isinstance(e, TurnMetrics)], v2v
+    return [e for e in events[first:] if isinstance(e, TurnMetrics)], v2v
 
 
 def pct(values: list[float], p: float) -> float:

@@ -77,6 +77,7 @@ def main() -> None:
     print(f"voice-to-voice with the local LLM ({s.dialogue.local.model}, {s.dialogue.local.threads} threads), "
           f"asr {s.asr.model} beam {s.asr.beam_size}, describer {s.describer.backend}, {len(v2v)} turns")
     print(f"  cold (first turn):  {cold[0]:.0f} ms" if cold else "  cold: -")
+    print(f"  every turn (ms):    {', '.join(f'{v:.0f}' for v in v2v)}")
     print(f"  warm turns:         p50 {pct(warm, 50):.0f} ms, p90 {pct(warm, 90):.0f} ms "
           f"(true end of speech -> first reply audio)")
     print(f"  warm, no video:     p50 {pct(blind_v2v[1:], 50):.0f} ms, p90 {pct(blind_v2v[1:], 90):.0f} ms "

@@ -28,15 +28,17 @@ BACKGROUND_NICE = 19
 
 
 class BackgroundThread:
-    """One worker thread at the lowest CPU priority (nice 19), for work nobody waits on.
+    """One worker thread at the lowest CPU priority (SCHED_IDLE, nice 19), for work nobody waits on.
 
     Background describing shares two cores with the reply path (Whisper, the LLM, Piper).
     Pausing it while a reply is produced does not stop a description already running,
     nor the ones that overlap Whisper's early decode while the user pauses. At nice 19 the
-    kernel gives such work only the CPU that the reply path leaves idle (its weight is
+    kernel gives such work little CPU while the reply path wants it (its weight is
     15 against 1024), so it still runs whenever the assistant is only listening. The
     describer's ONNX and OpenCV work runs single-threaded on this thread, so all of it is
-    lowered. Where thread priorities cannot be set, the thread runs at normal priority.
+    lowered. SCHED_IDLE goes further than nice 19: the thread runs only on a core that nothing
+    else wants, so it does not preempt one of llama.cpp's two threads and stall the other at
+    their barrier. Where thread priorities cannot be set, the thread runs at normal priority.
     """
 
     def __init__(self, name: str) -> None:
@@ -50,10 +52,12 @@ class BackgroundThread:
 
 
 def _lower_priority() -> None:
-    try:  # on Linux a thread's nice value is its own: this lowers only the worker thread
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    tid = threading.get_native_id()
+    try:  # on Linux a thread's nice value and policy are its own: this lowers only the worker thread
+        os.setpriority(os.PRIO_PROCESS, tid, BACKGROUND_NICE)
+        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
     except (OSError, AttributeError) as exc:
-        log.info("background thread keeps normal priority: %s", exc)
+        log.info("background thread keeps a higher priority: %s", exc)
 
 
 class VisionStats:

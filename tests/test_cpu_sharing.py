@@ -94,8 +94,9 @@ async def test_background_work_runs_on_one_thread_at_the_lowest_priority() -> No
     try:
         nice, tid = await worker.run(lambda: (os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
                                               threading.get_native_id()))
+        policy = await worker.run(lambda: os.sched_getscheduler(threading.get_native_id()))
         _, again = await worker.run(lambda: (0, threading.get_native_id()))
     finally:
         worker.close()
-    assert nice == BACKGROUND_NICE and tid == again and tid != threading.get_native_id()
+    assert nice == BACKGROUND_NICE and policy == os.SCHED_IDLE and tid == again and tid != threading.get_native_id()
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < BACKGROUND_NICE  # the caller is not lowered
