@@ -52,15 +52,15 @@ class SentenceChunker:
                 break
             piece, self._buffer = self._buffer[: match.end()].strip(), self._buffer[match.end() :]
             if piece:
-                out.append(piece)
-        if len(self._buffer) > self.max_chars:
-            clauses = list(_CLAUSE_END.finditer(self._buffer))
-            end = clauses[-1].end() if clauses else self._buffer.rfind(" ") + 1
-            if end > 0:
-                out.append(self._buffer[:end].strip())
-                self._buffer = self._buffer[end:]
+                long, rest = split_long(piece, self.max_chars)
+                out += [*long, rest.strip()] if rest.strip() else long
+        out += self._cut_long()
         self._emitted = self._emitted or bool(out)
         return out
+
+    def _cut_long(self) -> list[str]:
+        pieces, self._buffer = split_long(self._buffer, self.max_chars)
+        return pieces
 
     def _first_words(self) -> list[str]:
         """The first piece cut after ``first_max_words`` complete words (a word is complete once
@@ -78,6 +78,25 @@ class SentenceChunker:
         return [piece] if piece else []
 
     def flush(self) -> list[str]:
-        """End of the stream: whatever is left."""
+        """End of the stream: whatever is left, in pieces of at most ``max_chars``."""
+        out = self._cut_long()
         piece, self._buffer = self._buffer.strip(), ""
-        return [piece] if piece else []
+        return [*out, piece] if piece else out
+
+
+def split_long(text: str, max_chars: int) -> tuple[list[str], str]:
+    """Cuts pieces of at most ``max_chars`` off the front of ``text`` while it is longer than that,
+    each at its last clause end, else its last space, else (one long word) at ``max_chars``;
+    returns them and the rest. Synthesis memory grows with a piece's length (Piper took
+    540-700 MB for one 500-character sentence), so no piece may be longer, whatever the text."""
+    out = []
+    while len(text) > max_chars:
+        head = text[: max_chars + 1]
+        clauses = list(_CLAUSE_END.finditer(head))
+        end = clauses[-1].end() if clauses else head.rfind(" ") + 1
+        if end <= 0:
+            end = max_chars
+        piece, text = text[:end].strip(), text[end:]
+        if piece:
+            out.append(piece)
+    return out, text

@@ -76,7 +76,7 @@ def test_chunker_splits_on_sentences_and_long_clauses() -> None:
     assert out == ["Hello there.", "How are you?"]
     assert c.flush() == ["I am fine"]
     long = SentenceChunker(max_chars=40).feed("one two three, four five six seven eight nine ten eleven")
-    assert long == ["one two three,"]
+    assert long == ["one two three,", "four five six seven eight nine ten"]  # no piece over 40, "eleven" waits
     assert SentenceChunker().feed("3.5 degrees") == []  # a decimal point is not a sentence end
 
 
@@ -247,3 +247,20 @@ def test_first_piece_is_cut_after_a_few_words_when_no_clause_ends() -> None:
     assert short.feed("I can see a red ") == [] and short.feed("sign. It ") == ["I can see a red sign."]
     assert SentenceChunker(first_max_words=5).feed("The sign says OPEN. And ") == ["The sign says OPEN."]
     assert SentenceChunker(first_max_words=0).feed("one two three four five six seven ") == []
+
+
+@pytest.mark.parametrize("text", [
+    "word " * 1000,  # a 5000-character sentence with no full stop
+    "x" * 3000,  # one long "word"
+    ("a clause, " * 60).strip() + ".",  # a 600-character sentence that ends
+    "Short. " + "and then " * 100 + "end.",
+])
+def test_no_piece_is_longer_than_max_chars_whatever_the_text(text: str) -> None:
+    c = SentenceChunker(max_chars=220)
+    whole = [*c.feed(text), *c.flush()]
+    assert whole and all(0 < len(p) <= 220 for p in whole), [len(p) for p in whole]
+    assert "".join(whole).replace(" ", "") == text.replace(" ", "")  # nothing lost or added
+    streamed = SentenceChunker(max_chars=220)
+    tokens = [text[i : i + 4] for i in range(0, len(text), 4)]
+    pieces = [p for t in tokens for p in streamed.feed(t)] + streamed.flush()
+    assert all(0 < len(p) <= 220 for p in pieces)
