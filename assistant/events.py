@@ -73,6 +73,9 @@ class Transcribed(Event):
     final: bool
     compute_ms: float
     early: bool = False  # decoded at the first pause, before the VAD was sure the turn had ended
+    # Whisper's whole time on it: ``compute_ms`` is only what was left after the utterance ended
+    # (0 at ``--speed 0`` when the early decode was done by then)
+    decode_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

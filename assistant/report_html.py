@@ -38,9 +38,15 @@ def waterfall(turn: dict[str, Any], scale_ms: float, width: int = 640) -> str:
 
 
 def render(title: str, lines: list[tuple[str, str, str]], scenes: list[tuple[float, str]],
-           turns: list[dict[str, Any]]) -> str:
-    """``lines`` are (time, who, text); ``scenes`` (frame time, description); ``turns`` turn_metrics records."""
+           turns: list[dict[str, Any]], *, facts: dict[str, Any] | None = None,
+           problems: list[str] | None = None) -> str:
+    """``lines`` are (time, who, text); ``scenes`` (frame time, description); ``turns`` turn_metrics records;
+    ``facts`` what ran (``report.run_facts``); ``problems`` one line per kind of error or restart."""
     e = html.escape
+    flat = {**{k: v for k, v in (facts or {}).items() if k != "versions"}, **(facts or {}).get("versions", {})}
+    run = "".join(f"<tr><td>{e(str(k))}</td><td>{e(str(v))}</td></tr>" for k, v in flat.items() if v is not None)
+    trouble = ("<ul class=\"problems\">" + "".join(f"<li>{e(p)}</li>" for p in problems) + "</ul>"
+               if problems else "<p>None.</p>")
     scale = max([t.get("first_audio_ms") or 0 for t in turns] + [1000.0])
     talk = "".join(f'<p class="{e(who.lower())}"><span>{e(t)}</span> <b>{e(who)}</b> {e(text)}</p>'
                    for t, who, text in lines)
@@ -51,9 +57,11 @@ def render(title: str, lines: list[tuple[str, str, str]], scenes: list[tuple[flo
     )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{e(title)}</title><style>
 body{{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}} p span{{color:#888;font-size:.85em}}
-p.you b{{color:#1f6feb}} p.assistant b{{color:#1a7f37}} p.camera b{{color:#8250df}}
+p.you b{{color:#1f6feb}} p.assistant b{{color:#1a7f37}} p.camera b{{color:#8250df}} p.look b{{color:#8250df}}
+p.error b,p.restart b,ul.problems{{color:#cf222e}}
 table{{border-collapse:collapse}} td{{border-bottom:1px solid #ddd;padding:3px 8px;vertical-align:top}}
-</style></head><body><h1>{e(title)}</h1><h2>Conversation</h2>{talk or "<p>(nothing said)</p>"}
+</style></head><body><h1>{e(title)}</h1><h2>Problems</h2>{trouble}<h2>Run</h2><table>{run}</table>
+<h2>Conversation</h2>{talk or "<p>(nothing said)</p>"}
 <h2>Latency per turn</h2><p>Milliseconds after the end of the user's speech.</p>{bars or "<p>(no turns)</p>"}
 <h2>What the camera saw</h2><table>{seen}</table></body></html>
 """

@@ -79,7 +79,7 @@ class TurnTimer:
 
     def __init__(self) -> None:
         self._speech_end: dict[int, tuple[float, float]] = {}  # utterance -> (end_at, detected t)
-        self._final: dict[int, tuple[float, float]] = {}  # utterance -> (t, compute ms)
+        self._final: dict[int, tuple[float, float, float | None]] = {}  # utterance -> (t, compute ms, decode ms)
         self._turns: dict[int, _TurnTimes] = {}
 
     def __call__(self, event: Event) -> None:
@@ -87,7 +87,7 @@ class TurnTimer:
             self._speech_end[event.utterance] = (event.speech_end_at, event.t)
             self._forget_before(event.utterance - KEEP_UTTERANCES)
         elif isinstance(event, Transcribed) and event.final:
-            self._final[event.utterance] = (event.t, event.compute_ms)
+            self._final[event.utterance] = (event.t, event.compute_ms, event.decode_ms)
         elif isinstance(event, ReplyRequested) and event.turn in self._turns:
             self._turns[event.turn].request = event.t
         elif isinstance(event, ReplyStarted):
@@ -121,7 +121,8 @@ class TurnTimer:
         if times is None or times.utterance not in self._speech_end:
             return None
         end_at, detected = self._speech_end.pop(times.utterance)
-        final_t, asr_ms = self._final.pop(times.utterance, (detected, 0.0))
+        final_t, asr_ms, decode_ms = self._final.pop(times.utterance, (detected, 0.0, None))
+        decoded = {} if decode_ms is None else {"asr_decode_ms": round(decode_ms, 1)}
 
         def since_end(x: float | None) -> float | None:
             return None if x is None else round((x - end_at) * 1000, 1)
@@ -137,7 +138,7 @@ class TurnTimer:
             first_token_ms=since_end(times.first_token),
             first_chunk_ms=since_end(times.first_chunk),
             first_audio_ms=since_end(times.first_audio),
-            compute={"asr_ms": round(asr_ms, 1), **{k: round(v, 1) for k, v in times.compute.items()}},
+            compute={"asr_ms": round(asr_ms, 1), **decoded, **{k: round(v, 1) for k, v in times.compute.items()}},
         )
 
 

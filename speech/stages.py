@@ -37,12 +37,13 @@ class FinalTranscript:
 
 
 @dataclass(slots=True, eq=False)
-class _EarlyJob:
+class EarlyJob:
     utterance: int
     end: float
     after: asyncio.Task[str] | None  # the running decode this one waits for
     started: bool = False  # Whisper is running it: a thread cannot be stopped
     task: asyncio.Task[str] | None = None
+    decode_ms: float = 0.0  # Whisper's time on it, once done
 
 
 class EarlyTranscriber:
@@ -72,7 +73,7 @@ class EarlyTranscriber:
         self.after_blocks = max(1, round(after_ms / 1000 * SAMPLE_RATE / BLOCK))  # silent blocks before decoding
         self.on_text = on_text  # told each early transcript as it is ready (the look starts on it)
         self.activity = activity  # an early decode is pipeline work: ``--speed 0`` waits for it
-        self._job: _EarlyJob | None = None
+        self._job: EarlyJob | None = None
         self._live: set[asyncio.Task[str]] = set()  # decodes running or waiting, taken or not
         self.used = 0
         self.wasted = 0
@@ -93,7 +94,7 @@ class EarlyTranscriber:
                 else:  # it was waiting for a running decode: this one waits for that instead
                     previous.task.cancel()
                     after = previous.after
-        job = _EarlyJob(utterance, end, after)
+        job = EarlyJob(utterance, end, after)
         job.task = asyncio.create_task(self._decode(job, audio), name=f"early-asr-{utterance}")
         self._live.add(job.task)
         if self.activity is not None:
@@ -101,11 +102,15 @@ class EarlyTranscriber:
         job.task.add_done_callback(lambda t: self._done(utterance, t))
         self._job = job
 
-    async def _decode(self, job: _EarlyJob, audio: Audio) -> str:
+    async def _decode(self, job: EarlyJob, audio: Audio) -> str:
         if job.after is not None:
             await asyncio.wait({job.after})
         job.started = True
-        return await asyncio.to_thread(self.asr.transcribe, audio)
+        started = time.perf_counter()
+        try:
+            return await asyncio.to_thread(self.asr.transcribe, audio)
+        finally:
+            job.decode_ms = (time.perf_counter() - started) * 1000
 
     def _done(self, utterance: int, task: asyncio.Task[str]) -> None:
         self._live.discard(task)
@@ -119,12 +124,12 @@ class EarlyTranscriber:
             except Exception:
                 log.exception("early transcript listener failed")
 
-    def take(self, utterance: int, end: float) -> asyncio.Task[str] | None:
+    def take(self, utterance: int, end: float) -> EarlyJob | None:
         """The early decode of exactly this utterance, if there is one."""
         job, self._job = self._job, None
         if job is not None and job.task is not None and job.utterance == utterance and abs(job.end - end) < 1e-6:
             self.used += 1
-            return job.task
+            return job
         if job is not None:
             self.wasted += 1
         return None
@@ -221,19 +226,20 @@ async def run_asr(
         started = time.perf_counter()
         job = early.take(utt.utterance, utt.end) if early is not None else None
         text: str | None = None
-        if job is not None:
+        if job is not None and job.task is not None:
             try:
-                text = await job
+                text = await job.task
             except Exception:
                 log.warning("early decode of utterance %d failed; decoding again", utt.utterance, exc_info=True)
         was_early = text is not None
         if text is None:
             text = await asyncio.to_thread(asr.transcribe, utt.audio)
         compute_ms = (time.perf_counter() - started) * 1000
+        decode_ms = job.decode_ms if was_early and job is not None else compute_ms
         bus.publish(
             Transcribed(
                 t=bus.clock.now(), utterance=utt.utterance, text=text, final=True, compute_ms=compute_ms,
-                early=was_early,
+                early=was_early, decode_ms=decode_ms,
             )
         )
         if _WORDS.search(text):

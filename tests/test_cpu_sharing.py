@@ -47,11 +47,11 @@ async def test_a_pause_during_a_running_decode_is_decoded_next_and_a_newer_one_r
     early.pause(1, 3.0, clip(3))  # the real end of the turn: replaces the waiting one
     assert early.decoding
     job = early.take(1, 3.0)
-    assert job is not None and not job.done()
+    assert job is not None and job.task is not None and not job.task.done()
     asr.release.release()  # the first decode ends; the newest pause's starts at once
     assert await asyncio.to_thread(asr.started.acquire, True, 30)
     asr.release.release()
-    assert await job == "clip 3"
+    assert await job.task == "clip 3" and job.decode_ms > 0
     assert asr.heard == ["clip 1", "clip 3"]  # the replaced pause was never decoded
     assert early.used == 1 and early.wasted == 2
     await asyncio.sleep(0)  # the done callbacks run

@@ -97,6 +97,7 @@ def test_turn_metrics_for_every_turn(replay: tuple[Path, list[dict[str, Any]], s
             <= m["first_chunk_ms"] <= m["first_audio_ms"]
         )
         assert m["compute"]["asr_ms"] >= 0 and m["compute"]["tts_ms"] > 0
+        assert m["compute"]["asr_decode_ms"] > 50  # Whisper's own time, even when it was all before the end
     # Each question ends in a long silence: its decode started at the first pause.
     assert all(e["early"] for e in events if e["type"] == "transcript" and e["final"])
     summary = json.loads((out / "metrics.json").read_text())
@@ -138,6 +139,10 @@ def test_report_files(replay: tuple[Path, list[dict[str, Any]], str], session_ma
     assert "first audio" in page and "OPEN" in page
     assert "src=" not in page and "<link" not in page and "<script" not in page  # opens with no network
     assert "You:" in stdout and "Assistant:" in stdout
+    assert "Problems: none" in transcript and "Run: speed 0" in transcript and "faster-whisper" in transcript
+    times = re.findall(r"\((\d\d):(\d\d\.\d)\):", transcript)
+    seconds = [int(m) * 60 + float(s) for m, s in times]
+    assert len(seconds) > 6 and seconds == sorted(seconds)  # camera lines (frame time) in time order too
 
 
 def test_questions_about_the_view_get_a_fresh_look(replay: tuple[Path, list[dict[str, Any]], str]) -> None:
