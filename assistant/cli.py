@@ -2,7 +2,8 @@
 
 Exit status: 0 when the session ran to its end, 2 for bad input (a missing or
 corrupt file, an invalid config, an unknown backend, a missing model), 130 when
-stopped with Ctrl-C. Errors are one line on stderr; the output folder keeps
+stopped with Ctrl-C or SIGTERM (which stops it the same way: the session ends and the
+report is written). Errors are one line on stderr; the output folder keeps
 everything written up to that point.
 """
 
@@ -13,10 +14,13 @@ import asyncio
 import datetime
 import logging
 import os
+import signal
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, TypeVar
 
 # Quiet the ffmpeg/OpenCV loggers before cv2 is imported: bad input gets our one line.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -32,6 +36,44 @@ from .eventlog import EventBus, JsonlWriter
 from .report import Report
 
 log = logging.getLogger("omnilive")
+
+T = TypeVar("T")
+
+
+def _sigterm_outside_the_loop(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # as Ctrl-C: before or after the session runs, nothing to end cleanly
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` (with the SIGUSR1 task dump) in which SIGTERM does what Ctrl-C does: the main
+    task is cancelled, its cleanup runs (the session ends, the log is closed), then KeyboardInterrupt.
+    It does not go through SIGINT's handler, which a process started in the background lacks."""
+    terminated = False
+
+    async def run() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def terminate() -> None:
+            nonlocal terminated
+            if not terminated:
+                terminated = True
+                task.cancel()
+
+        loop.add_signal_handler(signal.SIGTERM, terminate)
+        try:
+            return await with_task_dump(main)
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+            signal.signal(signal.SIGTERM, _sigterm_outside_the_loop)
+
+    try:
+        return asyncio.run(run())
+    except asyncio.CancelledError:
+        if terminated:
+            raise KeyboardInterrupt from None
+        raise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,6 +159,7 @@ def _assistant_error(exc: BaseException) -> AssistantError | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _sigterm_outside_the_loop)
     wall_start = time.perf_counter()
     extra: dict[str, Any] = {}
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
@@ -169,8 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             bus.subscribe(subscriber)
         console.print(f"[bold]omnilive[/] replaying {sources.label} at speed {speed:g} → {out}")
         try:
-            stats = asyncio.run(with_task_dump(run_replay(settings, sources, models, bus, out,
-                                                          on_progress=view.progress)))
+            stats = run_async(run_replay(settings, sources, models, bus, out, on_progress=view.progress))
         finally:
             view.close()
         extra["pipeline_seconds"] = round(stats.wall_seconds, 2)
@@ -180,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     except KeyboardInterrupt:
-        print(f"omnilive: interrupted; output kept in {out}", file=sys.stderr)
+        print(f"omnilive: interrupted; output kept in {out}" if out else "omnilive: interrupted", file=sys.stderr)
         return 130
     except BaseException as exc:
         found = _assistant_error(exc)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from kiosk.settings import KioskSettings
 
@@ -78,6 +78,16 @@ class DescriberSettings(_Strict):
     look_pattern: str | None = None  # regex for such questions (default: perception.look.VISUAL_QUESTION)
     look_timeout_s: float = Field(3.0, gt=0)
     stale_after_s: float = Field(10.0, gt=0)  # a description the camera has not confirmed for longer is stale
+
+    @field_validator("look_pattern")
+    @classmethod
+    def _look_pattern_compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern, re.IGNORECASE)  # as perception.look.Look compiles it
+            except (re.error, OverflowError, RecursionError) as exc:
+                raise ValueError(f"not a valid regular expression ({exc})") from exc
+        return pattern
 
     @model_validator(mode="after")
     def _older_tesseract_switch(self) -> DescriberSettings:
@@ -243,6 +253,17 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[keys[-1]] = value
 
 
+def _yaml(text: str) -> Any:
+    """``yaml.safe_load``, with every failure a ``yaml.YAMLError``: PyYAML also raises ValueError
+    ("2001-02-30", "!!int 0x"), AttributeError ("!!timestamp 1") and RecursionError (deep nesting)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise
+    except Exception as exc:
+        raise yaml.YAMLError(f"{type(exc).__name__}: {exc}") from exc
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ConfigError(f"--set {text}: expected dotted.path=value")
@@ -250,7 +271,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not key.strip():
         raise ConfigError(f"--set {text}: empty field name")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = _yaml(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     if isinstance(value, bool) and raw.strip().lower() not in ("true", "false"):
@@ -260,9 +281,14 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def _loc_part(part: int | str) -> str:
+    text = str(part)  # a key that would break the line or hide in it is quoted: '\n', ' '
+    return text if text and text.isprintable() and text.strip() == text else repr(part)
+
+
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    where = ".".join(_loc_part(p) for p in first["loc"]) or "(top level)"
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown field"
@@ -279,10 +305,12 @@ def load_settings(
     data: dict[str, Any] = {}
     base = Path.cwd()
     if path is not None:
-        if not path.is_file():
-            raise ConfigError(f"config file '{path}': no such file")
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            if not path.is_file():  # a folder, or a FIFO that would block the read
+                raise ConfigError(f"config file '{path}': {'not a file' if path.exists() else 'no such file'}")
+            loaded = _yaml(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"config file '{path}': cannot read it ({exc.strerror or exc})") from exc
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file '{path}': not valid YAML ({exc})".replace("\n", " ")) from exc
         if loaded is not None and not isinstance(loaded, dict):

@@ -12,7 +12,6 @@ from rich.console import Console
 from .clock import MediaClock
 from .config import Settings
 from .console import ConsoleView
-from .diagnostics import with_task_dump
 from .eventlog import EventBus, JsonlWriter, Subscriber
 from .events import DeviceStatus
 from .pipeline import Pipeline
@@ -102,9 +101,11 @@ async def run_live_session(
 
 
 def run_live_cli(settings: Settings, console: Console, extra: dict[str, Any], out: Path) -> int:
+    from .cli import run_async  # SIGTERM stops it as Ctrl-C does
+
     report = Report()
     try:
-        asyncio.run(with_task_dump(run_live_session(settings, console, out, report, extra)))
+        run_async(run_live_session(settings, console, out, report, extra))
     finally:
         report.write(out, extra)
     return 0

@@ -64,6 +64,7 @@ import numpy as np
 import soundfile as sf
 
 from perception.frames import Frame, Image
+from speech.sinks import open_wav
 from speech.vad import SAMPLE_RATE, AudioBlock
 
 from .errors import DeviceError, InputError
@@ -77,7 +78,6 @@ EVENTS_FILE = "events.jsonl"
 
 _QUEUE_FRAMES = 16  # frames waiting for the encoder; 1.6 s at 10 fps, ~15 MB at 640x480
 _CLOSE_TIMEOUT_S = 10.0
-_SFC_SET_UPDATE_HEADER_AUTO = 0x1061  # sndfile.h
 
 
 @dataclass(slots=True)
@@ -104,15 +104,6 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
-
-def _open_wav(path: Path) -> sf.SoundFile:
-    wav = sf.SoundFile(str(path), "w", samplerate=SAMPLE_RATE, channels=1, subtype="PCM_16", format="WAV")
-    # soundfile has no public sf_command; its cffi handles (_snd, _ffi, _file) are stable since 0.9.
-    if sf._snd.sf_command(wav._file, _SFC_SET_UPDATE_HEADER_AUTO, sf._ffi.NULL, 1) != 1:
-        wav.close()
-        raise DeviceError(f"'{path}': libsndfile refused to keep the WAV header up to date")
-    return wav
 
 
 class _VideoEncoder:
@@ -284,7 +275,7 @@ class SessionRecorder:
             raise InputError(f"session folder '{self.folder}': already holds a recording ({MANIFEST})")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            self._wav = _open_wav(self.folder / AUDIO_FILE)
+            self._wav = open_wav(self.folder / AUDIO_FILE, SAMPLE_RATE)
         except (OSError, sf.LibsndfileError) as exc:
             raise InputError(f"session folder '{self.folder}': cannot write to it ({exc})") from exc
         self._started = True

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict
 
 
 class StrictModel(BaseModel):
-    """Unknown fields are an error, so a typo in a YAML file is reported, not ignored."""
+    """Unknown fields are an error, so a typo in a YAML file is reported, not ignored; so is a
+    number that is not finite (``.inf``, ``nan``): no setting means "forever", and events.jsonl,
+    which records the settings, must stay strict JSON."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)

@@ -1,4 +1,10 @@
-"""Where reply audio goes. ``WavReplySink`` writes one ``replies/turn-NN.wav`` per turn."""
+"""Where reply audio goes. ``WavReplySink`` writes one ``replies/turn-NN.wav`` per turn.
+
+A WAV's header holds its sizes, which libsndfile writes only on close: a process killed
+mid-turn would leave a header that says the file is empty. :func:`open_wav` has libsndfile
+rewrite the header after every write (``SFC_SET_UPDATE_HEADER_AUTO``, a few µs a write, no
+fsync), so a killed process leaves a WAV that reads with every block written but the one in flight.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,21 @@ from typing import Protocol
 import numpy as np
 import soundfile as sf
 
+from assistant.errors import DeviceError
+
 from .tts import Pcm
+
+_SFC_SET_UPDATE_HEADER_AUTO = 0x1061  # sndfile.h
+
+
+def open_wav(path: Path, sample_rate: int) -> sf.SoundFile:
+    """A mono PCM_16 WAV open for writing, whose header is kept current after every write."""
+    wav = sf.SoundFile(str(path), "w", samplerate=sample_rate, channels=1, subtype="PCM_16", format="WAV")
+    # soundfile has no public sf_command; its cffi handles (_snd, _ffi, _file) are stable since 0.9.
+    if sf._snd.sf_command(wav._file, _SFC_SET_UPDATE_HEADER_AUTO, sf._ffi.NULL, 1) != 1:
+        wav.close()
+        raise DeviceError(f"'{path}': libsndfile refused to keep the WAV header up to date")
+    return wav
 
 
 class ReplySink(Protocol):
@@ -34,7 +54,7 @@ class WavReplySink:
     async def open_turn(self, turn: int, sample_rate: int) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._path = self.folder / f"turn-{turn:02d}.wav"
-        self._file = sf.SoundFile(self._path, "w", samplerate=sample_rate, channels=1, subtype="PCM_16")
+        self._file = open_wav(self._path, sample_rate)
         self._frames = 0
         self._rate = sample_rate
 
@@ -42,7 +62,7 @@ class WavReplySink:
         if self._file is None:
             raise RuntimeError("write() outside a turn")
         # No flush(): in libsndfile that is an fsync, and an fsync per block on the event loop can
-        # stall it for seconds while the disk is busy. The file is complete once the turn closes.
+        # stall it for seconds while the disk is busy. The header is rewritten (see open_wav).
         self._file.write(np.asarray(pcm, dtype=np.int16))
         self._frames += len(pcm)
 
