@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             from .live_cli import run_live_cli
 
             out = _out_dir(settings)
-            return run_live_cli(settings, console, extra, out)
+            made_for_this_run = settings.output.dir is None and settings.live.record is None
+            return run_live_cli(settings, console, extra, out, prune_siblings=made_for_this_run)
         from .models import prepare_models
         from .session import make_clock, prepare_sources, run_replay
 

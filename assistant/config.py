@@ -39,6 +39,14 @@ class ReplaySettings(_Strict):
 
 class OutputSettings(_Strict):
     dir: Path | None = None
+    # Live and kiosk modes only (a replay writes where it is told and removes nothing):
+    # run folders beside this run's, and this run's reply WAVs, stay under max_mb together,
+    # oldest removed first; runs older than max_age_days go. Folders beside an --out or
+    # --record folder are never touched. null: no cap.
+    max_mb: float | None = Field(1024, gt=0)
+    max_age_days: float | None = Field(30, gt=0)
+    events_max_mb: float | None = Field(20, gt=0)  # events.jsonl rotates past this (null: never)
+    events_keep: int = Field(3, ge=1)  # rotated logs kept: events.1.jsonl, events.2.jsonl, ...
 
 
 class VideoSettings(_Strict):

@@ -10,12 +10,13 @@ from typing import Any
 from rich.console import Console
 
 from .clock import MediaClock
-from .config import Settings
+from .config import OutputSettings, Settings
 from .console import ConsoleView
 from .eventlog import EventBus, JsonlWriter, Subscriber
 from .events import DeviceStatus
 from .pipeline import Pipeline
 from .report import Report
+from .retention import MB, RetentionGuard
 
 
 async def run_live_session(
@@ -29,8 +30,12 @@ async def run_live_session(
     on_ready: Callable[[Pipeline], None] | None = None,
     subscribers: Sequence[Subscriber] = (),
     view: bool = True,
+    prune_siblings: bool = False,
 ) -> None:
-    """Opens the devices, loads the models and runs live until ``stop`` (or Ctrl-C)."""
+    """Opens the devices, loads the models and runs live until ``stop`` (or Ctrl-C).
+
+    Output is kept under ``output.max_mb`` (:mod:`assistant.retention`); the run folders beside
+    ``out`` are pruned only with ``prune_siblings`` (a folder made for this run, not one the user named)."""
     from perception.camera import CameraSource
     from speech.devices import resolve_audio_device
     from speech.mic import Microphone
@@ -67,7 +72,11 @@ async def run_live_session(
         if live.record is not None:
             recorder = SessionRecorder(out)
             recorder.start()
-        writer = JsonlWriter(out / "events.jsonl")
+        writer = event_log(out, settings.output)
+        guard = retention_guard(out, settings.output, siblings=prune_siblings)
+        if guard is not None:
+            guard.run_once()
+            bus.subscribe(guard)
         console_view = ConsoleView(console, live=clock) if view else None
         for subscriber in (writer, report, console_view, *subscribers):
             if subscriber is not None:
@@ -100,12 +109,25 @@ async def run_live_session(
             await asyncio.to_thread(recorder.close)
 
 
-def run_live_cli(settings: Settings, console: Console, extra: dict[str, Any], out: Path) -> int:
+def event_log(out: Path, output: OutputSettings) -> JsonlWriter:
+    """``events.jsonl`` in ``out``, rotated past ``output.events_max_mb``."""
+    limit = None if output.events_max_mb is None else int(output.events_max_mb * MB)
+    return JsonlWriter(out / "events.jsonl", max_bytes=limit, keep=output.events_keep)
+
+
+def retention_guard(out: Path, output: OutputSettings, *, siblings: bool) -> RetentionGuard | None:
+    if output.max_mb is None:
+        return None
+    return RetentionGuard(out, max_mb=output.max_mb, max_age_days=output.max_age_days, siblings=siblings)
+
+
+def run_live_cli(settings: Settings, console: Console, extra: dict[str, Any], out: Path,
+                 *, prune_siblings: bool = False) -> int:
     from .cli import run_async  # SIGTERM stops it as Ctrl-C does
 
     report = Report()
     try:
-        run_async(run_live_session(settings, console, out, report, extra))
+        run_async(run_live_session(settings, console, out, report, extra, prune_siblings=prune_siblings))
     finally:
         report.write(out, extra)
     return 0

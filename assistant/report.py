@@ -10,12 +10,14 @@ from __future__ import annotations
 import collections
 import importlib.metadata
 import json
+import math
 import platform
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .eventlog import finite
 from .events import (
     ErrorOccurred,
     Event,
@@ -36,6 +38,8 @@ LOOK_SUFFIX = ":look"  # the backend name of a description the question-aware lo
 
 
 def _fmt_t(t: float) -> str:
+    if not math.isfinite(t):
+        return "--:--"
     m, s = divmod(t, 60)
     return f"{int(m):02d}:{s:04.1f}"
 
@@ -164,5 +168,5 @@ class Report:
             **(extra or {}),
         }
         tmp = out_dir / "metrics.json.tmp"
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(finite(metrics), indent=2, allow_nan=False) + "\n", encoding="utf-8")
         tmp.replace(out_dir / "metrics.json")

@@ -14,11 +14,14 @@ The current run's events, report and metrics are never removed: they say what ha
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from .events import Event, ReplyAudioEnded
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +53,20 @@ def _age_key(path: Path) -> tuple[float, str]:
         return 0.0, path.name
 
 
-def prune(current: Path, *, max_mb: float, max_age_days: float | None = None, now: float | None = None) -> Pruned:
+def prune(
+    current: Path, *, max_mb: float, max_age_days: float | None = None, now: float | None = None,
+    siblings: bool = True,
+) -> Pruned:
     """Removes what is needed so that ``current`` and the run folders beside it hold at most
     ``max_mb``: first earlier runs older than ``max_age_days``, then earlier runs oldest first,
     then the current run's oldest reply WAVs. Only folders that hold an ``events.jsonl`` count
-    as runs, so nothing else in the parent folder is ever touched."""
+    as runs, so nothing else in the parent folder is ever touched; with ``siblings`` False (a
+    folder the user named), no other folder is."""
     limit = int(max_mb * MB)
     now = time.time() if now is None else now
     parent = current.parent
     runs = sorted((p for p in parent.iterdir() if p.is_dir() and p.resolve() != current.resolve()
-                   and (p / "events.jsonl").is_file()), key=_age_key) if parent.is_dir() else []
+                   and (p / "events.jsonl").is_file()), key=_age_key) if siblings and parent.is_dir() else []
     sizes = {p: tree_size(p) for p in runs}
     total = sum(sizes.values()) + tree_size(current)
     folders = replies = freed = 0
@@ -87,3 +94,41 @@ def prune(current: Path, *, max_mb: float, max_age_days: float | None = None, no
         log.info("retention: removed %d earlier run(s) and %d reply WAV(s), %.1f MB, to stay under %.0f MB",
                  folders, replies, freed / MB, max_mb)
     return Pruned(folders, replies, freed)
+
+
+class RetentionGuard:
+    """Applies :func:`prune` when a run starts and after every reply (an event subscriber), on a
+    worker thread so that removing a large folder never stalls the pipeline; one pass at a time."""
+
+    def __init__(self, current: Path, *, max_mb: float, max_age_days: float | None, siblings: bool) -> None:
+        self.current = current
+        self.max_mb = max_mb
+        self.max_age_days = max_age_days
+        self.siblings = siblings
+        self.passes = 0
+        self.removed_folders = 0
+        self.removed_replies = 0
+        self._running: asyncio.Future[Pruned] | None = None
+
+    def run_once(self) -> Pruned:
+        done = prune(self.current, max_mb=self.max_mb, max_age_days=self.max_age_days, siblings=self.siblings)
+        self.passes += 1
+        self.removed_folders += done.folders
+        self.removed_replies += done.replies
+        return done
+
+    def __call__(self, event: Event) -> None:
+        if not isinstance(event, ReplyAudioEnded) or (self._running is not None and not self._running.done()):
+            return
+        self._running = asyncio.get_running_loop().run_in_executor(None, self.run_once)
+        self._running.add_done_callback(_log_failure)
+
+    async def wait(self) -> None:
+        """Until the pass in progress (if any) has ended."""
+        if self._running is not None:
+            await asyncio.wait({self._running})
+
+
+def _log_failure(future: asyncio.Future[Pruned]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("retention: pruning failed: %s", future.exception())

@@ -8,6 +8,9 @@ test waits until the pipeline has handled what it heard (or the assistant is tal
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,26 +273,25 @@ def test_live_command_line_device_errors_and_listing(tmp_path: Path) -> None:
                 assert MIC in lines[0] or SPEAKER in lines[0]  # it lists what is available
 
 
-def test_live_command_line_runs_headless_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    """`--live --preview` on a machine without a display: it says so, runs, and Ctrl-C stops it."""
+def _live_until_described(tmp_path: Path, args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], str, str]:
+    """Runs ``run_assistant.py --live`` on the simulated sound card until the camera is described,
+    then stops it with Ctrl-C; returns the process, its stdout and its stderr."""
     import os
-    import subprocess
     import sys
 
     from .conftest import ROOT, ctrl_c, interruptible
 
     clip = tmp_path / "camera.avi"
     write_clip(SESSION / "video.mp4", clip, 2.0)
-    out = tmp_path / "out"
     with SimulatedSoundCard(tmp_path / "card", mic_rate=RATE, speaker_rate=SPEAKER_RATE) as card:
         card.release()
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_") and k != "DISPLAY"}
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONFAULTHANDLER"] = "1"
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "run_assistant.py"), "--config", "configs/desktop.yaml", "--preview",
-             "--camera", str(clip), "--mic", MIC, "--speaker", SPEAKER, "--out", str(out)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible,
+            [sys.executable, str(ROOT / "run_assistant.py"), "--config", str(ROOT / "configs" / "desktop.yaml"),
+             "--camera", str(clip), "--mic", MIC, "--speaker", SPEAKER, *args],
+            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible,
         )
         try:
             assert proc.stdout is not None
@@ -301,12 +303,45 @@ def test_live_command_line_runs_headless_and_stops_on_ctrl_c(tmp_path: Path) -> 
             rest, stderr = ctrl_c(proc, 30)
         finally:
             proc.kill()
-    text = "".join(seen) + rest
+    return proc, "".join(seen) + rest, stderr
+
+
+def _older_run(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "events.jsonl").write_text('{"type": "session_start"}\n')
+    (folder / "replies.bin").write_bytes(b"\0" * 3 * 1024 * 1024)
+    return folder
+
+
+def test_live_command_line_runs_headless_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    """`--live --preview` on a machine without a display: it says so, runs, and Ctrl-C stops it.
+    A folder the user named (--out) never costs the folders beside it anything, whatever the cap."""
+    from .conftest import ROOT
+
+    out = tmp_path / "out"
+    beside = _older_run(tmp_path / "older")
+    proc, text, stderr = _live_until_described(
+        tmp_path, ["--preview", "--out", str(out), "--set", "output.max_mb=1"], cwd=ROOT)
     assert "running headless" in text
     assert proc.returncode == 130, stderr
     events = read_events(out)
     assert events[0]["type"] == "session_start" and events[-1]["type"] == "session_end"
     assert any(e["type"] == "scene" for e in events)
+    assert beside.exists()
+
+
+def test_live_runs_in_their_own_folders_stay_under_the_size_cap(tmp_path: Path) -> None:
+    """Each live start makes runs/<time>/; earlier runs go, oldest first, once they pass output.max_mb."""
+    runs = tmp_path / "runs"
+    oldest, older = _older_run(runs / "20260101-000000"), _older_run(runs / "20260102-000000")
+    now = time.time()  # both within output.max_age_days: only the size cap removes one
+    os.utime(oldest, (now - 200, now - 200))
+    os.utime(older, (now - 100, now - 100))
+    proc, _, stderr = _live_until_described(tmp_path, ["--set", "output.max_mb=4"], cwd=tmp_path)
+    assert proc.returncode == 130, stderr
+    left = sorted(p.name for p in runs.iterdir())
+    assert left[0] == "20260102-000000" and len(left) == 2  # the oldest went; this run's folder is there
+    assert read_events(runs / left[1])[-1]["type"] == "session_end"
 
 
 async def test_half_duplex_does_not_hear_the_assistant(

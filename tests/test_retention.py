@@ -52,3 +52,27 @@ def test_the_current_run_loses_its_oldest_replies_but_never_its_record(tmp_path:
     assert left == ["turn-05.wav", "turn-06.wav"] and done.replies == 4
     assert (current / "events.jsonl").is_file() and (current / "blob.bin").is_file()
     assert tree_size(current) <= 3 * MB
+
+
+def test_the_event_log_rotates_and_every_line_stays_strict_json(tmp_path: Path) -> None:
+    import json
+
+    from assistant.eventlog import JsonlWriter
+    from assistant.events import SceneDescribed
+
+    path = tmp_path / "events.jsonl"
+    writer = JsonlWriter(path, max_bytes=4000, keep=2)
+    for i in range(200):
+        writer(SceneDescribed(t=float(i), text="a cup " * 5, frame_t=float(i), change=float("inf") if i == 195 else 0.1,
+                              backend="basic", compute_ms=float("nan") if i == 196 else 1.0))
+    writer.close()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["events.1.jsonl", "events.2.jsonl", "events.jsonl"] and writer.rotations > 2
+    assert all(p.stat().st_size <= 4000 + 300 for p in tmp_path.iterdir())
+    lines = [json.loads(line, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))  # Infinity: fail
+             for name in ("events.2.jsonl", "events.1.jsonl", "events.jsonl")
+             for line in (tmp_path / name).read_text().splitlines()]
+    ts = [line["t"] for line in lines]
+    assert ts == sorted(ts) and ts[-1] == 199.0  # the newest lines, in order, none lost between files
+    assert [line["change"] for line in lines if line["t"] == 195.0] == [None]
+    assert [line["compute_ms"] for line in lines if line["t"] == 196.0] == [None]
