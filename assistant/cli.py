@@ -20,7 +20,7 @@ import time
 from collections.abc import Coroutine
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 # Quiet the ffmpeg/OpenCV loggers before cv2 is imported: bad input gets our one line.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -76,8 +76,14 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
         raise
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """A bad argument is one line, like every other bad input (argparse prints the usage too)."""
+        self.exit(2, f"omnilive: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="run_assistant.py",
         description="omnilive: an assistant that sees and talks. Replays a recorded session through the pipeline.",
     )

@@ -148,10 +148,12 @@ def _wait_for(proc: subprocess.Popen[str], found: Callable[[], Any], what: str, 
         result = found()
         if result:
             return result
-        if proc.poll() is not None:
-            _, stderr = proc.communicate()
-            raise AssertionError(f"exited {proc.returncode} before {what}:\n{stderr[-3000:]}")
-        time.sleep(0.01)
+        try:  # waits on the child between looks at the file: an exit ends the wait at once
+            proc.wait(timeout=0.01)
+        except subprocess.TimeoutExpired:
+            continue
+        _, stderr = proc.communicate()
+        raise AssertionError(f"exited {proc.returncode} before {what}:\n{stderr[-3000:]}")
     raise AssertionError(f"no {what} within {timeout:g} s")
 
 
@@ -250,3 +252,11 @@ def test_sigterm_live_ends_it_like_ctrl_c(tmp_path: Path) -> None:
     assert events[0]["type"] == "session_start"
     assert events[-1]["type"] == "session_end" and events[-1]["reason"] == "interrupted"
     assert (out / "metrics.json").is_file() and (out / "transcript.md").is_file()
+
+
+@pytest.mark.parametrize("args", [["--speed", "fast"], ["--bogus"], ["--config"]])
+def test_a_bad_argument_is_one_line_and_exit_2(args: list[str]) -> None:
+    proc = run_cli(*args)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("omnilive: error:"), proc.stderr
+    assert "usage:" not in proc.stderr
