@@ -42,7 +42,7 @@ from assistant.events import (
     StageRestarted,
 )
 from assistant.settings_base import StrictModel
-from perception.basic import DETECT_WIDTH, count_faces, count_people, face_cascade, people_detector, resize_to_width
+from perception.basic import count_faces, count_people, detection_image, face_cascade, people_detector
 from perception.frames import Frame, Image
 
 log = logging.getLogger(__name__)
@@ -75,9 +75,11 @@ class Detector(Protocol):
 
 class PresenceDetector:
     """Is someone in front of the camera? Haar frontal faces (``"face"``), HOG whole-body
-    people (``"person"``) or either (``"any"``), on a grayscale/BGR copy shrunk to
-    :data:`perception.basic.DETECT_WIDTH` pixels wide. A face must be about 50 px wide
-    in a 640 px frame to be found, which suits someone standing at a kiosk."""
+    people (``"person"``) or either (``"any"``), on the copy the ``basic`` describer looks at
+    (:func:`perception.basic.detection_image`: 320 px wide, or 160 px tall for a wide frame, so
+    a banner camera's people still fill the HOG window). A face must be about 50 px wide
+    in a 640 px frame to be found, which suits someone standing at a kiosk. Any frame
+    size is safe: a frame smaller than a detector's window is not looked at by it."""
 
     def __init__(self, kind: DetectorKind = "face") -> None:
         if kind not in ("face", "person", "any"):
@@ -94,7 +96,7 @@ class PresenceDetector:
     def detect(self, image: Image) -> bool:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected a BGR uint8 frame, got {image.dtype} {image.shape}")
-        small = resize_to_width(image, DETECT_WIDTH)
+        small = detection_image(image)
         with self._lock:
             if self._faces is not None and count_faces(self._faces, cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)):
                 return True

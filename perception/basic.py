@@ -165,7 +165,8 @@ def count_people(hog: cv2.HOGDescriptor, image: Image) -> int:
     """Confident HOG detections of people in a BGR image (best at :data:`DETECT_WIDTH`).
 
     An image smaller than the detector's window (64x128) holds no whole person, and
-    OpenCV aborts the process (SIGABRT) on it, so it is not looked at."""
+    OpenCV kills the process on one under it (SIGSEGV or SIGABRT: 160x90 does), so it is
+    not looked at; :func:`detection_image` keeps a wide frame tall enough to be."""
     window_w, window_h = hog.winSize
     if image.shape[0] < window_h or image.shape[1] < window_w:
         return 0
@@ -182,15 +183,6 @@ def detection_image(image: Image) -> Image:
         return image
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     resized: Image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    return resized
-
-
-def resize_to_width(image: Image, width: int) -> Image:
-    """``image`` shrunk to ``width`` pixels wide, keeping its aspect; unchanged if not wider."""
-    if image.shape[1] <= width:
-        return image
-    height = max(1, round(image.shape[0] * width / image.shape[1]))
-    resized: Image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
     return resized
 
 

@@ -145,7 +145,7 @@ def to_pil(image: Image, max_side: int) -> Any:
     h, w = image.shape[:2]
     scale = max_side / max(h, w)
     if scale < 1:
-        image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     return pil.fromarray(np.ascontiguousarray(rgb))
 

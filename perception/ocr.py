@@ -100,9 +100,9 @@ class RapidOcrReader:
         return {int(s.session.get_session_options().intra_op_num_threads) for s in sessions}
 
     def read(self, image: Image) -> list[str]:
-        if min(image.shape[:2]) < _MIN_SIDE:
-            return []
         image = _shrink(image, _MAX_SIDE)
+        if min(image.shape[:2]) < _MIN_SIDE:  # as shrunk: a 4000x8 strip is looked at as 960x2
+            return []
         try:
             result, _elapsed = self._engine(image)
         except Exception as exc:  # onnxruntime raises its own types; translate them here, at the edge
@@ -161,9 +161,9 @@ class TesseractReader:
         self._tesseract: Any = pytesseract
 
     def read(self, image: Image) -> list[str]:
-        if min(image.shape[:2]) < _MIN_SIDE:
-            return []
         gray = cv2.cvtColor(_shrink(image, _TESS_MAX_SIDE), cv2.COLOR_BGR2GRAY)
+        if min(gray.shape[:2]) < _MIN_SIDE:
+            return []
         try:
             data = self._tesseract.image_to_data(
                 ink_only(gray), config="--psm 11", output_type=self._tesseract.Output.DICT, timeout=_TESS_TIMEOUT_S

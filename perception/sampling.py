@@ -36,7 +36,8 @@ class ChangeGate:
     def thumbnail(self, image: Image) -> npt.NDArray[np.float32]:
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         h, w = gray.shape[:2]
-        small = cv2.resize(gray, (self.size, max(1, round(self.size * h / w))), interpolation=cv2.INTER_AREA)
+        scale = self.size / max(h, w)  # fits inside size x size: a tall 2x8000 frame is not a 64x256000 thumbnail
+        small = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
         thumb: npt.NDArray[np.float32] = np.asarray(small, dtype=np.float32) / np.float32(255.0)
         return thumb
 
