@@ -3,7 +3,7 @@
 Every command is an object with ``cmd`` (which command) and ``id`` (1..64
 characters, echoed in its result), plus the command's own fields::
 
-    {"id": "a1", "cmd": "say", "text": "Welcome!"}        text: 1..500 characters
+    {"id": "a1", "cmd": "say", "text": "Welcome!"}        text: 1..500 characters, no control characters
     {"id": "a2", "cmd": "mute"}
     {"id": "a3", "cmd": "unmute"}
     {"id": "a4", "cmd": "reset"}                          clear the conversation
@@ -12,24 +12,40 @@ characters, echoed in its result), plus the command's own fields::
     {"id": "a7", "cmd": "shutdown"}
 
 Validation is strict: no unknown fields, no coercion (``"0.5"`` is not a level),
-at most :data:`MAX_PAYLOAD` bytes of UTF-8. :func:`parse_command` turns a payload
-into a :data:`Command` or raises :class:`CommandRejected` with one clear line.
+at most :data:`MAX_PAYLOAD` bytes of UTF-8, arrays and objects nested at most
+:data:`MAX_DEPTH` deep (checked before any parsing: a command is one flat object, and a
+deeply nested payload must not exhaust the parser's stack). :func:`parse_command` turns a
+payload into a :data:`Command` or raises :class:`CommandRejected` with one clear line.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from assistant.errors import AssistantError
 from assistant.settings_base import StrictModel
 
-MAX_PAYLOAD = 4096
+MAX_PAYLOAD = 4096  # bytes of UTF-8
+MAX_DEPTH = 4  # arrays and objects inside one another; a valid command has 1
+MAX_SAY_CHARS = 500
+# C0 controls but tab and line breaks, DEL, C1 controls: nothing a voice can say, and a NUL breaks the TTS.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 CommandId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _no_controls(text: str) -> str:
+    found = _CONTROL.search(text)
+    if found is not None:
+        raise PydanticCustomError(
+            "control_character", f"control character U+{ord(found.group()):04X} at position {found.start()}"
+        )
+    return text
 
 
 class _Command(StrictModel):
@@ -40,7 +56,11 @@ class _Command(StrictModel):
 
 class Say(_Command):
     cmd: Literal["say"]
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    text: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SAY_CHARS),
+        AfterValidator(_no_controls),
+    ]
 
 
 class Mute(_Command):
@@ -97,17 +117,42 @@ def parse_command(payload: bytes) -> Command:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
         raise CommandRejected(None, "payload is not valid UTF-8") from None
+    if _too_deep(text):
+        raise CommandRejected(None, f"payload has arrays or objects nested deeper than {MAX_DEPTH} levels")
     try:
         return _ADAPTER.validate_json(text)
     except ValidationError as exc:
         raise CommandRejected(_readable_id(text), _describe(exc.errors()[0])) from None
 
 
+def _too_deep(text: str) -> bool:
+    """Whether arrays and objects nest deeper than :data:`MAX_DEPTH`, outside strings; no parsing."""
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
 def _readable_id(text: str) -> str | None:
     """The command's id, if the payload is a JSON object with a valid one, for the error result."""
     try:
         data: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting is bounded before this; a second guard costs nothing
         return None
     if not isinstance(data, dict):
         return None

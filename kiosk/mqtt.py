@@ -15,13 +15,21 @@ Topics, under ``<prefix>/<kiosk_id>/``:
 - ``cmd/result``: ``{"id", "ok": true, "cmd", ...details}`` or ``{"id" (or null), "ok": false, "error"}``.
 
 Backpressure: outgoing messages (events, metrics, command results) wait in one
-buffer of ``settings.buffer`` messages; when it is full the oldest is dropped and
-counted (``dropped_outgoing``). While the broker is away they stay there, and go
-out in order once the link is back. With QoS 1 a message leaves the buffer only
-when the broker acknowledged it (at least once). The status is not buffered: the
-link publishes the current one after each connect. Commands wait in a queue of
-:data:`COMMAND_QUEUE`; when it is full a command is refused as busy. Incoming
-messages beyond :data:`INCOMING_QUEUE` are discarded by aiomqtt.
+buffer (the outbox) of ``settings.buffer`` messages; when it is full the oldest is
+dropped and counted (``dropped_outgoing``, and ``results_dropped`` when it was a
+command's result). While the broker is away they stay there, and go out in order
+once the link is back. With QoS 1 a message leaves the buffer only when the broker
+acknowledged it (at least once). The status is not buffered: the link publishes the
+current one after each connect.
+
+Every command gets a result or is counted in ``metrics``: a message that finds
+aiomqtt's incoming queue (:data:`INCOMING_QUEUE`) full is dropped
+(``commands_dropped``); a retained one is ignored (``commands_ignored``: it would
+run again at every start); a valid command over the rate (``command_rate`` a second
+after a ``command_burst``) is refused as rate limited (``commands_rate_limited``);
+one that finds :data:`COMMAND_QUEUE` commands waiting is refused as busy, and those
+still waiting at a clean stop are refused as stopping (``commands_rejected``).
+Nothing one command does (a parser error, a controller's odd answer) ends the link.
 """
 
 from __future__ import annotations
@@ -33,9 +41,10 @@ import json
 import logging
 import platform
 import random
+import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Protocol
@@ -67,6 +76,8 @@ INCOMING_QUEUE = 64
 SHUTDOWN_FLUSH_S = 3.0  # at most this long to send what is buffered on a clean stop
 # CONNACK codes for refused credentials: MQTT 3.1.1 (4, 5) and their MQTT 5 reason codes (0x86, 0x87).
 _AUTH_CODES = frozenset({4, 5, 0x86, 0x87})
+_UNSPECIFIED = 0x80  # what paho reports for a connection that closed with no reason given
+_SESSION_TAKEN_OVER = 0x8E  # MQTT 5: another client connected with the same client ID
 
 
 class Controller(Protocol):
@@ -94,8 +105,12 @@ class LinkStats:
     reconnects: int = 0  # connects after the first
     connect_failures: int = 0
     commands_ok: int = 0
-    commands_rejected: int = 0  # not valid against the schema, or refused as busy
+    commands_rejected: int = 0  # not valid against the schema, or refused as busy or stopping
     commands_failed: int = 0  # valid, but the controller raised or timed out
+    commands_rate_limited: int = 0  # valid, refused over command_rate (with a result)
+    commands_ignored: int = 0  # retained: left over on the broker, not sent now (no result)
+    commands_dropped: int = 0  # found the incoming queue full (no result)
+    results_dropped: int = 0  # results pushed out of the full outbox (also in dropped_outgoing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +121,51 @@ class _Outgoing:
 
 class _Stopped(Exception):
     """The stop event was set during a session."""
+
+
+class Backoff:
+    """Waits between connection attempts: ``initial`` doubling up to ``maximum``, each scaled by a
+    jitter in [0.8, 1] so that kiosks do not all return at once; :meth:`reset` after a success."""
+
+    def __init__(self, initial: float, maximum: float, jitter: Callable[[], float] | None = None) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self._jitter = jitter or (lambda: random.uniform(0.8, 1.0))
+        self._delay = initial
+
+    def next(self) -> float:
+        wait = self._delay * self._jitter()
+        self._delay = min(self._delay * 2, self.maximum)
+        return wait
+
+    def reset(self) -> None:
+        self._delay = self.initial
+
+
+class TokenBucket:
+    """``burst`` tokens at once, refilled at ``rate`` a second; :meth:`take` is False when none is left."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float]) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._at = clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+async def _wait_or_stop(seconds: float, stop: asyncio.Event) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()
 
 
 def _versions() -> dict[str, str]:
@@ -124,6 +184,47 @@ def _one_line(exc: BaseException, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+def _new_client_id(settings: MqttSettings) -> str:
+    return settings.client_id or f"{settings.prefix}/{settings.kiosk_id}/{secrets.token_hex(8)}"
+
+
+def _reason_code(exc: BaseException) -> int | None:
+    rc = getattr(exc, "rc", None)
+    value = getattr(rc, "value", rc)
+    return value if isinstance(value, int) else None
+
+
+def lost_reason(settings: MqttSettings, client_id: str, exc: aiomqtt.MqttError) -> str:
+    """One line saying why an established connection ended; plain about a client ID taken over."""
+    cause = exc.__cause__ or exc  # aiomqtt says "Disconnected during message iteration"; why is in the cause
+    code = _reason_code(cause)
+    if code == _SESSION_TAKEN_OVER:
+        return (
+            f"MQTT broker {settings.broker} dropped this kiosk: another client connected with its client ID "
+            f"{client_id!r} (session taken over)"
+        )
+    detail = _one_line(cause)
+    if code == _UNSPECIFIED:
+        detail = (
+            "closed with no reason given (a network fault, a broker restart, or another client that connected "
+            f"with this kiosk's client ID {client_id!r})"
+        )
+    return f"MQTT connection to {settings.broker} lost: {detail}"
+
+
+def _incoming_queue(on_full: Callable[[], None]) -> type[asyncio.Queue[aiomqtt.Message]]:
+    """aiomqtt's incoming queue: a message that finds it full is dropped, and ``on_full`` counts it."""
+
+    class Incoming(asyncio.Queue[aiomqtt.Message]):
+        def put_nowait(self, item: aiomqtt.Message) -> None:
+            if self.full():
+                on_full()
+            else:
+                super().put_nowait(item)
+
+    return Incoming
+
+
 def _connect_reason(settings: MqttSettings, exc: aiomqtt.MqttError) -> str:
     """One line saying why a connect attempt failed; names the broker, never a secret."""
     if isinstance(exc, MqttConnectError):
@@ -138,7 +239,12 @@ def _connect_reason(settings: MqttSettings, exc: aiomqtt.MqttError) -> str:
 
 
 def _client(
-    settings: MqttSettings, password: str | None, *, identifier: str, will: aiomqtt.Will | None
+    settings: MqttSettings,
+    password: str | None,
+    *,
+    identifier: str,
+    will: aiomqtt.Will | None,
+    on_dropped: Callable[[], None] | None = None,
 ) -> aiomqtt.Client:
     tls = settings.tls
     tls_params = None
@@ -158,6 +264,8 @@ def _client(
         keepalive=settings.keepalive_s,
         timeout=settings.timeout_s,
         tls_params=tls_params,
+        protocol=aiomqtt.ProtocolVersion.V5 if settings.mqtt5 else aiomqtt.ProtocolVersion.V311,
+        queue_type=_incoming_queue(on_dropped) if on_dropped is not None else None,
         max_queued_incoming_messages=INCOMING_QUEUE,
         logger=logging.getLogger(f"{__name__}.paho"),
     )
@@ -169,7 +277,7 @@ async def check_broker(settings: MqttSettings, timeout_s: float = 5.0) -> str | 
         password = await asyncio.to_thread(read_password, settings)
     except ConfigError as exc:
         return str(exc)
-    identifier = f"{settings.prefix}/{settings.kiosk_id}/check"
+    identifier = f"{settings.prefix}/{settings.kiosk_id}/check-{secrets.token_hex(4)}"  # never a kiosk's own
     try:
         async with asyncio.timeout(timeout_s):
             async with _client(settings, password, identifier=identifier, will=None):
@@ -196,13 +304,18 @@ class MqttLink:
         controller: Controller | None = None,
         metrics: Callable[[], Mapping[str, Any]] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        pause: Callable[[float, asyncio.Event], Awaitable[None]] = _wait_or_stop,
     ) -> None:
         self.settings = settings
         self.stats = LinkStats()
+        self.backoff = Backoff(settings.reconnect_initial_s, settings.reconnect_max_s)
         self._controller = controller
         self._metrics = metrics
         self._clock = clock
+        self._pause = pause  # waits between connection attempts, until the time is up or stop is set
         self._started = clock()
+        self._client_id = _new_client_id(settings)
+        self._bucket = TokenBucket(settings.command_rate, settings.command_burst, clock)
         self._versions = _versions()
         self._base = f"{settings.prefix}/{settings.kiosk_id}"
         self._buffer: deque[_Outgoing] = deque(maxlen=settings.buffer)
@@ -213,6 +326,8 @@ class MqttLink:
         self._status_dirty = True
         self._connected = False
         self._warned_full = False
+        self._warned_dropping = False
+        self._warned_rate = False
         self._last_failure: str | None = None
 
     # --- the synchronous side: called by the pipeline -----------------------------------------
@@ -232,6 +347,10 @@ class MqttLink:
         return f"{self._base}/{leaf}"
 
     @property
+    def client_id(self) -> str:
+        return self._client_id
+
+    @property
     def connected(self) -> bool:
         return self._connected
 
@@ -242,6 +361,10 @@ class MqttLink:
     @property
     def buffered(self) -> int:
         return len(self._buffer)
+
+    @property
+    def commands_waiting(self) -> int:
+        return self._commands.qsize()
 
     def set_state(self, state: str) -> None:
         """The assistant's state ("idle", "listening", "speaking", "muted", ...), published in ``status``."""
@@ -263,7 +386,7 @@ class MqttLink:
     def _enqueue(self, leaf: str, data: Mapping[str, Any]) -> None:
         payload = json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
         if len(self._buffer) == self._buffer.maxlen:
-            self.stats.dropped_outgoing += 1
+            self._count_dropped(self._buffer[0])
             if not self._warned_full:
                 self._warned_full = True
                 log.warning("MQTT outgoing buffer full (%d messages): dropping the oldest", self.settings.buffer)
@@ -275,7 +398,12 @@ class MqttLink:
         if len(self._buffer) < self.settings.buffer:
             self._buffer.appendleft(message)
         else:
-            self.stats.dropped_outgoing += 1
+            self._count_dropped(message)
+
+    def _count_dropped(self, message: _Outgoing) -> None:
+        self.stats.dropped_outgoing += 1
+        if message.topic == self.topic("cmd/result"):
+            self.stats.results_dropped += 1
 
     def _status(self, online: bool, **extra: Any) -> bytes:
         data: dict[str, Any] = {
@@ -305,7 +433,6 @@ class MqttLink:
 
     async def _connect_loop(self, stop: asyncio.Event) -> None:
         settings = self.settings
-        delay = settings.reconnect_initial_s
         will = aiomqtt.Will(
             self.topic("status"), self._status(False, reason="connection lost"), qos=settings.qos, retain=True
         )
@@ -313,10 +440,12 @@ class MqttLink:
             connected = False
             try:
                 password = await asyncio.to_thread(read_password, settings)
-                async with _client(settings, password, identifier=self._base, will=will) as client:
+                async with _client(
+                    settings, password, identifier=self._client_id, will=will, on_dropped=self._incoming_dropped
+                ) as client:
                     connected = True
+                    self.backoff.reset()
                     self._on_connected()
-                    delay = settings.reconnect_initial_s
                     try:
                         await self._session(client, stop)
                     finally:
@@ -328,10 +457,12 @@ class MqttLink:
                 self._on_failure(str(exc), logging.ERROR)
             except aiomqtt.MqttError as exc:
                 if connected:
-                    cause = (
-                        exc.__cause__ or exc
-                    )  # aiomqtt says "Disconnected during message iteration"; why is in the cause
-                    self._on_failure(f"MQTT connection to {settings.broker} lost: {_one_line(cause)}", logging.WARNING)
+                    taken_over = _reason_code(exc.__cause__ or exc) == _SESSION_TAKEN_OVER
+                    self._on_failure(
+                        lost_reason(settings, self._client_id, exc), logging.ERROR if taken_over else logging.WARNING
+                    )
+                    if taken_over:  # a random ID was found out: take a new one (a pinned one stays)
+                        self._client_id = _new_client_id(settings)
                 else:
                     reason = _connect_reason(settings, exc)
                     refused = isinstance(exc, MqttConnectError)
@@ -339,11 +470,7 @@ class MqttLink:
             except Exception as exc:  # a library bug must not end the kiosk's link
                 log.exception("MQTT link: unexpected error")
                 self._on_failure(f"MQTT link: unexpected {type(exc).__name__}", logging.ERROR)
-            wait = delay * random.uniform(0.8, 1.0)  # jitter, so kiosks do not all return at once
-            delay = min(delay * 2, settings.reconnect_max_s)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):
-                    await stop.wait()
+            await self._pause(self.backoff.next(), stop)
 
     def _on_connected(self) -> None:
         self._connected = True
@@ -355,7 +482,7 @@ class MqttLink:
         if self.stats.reconnects:
             log.info("MQTT connected to %s again", self.settings.broker)
         else:
-            log.info("MQTT connected to %s as %s", self.settings.broker, self._base)
+            log.info("MQTT connected to %s as %s (client ID %s)", self.settings.broker, self._base, self._client_id)
         self._last_failure = None
 
     def _on_failure(self, reason: str, level: int) -> None:
@@ -398,6 +525,8 @@ class MqttLink:
 
     async def _go_offline(self, client: aiomqtt.Client) -> None:
         """Send what is buffered (within a deadline), then the offline status; the disconnect follows."""
+        while not self._commands.empty():  # they will not run: say so, rather than leave them unanswered
+            self._reject(self._commands.get_nowait().id, "the kiosk is stopping")
         try:
             async with asyncio.timeout(SHUTDOWN_FLUSH_S):
                 while self._buffer:
@@ -464,12 +593,41 @@ class MqttLink:
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
+            if message.retain:
+                self._ignore_retained(str(message.topic))
+                continue
             payload = message.payload
             if isinstance(payload, bytes | bytearray):
                 raw = bytes(payload)
             else:
                 raw = b"" if payload is None else str(payload).encode("utf-8")
-            self._take_command(raw)
+            try:
+                self._take_command(raw)
+            except Exception:  # one command must never end the link
+                log.exception("MQTT command: unexpected error")
+                self._reject(None, "internal error while reading this command")
+            if not len(client.messages):
+                self._warned_dropping = False
+            self._changed()
+
+    def _ignore_retained(self, topic: str) -> None:
+        """A retained command was sent to an earlier subscriber (or none): running it at each start
+        would repeat it forever (a retained shutdown is a restart loop)."""
+        self.stats.commands_ignored += 1
+        self._changed()
+        log.warning(
+            "MQTT command ignored: it is retained on %s (it would run again at every start); "
+            "clear it with: mosquitto_pub -r -n -t '%s'",
+            topic,
+            topic,
+        )
+
+    def _incoming_dropped(self) -> None:
+        self.stats.commands_dropped += 1
+        self._changed()
+        if not self._warned_dropping:
+            self._warned_dropping = True
+            log.warning("MQTT commands arrive faster than they are read (%d waiting): dropping them", INCOMING_QUEUE)
 
     def _take_command(self, payload: bytes) -> None:
         try:
@@ -480,10 +638,23 @@ class MqttLink:
         if self._controller is None:
             self._reject(command.id, "this kiosk takes no commands")
             return
+        if not self._bucket.take():
+            self._rate_limited(command.id)
+            return
+        self._warned_rate = False
         try:
             self._commands.put_nowait(command)
         except asyncio.QueueFull:
             self._reject(command.id, f"busy: {COMMAND_QUEUE} commands are waiting")
+
+    def _rate_limited(self, command_id: str) -> None:
+        self.stats.commands_rate_limited += 1
+        rate, burst = self.settings.command_rate, self.settings.command_burst
+        message = f"rate limited: at most {rate:g} commands a second (bursts of {burst})"
+        if not self._warned_rate:  # one line per flood, not one per command
+            self._warned_rate = True
+            log.warning("MQTT commands %s; refusing until the rate drops (first id %s)", message, command_id)
+        self._enqueue("cmd/result", {"id": command_id, "ok": False, "error": message})
 
     def _reject(self, command_id: str | None, message: str) -> None:
         self.stats.commands_rejected += 1
@@ -493,7 +664,13 @@ class MqttLink:
     async def _run_commands(self) -> None:
         while True:
             command = await self._commands.get()
-            await self._execute(command)
+            try:
+                await self._execute(command)
+            except Exception:  # a controller's odd answer must not end the command loop, nor the link
+                log.exception("MQTT command %s (id %s): unexpected error", command.cmd, command.id)
+                self.stats.commands_failed += 1
+                error = f"{command.cmd} failed: internal error"
+                self._enqueue("cmd/result", {"id": command.id, "ok": False, "cmd": command.cmd, "error": error})
 
     async def _execute(self, command: Command) -> None:
         timeout = self.settings.command_timeout_s
@@ -505,12 +682,12 @@ class MqttLink:
         except Exception as exc:
             error = f"{command.cmd} failed: {_one_line(exc)}"
         else:
-            self.stats.commands_ok += 1
-            log.info("MQTT command %s (id %s) done", command.cmd, command.id)
             result: dict[str, Any] = {"id": command.id, "ok": True, "cmd": command.cmd}
             for key, value in (details or {}).items():
                 result.setdefault(key, value)
             self._enqueue("cmd/result", result)
+            self.stats.commands_ok += 1
+            log.info("MQTT command %s (id %s) done", command.cmd, command.id)
             return
         self.stats.commands_failed += 1
         log.warning("MQTT command %s (id %s): %s", command.cmd, command.id, error)

@@ -163,7 +163,11 @@ class KioskController:
     async def say(self, text: str) -> dict[str, Any]:
         if self.state.muted:
             raise CommandFailed("muted: send unmute first")
-        return {"turn": await self._manager().announce(text)}
+        turn = await self._manager().announce(text)
+        # Let the turn's task take its first step before the next command runs: a task cancelled before it
+        # starts never runs its cleanup, and the turn would be acknowledged with no reply_text ever published.
+        await asyncio.sleep(0)
+        return {"turn": turn}
 
     async def mute(self) -> dict[str, Any]:
         pipeline = self._ready()

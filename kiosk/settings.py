@@ -76,18 +76,25 @@ class MqttSettings(StrictModel):
     port: int = Field(1883, ge=1, le=65535)
     prefix: str = Field("omnilive", pattern=rf"^{_TOPIC_LEVEL}(/{_TOPIC_LEVEL})*$")
     kiosk_id: str = Field(default_factory=socket.gethostname, pattern=rf"^{_TOPIC_LEVEL}$")
+    # None: "<prefix>/<kiosk_id>/" and 16 random hex digits, new at each start, so that no other client can
+    # guess it and take the kiosk's connection over. Pin one only where the broker's ACLs need a fixed ID.
+    client_id: str | None = Field(None, min_length=1, max_length=128)
     username: str | None = Field(None, min_length=1)
     password_env: str | None = None  # the NAME of an environment variable holding the password
     password_file: Path | None = None  # a file whose first line is the password
     tls: TlsSettings = Field(default_factory=TlsSettings)
+    mqtt5: bool = True  # MQTT 5, so the broker can say why it drops the link; false: MQTT 3.1.1 for older brokers
     keepalive_s: int = Field(30, ge=5, le=3600)
     timeout_s: float = Field(10.0, gt=0, description="wait for the broker's answer to a connect or publish")
     qos: Literal[0, 1] = 1
     buffer: int = Field(1000, ge=1, description="outgoing messages kept while disconnected; the oldest are dropped")
     metrics_interval_s: float = Field(10.0, gt=0)
     reconnect_initial_s: float = Field(1.0, gt=0)
-    reconnect_max_s: float = Field(60.0, gt=0)
+    reconnect_max_s: float = Field(10.0, gt=0, description="the longest wait between attempts; reset once connected")
     command_timeout_s: float = Field(10.0, gt=0, description="a controller call that takes longer fails")
+    # A token bucket: ``command_burst`` commands at once, then ``command_rate`` a second; the rest are refused.
+    command_rate: float = Field(5.0, gt=0, description="valid commands a second, on average")
+    command_burst: int = Field(10, ge=1, description="valid commands taken at once before the rate applies")
     events: frozenset[str] = DEFAULT_EVENTS  # event types published; add "transcript_partial" for partials
 
     @model_validator(mode="before")

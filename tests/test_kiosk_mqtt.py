@@ -169,6 +169,13 @@ def test_settings_defaults_and_root_section() -> None:
         1000,
     )
     assert mqtt.kiosk_id  # the hostname
+    assert (mqtt.client_id, mqtt.mqtt5, mqtt.reconnect_max_s, mqtt.command_rate, mqtt.command_burst) == (
+        None,
+        True,
+        10.0,
+        5.0,
+        10,
+    )
     assert "transcript" in mqtt.events and "reply_chunk" not in mqtt.events
     dumped = settings.model_dump(mode="json")
     assert dumped["kiosk"]["mqtt"]["events"] == sorted(DEFAULT_EVENTS)  # a stable order in events.jsonl
