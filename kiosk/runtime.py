@@ -22,7 +22,7 @@ from typing import Any
 from assistant.config import Settings
 from assistant.diagnostics import dump_tasks
 from assistant.errors import AssistantError
-from assistant.eventlog import EventBus, JsonlWriter, Subscriber
+from assistant.eventlog import EventBus, Subscriber
 from assistant.events import (
     ErrorOccurred,
     Event,
@@ -35,6 +35,7 @@ from assistant.events import (
     TranscriptIgnored,
     TurnMetrics,
 )
+from assistant.live_cli import event_log, retention_guard
 from assistant.pipeline import Pipeline
 from assistant.turns import TurnManager
 from perception.stages import checked_description, record_description
@@ -283,8 +284,9 @@ async def run_kiosk(settings: Settings, out: Path) -> dict[str, Any]:
 
             from assistant.live_cli import run_live_session
 
+            # Each start gets its own folder under output.dir: the ones before it are pruned.
             await run_live_session(settings, Console(quiet=True), out, None, extra, stop=stop, on_ready=ready,
-                                   subscribers=subscribers, view=False)
+                                   subscribers=subscribers, view=False, prune_siblings=True)
         else:
             from assistant.models import prepare_models
             from assistant.session import make_clock, prepare_sources, run_replay
@@ -292,8 +294,12 @@ async def run_kiosk(settings: Settings, out: Path) -> dict[str, Any]:
             sources = prepare_sources(settings)
             models = prepare_models(settings, hearing=sources.audio is not None, seeing=sources.video is not None)
             bus = EventBus(make_clock(settings.replay.speed))
-            writer = JsonlWriter(out / "events.jsonl")
+            writer = event_log(out, settings.output)
             bus.subscribe(writer)
+            guard = retention_guard(out, settings.output, siblings=True)
+            if guard is not None:
+                guard.run_once()
+                bus.subscribe(guard)
             for subscriber in subscribers:
                 bus.subscribe(subscriber)
             try:
