@@ -62,8 +62,8 @@ def prepare_sources(settings: Settings) -> Sources:
             raise InputError(f"session folder '{folder}': has no session.json")
         try:
             manifest = SessionManifest.model_validate(json.loads(manifest_path.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError, ValidationError) as exc:
-            first = str(exc).splitlines()[0]
+        except (ValueError, RecursionError, ValidationError) as exc:  # JSONDecodeError, bad UTF-8, deep nesting
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise InputError(f"'{manifest_path}': not a valid session manifest ({first})") from exc
         video_path = folder / manifest.video if manifest.video else None
         audio_path = folder / manifest.audio if manifest.audio else None
