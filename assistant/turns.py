@@ -389,8 +389,15 @@ class TurnRunner:
         async for piece in pieces:
             self.bus.publish(ReplyChunk(t=self.bus.clock.now(), turn=turn, text=piece))
             started = time.perf_counter()
-            with self._llm_paused():  # a local LLM waits while its words are turned into speech
-                pcm = await asyncio.get_running_loop().run_in_executor(self._synth, self.tts.synthesize, piece)
+            try:
+                with self._llm_paused():  # a local LLM waits while its words are turned into speech
+                    pcm = await asyncio.get_running_loop().run_in_executor(self._synth, self.tts.synthesize, piece)
+            except Exception as exc:  # one piece the voice cannot say is an error, not the end of the turn
+                log.warning("turn %d: cannot speak %r: %s", turn, piece[:60], exc)
+                self.bus.publish(ErrorOccurred(
+                    t=self.bus.clock.now(), stage=Stage.TTS.value, code="backend",
+                    message=f"tts: cannot speak {piece[:60]!r}: {type(exc).__name__}: {exc}", retryable=False))
+                continue
             self.timer.add_compute(turn, "tts_ms", (time.perf_counter() - started) * 1000)
             if not len(pcm):
                 continue

@@ -274,3 +274,29 @@ async def test_a_cancelled_turn_never_leaves_two_syntheses_running_and_no_piece_
     assert tts.texts[-1] == "Hello."
     assert len(tts.texts) <= 3 * 2 + 1  # a cancelled turn starts no piece after the one running
     assert all(len(t) <= 220 for t in tts.texts)
+
+
+async def test_a_piece_the_voice_cannot_say_is_a_clear_tts_error_and_the_rest_is_spoken(piper: PiperTts) -> None:
+    from assistant.events import ErrorOccurred
+    from assistant.turns import TurnRunner, TurnTimer
+
+    class Picky:
+        sample_rate = piper.sample_rate
+
+        def synthesize(self, text: str) -> np.ndarray:
+            if "\x00" in text:
+                raise RuntimeError("espeak: invalid character")
+            return piper.synthesize(text)
+
+    bus = EventBus(FakeClock())
+    events: list[Event] = []
+    bus.subscribe(events.append)
+    sink = GatedSink()
+    sink.gate.set()
+    runner = TurnRunner(bus=bus, llm=OfflineResponder(), tts=Picky(), sink=sink,  # type: ignore[arg-type]
+                        memory=SceneMemory(), conversation=Conversation(4), timer=TurnTimer())
+    await runner.announce(1, "Bad \x00 piece here. Then a good one.")
+    errors = [e for e in events if isinstance(e, ErrorOccurred)]
+    assert len(errors) == 1 and errors[0].stage == "tts" and "invalid character" in errors[0].message
+    assert "ExceptionGroup" not in errors[0].message
+    assert sink.written > 0  # the good sentence was still spoken
