@@ -2,7 +2,8 @@
 
 Checks the config (already validated when this runs), the inputs (devices for a live
 kiosk, files for a replay), the models (loaded for real, as the run would) and the
-MQTT broker (reachable, and it accepts the credentials). Prints one row per check;
+MQTT credentials (required unless ``allow_anonymous``) and broker (reachable, and
+it accepts the credentials). Prints one row per check;
 the exit status is 0 when all pass, 2 when any fails.
 """
 
@@ -19,6 +20,8 @@ from rich.table import Table
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
+
+from .settings import ANONYMOUS_RISK, MqttSettings, check_credentials, connects_anonymously
 
 Check = tuple[str, bool, str]
 
@@ -56,6 +59,21 @@ def _inputs(settings: Settings) -> tuple[str, bool, bool]:
     return sources.label, sources.audio is not None, sources.video is not None
 
 
+def mqtt_credentials(mqtt: MqttSettings) -> str:
+    """What the link will authenticate with; raises ConfigError when it has nothing and anonymous is not allowed."""
+    check_credentials(mqtt)
+    if connects_anonymously(mqtt):
+        return f"WARNING: none (allow_anonymous: true): {ANONYMOUS_RISK}"
+    found = []
+    if mqtt.password_env is not None:
+        found.append(f"user {mqtt.username!r}, password from ${mqtt.password_env}")
+    elif mqtt.password_file is not None:
+        found.append(f"user {mqtt.username!r}, password from {mqtt.password_file}")
+    if mqtt.tls.enabled and mqtt.tls.certfile is not None:
+        found.append(f"TLS client certificate {mqtt.tls.certfile}")
+    return "; ".join(found)
+
+
 def run_checks(settings: Settings, config: Path | None) -> list[Check]:
     checks: list[Check] = [("config", True, f"{config or 'defaults'} is valid")]
     found: dict[str, bool] = {}
@@ -90,6 +108,7 @@ def run_checks(settings: Settings, config: Path | None) -> list[Check]:
                 raise AssistantError(reason)
             return f"{mqtt.broker} accepted the connection"
 
+        checks.append(_run("mqtt auth", lambda: mqtt_credentials(mqtt)))
         checks.append(_run("broker", broker))
     else:
         checks.append(("broker", True, "MQTT disabled (kiosk.mqtt.enabled: false)"))

@@ -162,6 +162,12 @@ def _readable_id(text: str) -> str | None:
         return None
 
 
+def _quoted(value: object, limit: int = 40) -> str:
+    """A value from the payload, quoted on one line (repr escapes line breaks) and cut to ``limit`` characters."""
+    text = str(value)
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def _describe(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "json_invalid":
@@ -171,13 +177,11 @@ def _describe(error: ErrorDetails) -> str:
     if kind == "union_tag_not_found":
         return "missing field 'cmd'"
     if kind == "union_tag_invalid":
-        tag = str(error.get("ctx", {}).get("tag"))
-        shown = tag if len(tag) <= 40 else tag[:40] + "..."
-        return f"unknown cmd {shown!r} (expected one of: {', '.join(COMMAND_NAMES)})"
+        return f"unknown cmd {_quoted(error.get('ctx', {}).get('tag'))} (expected one of: {', '.join(COMMAND_NAMES)})"
     # loc is (cmd, field, ...): the tag first, then where in that command's model.
     where = ".".join(str(part) for part in error["loc"][1:])
     if kind == "missing":
         return f"missing field '{where}'"
-    if kind == "extra_forbidden":
-        return f"unknown field '{where}'"
+    if kind == "extra_forbidden":  # the payload's own key: it may hold line breaks, or 4 KiB
+        return f"unknown field {_quoted(where)}"
     return f"{where}: {error['msg']}" if where else error["msg"]

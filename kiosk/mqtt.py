@@ -67,7 +67,14 @@ from .commands import (
     Unmute,
     parse_command,
 )
-from .settings import PARTIAL_TRANSCRIPTS, MqttSettings, read_password
+from .settings import (
+    ANONYMOUS_RISK,
+    PARTIAL_TRANSCRIPTS,
+    MqttSettings,
+    check_credentials,
+    connects_anonymously,
+    read_password,
+)
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +239,9 @@ def _connect_reason(settings: MqttSettings, exc: aiomqtt.MqttError) -> str:
         detail = str(exc.rc) if exc.rc is not None and not isinstance(exc.rc, int) else _one_line(exc)
         detail = detail[:1].lower() + detail[1:]
         code = exc.rc if isinstance(exc.rc, int) else getattr(exc.rc, "value", None)
-        if code in _AUTH_CODES:
+        if code in _AUTH_CODES and connects_anonymously(settings):
+            detail += " (this kiosk has no credentials: set kiosk.mqtt.username and password_env)"
+        elif code in _AUTH_CODES:
             detail += " (check the username and password)"
         return f"MQTT broker {settings.broker} refused the connection: {detail}"
     return f"MQTT broker {settings.broker} is unreachable: {_one_line(exc)}"
@@ -295,6 +304,7 @@ class MqttLink:
     ``publish_event`` and ``set_state`` are plain methods for the event loop's
     thread (``EventBus.subscribe(link.publish_event)``); ``run`` keeps the
     connection up until ``stop`` is set, and never raises on broker errors.
+    Raises :class:`ConfigError` when the settings have no credentials and do not allow an anonymous broker.
     """
 
     def __init__(
@@ -306,6 +316,7 @@ class MqttLink:
         clock: Callable[[], float] = time.monotonic,
         pause: Callable[[float, asyncio.Event], Awaitable[None]] = _wait_or_stop,
     ) -> None:
+        check_credentials(settings)
         self.settings = settings
         self.stats = LinkStats()
         self.backoff = Backoff(settings.reconnect_initial_s, settings.reconnect_max_s)
@@ -422,6 +433,12 @@ class MqttLink:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, reconnect with backoff, until ``stop`` is set; then go offline cleanly."""
+        if connects_anonymously(self.settings):
+            log.warning(
+                "MQTT link to %s has no credentials (kiosk.mqtt.allow_anonymous: true): %s",
+                self.settings.broker,
+                ANONYMOUS_RISK,
+            )
         async with asyncio.TaskGroup() as tg:
             worker = tg.create_task(self._run_commands(), name="mqtt-commands")
             try:

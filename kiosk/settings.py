@@ -4,6 +4,10 @@ Secrets are never settings: ``mqtt.password_env`` names an environment variable
 and ``mqtt.password_file`` names a file; :func:`read_password` reads the password
 from one of them when the link connects, so neither the config, its repr nor an
 error message ever holds it.
+
+Credentials are required: :func:`check_credentials` refuses a link with neither a
+username and password nor a TLS client certificate, unless ``mqtt.allow_anonymous``
+says that the broker lets anyone in, on purpose.
 """
 
 from __future__ import annotations
@@ -82,6 +86,9 @@ class MqttSettings(StrictModel):
     username: str | None = Field(None, min_length=1)
     password_env: str | None = None  # the NAME of an environment variable holding the password
     password_file: Path | None = None  # a file whose first line is the password
+    # True: connect with no credentials, to a broker that lets anyone in. Then anyone who can reach that broker
+    # can command this kiosk and read its transcripts; with False (the default) the kiosk refuses to start so.
+    allow_anonymous: bool = False
     tls: TlsSettings = Field(default_factory=TlsSettings)
     mqtt5: bool = True  # MQTT 5, so the broker can say why it drops the link; false: MQTT 3.1.1 for older brokers
     keepalive_s: int = Field(30, ge=5, le=3600)
@@ -135,6 +142,27 @@ class MqttSettings(StrictModel):
     def broker(self) -> str:
         """``host:port``, for log lines."""
         return f"{self.host}:{self.port}"
+
+
+ANONYMOUS_RISK = "anyone who can reach the broker can command this kiosk and read its transcripts and events"
+
+
+def connects_anonymously(settings: MqttSettings) -> bool:
+    """Whether the link has neither a username with a password nor a TLS client certificate."""
+    secret = settings.password_env is not None or settings.password_file is not None
+    password = settings.username is not None and secret
+    certificate = settings.tls.enabled and settings.tls.certfile is not None
+    return not (password or certificate)
+
+
+def check_credentials(settings: MqttSettings) -> None:
+    """Raises :class:`ConfigError` when the link would connect anonymously and ``allow_anonymous`` is not set."""
+    if connects_anonymously(settings) and not settings.allow_anonymous:
+        raise ConfigError(
+            "kiosk.mqtt: no broker credentials: set username and password_env (or password_file), or a TLS "
+            "client certificate (tls.certfile); or allow_anonymous: true for a broker that lets anyone in "
+            f"(then {ANONYMOUS_RISK})"
+        )
 
 
 def read_password(settings: MqttSettings) -> str | None:

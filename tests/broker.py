@@ -2,8 +2,9 @@
 
 :class:`Mosquitto` runs the Debian package's ``mosquitto`` on 127.0.0.1 on a free
 port with its own config (anonymous, or a password file made with
-``mosquitto_passwd``), no persistence, and its log in the work folder. It can be
-killed (SIGKILL, as a crash would) and started again on the same port.
+``mosquitto_passwd``, plus any ``extra`` lines such as an ``acl_file``), no
+persistence, and its log in the work folder. It can be killed (SIGKILL, as a
+crash would) and started again on the same port.
 
 :class:`Watcher` subscribes to ``<base>/#`` and files each message by topic, so a
 test awaits "the next message on ``events``" with a timeout instead of sleeping.
@@ -20,6 +21,7 @@ import socket
 import subprocess
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -66,11 +68,17 @@ class Mosquitto:
     """One broker process; ``users`` (name → password) turns anonymous access off.
 
     ``tls`` (from :func:`make_certificates`) makes the listener TLS-only and asks
-    each client for a certificate signed by the same CA.
+    each client for a certificate signed by the same CA. ``extra`` config lines go
+    first, before the listener (``per_listener_settings`` must precede it).
     """
 
     def __init__(
-        self, workdir: Path, *, users: dict[str, str] | None = None, tls: dict[str, Path] | None = None
+        self,
+        workdir: Path,
+        *,
+        users: dict[str, str] | None = None,
+        tls: dict[str, Path] | None = None,
+        extra: Sequence[str] = (),
     ) -> None:
         binary = find_mosquitto()
         if binary is None:
@@ -79,6 +87,7 @@ class Mosquitto:
         self.workdir = workdir
         self.users = dict(users or {})
         self.tls = tls
+        self.extra = list(extra)
         self.host = HOST
         self.port = free_port()
         self.log_path = workdir / "mosquitto.log"
@@ -86,6 +95,7 @@ class Mosquitto:
 
     def _write_config(self) -> Path:
         lines = [
+            *self.extra,
             f"listener {self.port} {self.host}",
             "persistence false",
             f"log_dest file {self.log_path}",

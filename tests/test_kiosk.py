@@ -43,7 +43,7 @@ def kiosk_config(tmp_path: Path, port: int, **kiosk: Any) -> Path:
         "kiosk": {
             "enabled": True,
             "mqtt": {"enabled": True, "port": port, "kiosk_id": "test-kiosk", "metrics_interval_s": 0.5,
-                     "reconnect_initial_s": 0.2},
+                     "reconnect_initial_s": 0.2, "allow_anonymous": True},  # the test broker lets anyone in
             **kiosk,
         },
     }

@@ -322,7 +322,9 @@ async def test_after_a_long_outage_the_wait_is_capped_and_resets_once_connected(
             counted.set()
             await resume.wait()  # the outage goes on until the test starts the broker
 
-    settings = MqttSettings(enabled=True, host=broker.host, port=broker.port, kiosk_id="k1", timeout_s=3)
+    settings = MqttSettings(
+        enabled=True, host=broker.host, port=broker.port, kiosk_id="k1", timeout_s=3, allow_anonymous=True
+    )
     link = MqttLink(settings, pause=pause)
     try:
         async with running(link):

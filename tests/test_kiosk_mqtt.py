@@ -78,6 +78,7 @@ def mqtt_settings(broker: Mosquitto, **overrides: Any) -> MqttSettings:
         "reconnect_max_s": 0.2,
         "metrics_interval_s": 3600,
         "timeout_s": 3,
+        "allow_anonymous": True,  # most test brokers let anyone in: said explicitly, as the kiosk requires
     }
     values.update(overrides)
     return MqttSettings.model_validate(values)
@@ -176,6 +177,7 @@ def test_settings_defaults_and_root_section() -> None:
         5.0,
         10,
     )
+    assert (mqtt.username, mqtt.allow_anonymous) == (None, False)  # credentials required unless said otherwise
     assert "transcript" in mqtt.events and "reply_chunk" not in mqtt.events
     dumped = settings.model_dump(mode="json")
     assert dumped["kiosk"]["mqtt"]["events"] == sorted(DEFAULT_EVENTS)  # a stable order in events.jsonl
