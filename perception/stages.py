@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 from assistant.channels import Channel
 from assistant.errors import AssistantError, BackendError, ModelError
@@ -42,13 +43,33 @@ class BackgroundThread:
     """
 
     def __init__(self, name: str) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name, initializer=_lower_priority)
+        # A daemon thread, not a ThreadPoolExecutor: the interpreter joins an executor's threads at
+        # exit, and a description starved by a busy machine would hold up Ctrl-C by seconds.
+        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[object, ...], Future[Any]] | None] = (
+            queue.SimpleQueue())
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        _lower_priority()
+        while (job := self._jobs.get()) is not None:
+            fn, args, future = job
+            if not future.set_running_or_notify_cancel():
+                continue  # its caller stopped waiting before it began
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # handed to the caller, as an executor does
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        future: Future[T] = Future()
+        self._jobs.put((fn, args, future))
+        return await asyncio.wrap_future(future)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._jobs.put(None)
 
 
 def _lower_priority() -> None:

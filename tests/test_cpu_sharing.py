@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -16,6 +19,8 @@ from assistant.events import SceneDescribed, SpeechStarted
 from assistant.turns import PromptWarmer
 from perception.stages import BACKGROUND_NICE, BackgroundThread
 from speech.stages import EarlyTranscriber
+
+from .conftest import ROOT
 
 
 class GatedAsr:
@@ -100,3 +105,26 @@ async def test_background_work_runs_on_one_thread_at_the_lowest_priority() -> No
         worker.close()
     assert nice == BACKGROUND_NICE and policy == os.SCHED_IDLE and tid == again and tid != threading.get_native_id()
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < BACKGROUND_NICE  # the caller is not lowered
+
+
+def test_a_description_still_running_does_not_hold_up_the_exit(tmp_path: Path) -> None:
+    """Ctrl-C must not wait for a description starved of CPU on a busy machine."""
+    child = tmp_path / "child.py"
+    child.write_text(
+        "import asyncio, threading\n"
+        "from perception.stages import BackgroundThread\n"
+        "async def main():\n"
+        "    worker = BackgroundThread('stuck')\n"
+        "    started = threading.Event()\n"
+        "    def stuck():\n"
+        "        started.set()\n"
+        "        threading.Event().wait()  # never ends\n"
+        "    task = asyncio.ensure_future(worker.run(stuck))\n"
+        "    await asyncio.to_thread(started.wait, 30)\n"
+        "    task.cancel()\n"
+        "    worker.close()\n"
+        "    print('leaving', flush=True)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, str(child)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "leaving" in done.stdout, done.stderr
