@@ -191,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
             from kiosk.runtime import configure_json_logs, run_kiosk
 
             configure_json_logs(settings.log_level)
+            if settings.kiosk.mqtt.enabled:
+                from kiosk.settings import check_credentials
+
+                check_credentials(settings.kiosk.mqtt)  # before its output folder is made
             # A service starts many times: each start gets its own folder under output.dir.
             stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
             out = _out_dir(settings.model_copy(update={"output": settings.output.model_copy(

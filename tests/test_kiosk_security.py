@@ -93,6 +93,8 @@ def test_a_kiosk_with_no_credentials_refuses_to_start_with_one_line(tmp_path: Pa
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("omnilive: error: kiosk.mqtt: no broker credentials: set username and ")
     assert done.stderr.strip().count("\n") == 0, done.stderr
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not any(runs.iterdir())  # refused before an output folder was made
 
 
 def test_check_reports_the_missing_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
