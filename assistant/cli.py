@@ -28,11 +28,12 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
 from rich.console import Console
 
+from kernel.diagnostics import with_task_dump
+from kernel.errors import AssistantError, InputError
+from kernel.eventlog import EventBus, JsonlWriter
+
 from .config import Settings, load_settings, parse_override
 from .console import ConsoleView
-from .diagnostics import with_task_dump
-from .errors import AssistantError, InputError
-from .eventlog import EventBus, JsonlWriter
 from .report import Report
 
 log = logging.getLogger("omnilive")

@@ -14,10 +14,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from kernel.errors import ConfigError
+from kernel.settings_base import StrictModel as _Strict
 from kiosk.settings import KioskSettings
-
-from .errors import ConfigError
-from .settings_base import StrictModel as _Strict
 
 
 class InputSettings(_Strict):

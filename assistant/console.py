@@ -10,8 +10,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from .clock import Clock
-from .events import (
+from kernel.clock import Clock
+from kernel.events import (
     BargeIn,
     DeviceStatus,
     ErrorOccurred,

@@ -21,6 +21,10 @@ from typing import Protocol
 
 import numpy as np
 
+from kernel.channels import Channel, Overflow
+from kernel.clock import Clock, MediaClock
+from kernel.eventlog import EventBus
+from kernel.events import BargeIn, Event, ReplyChunk, SessionEnded, SessionStarted, SpeechStarted
 from perception.frames import Frame
 from perception.sampling import Sampler
 from speech.echo import Audio, RecentReplies, echo_score
@@ -28,11 +32,7 @@ from speech.sinks import ReplySink
 from speech.stages import FinalTranscript
 from speech.vad import BLOCK, SAMPLE_RATE, AudioBlock
 
-from .channels import Channel, Overflow
-from .clock import Clock, MediaClock
 from .config import Settings
-from .eventlog import EventBus
-from .events import BargeIn, Event, ReplyChunk, SessionEnded, SessionStarted, SpeechStarted
 from .models import Models
 from .pipeline import Pipeline
 from .session import RunStats

@@ -9,11 +9,12 @@ from typing import Any
 
 from rich.console import Console
 
-from .clock import MediaClock
+from kernel.clock import MediaClock
+from kernel.eventlog import EventBus, JsonlWriter, Subscriber
+from kernel.events import DeviceStatus
+
 from .config import OutputSettings, Settings
 from .console import ConsoleView
-from .eventlog import EventBus, JsonlWriter, Subscriber
-from .events import DeviceStatus
 from .pipeline import Pipeline
 from .report import Report
 from .retention import MB, RetentionGuard

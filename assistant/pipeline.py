@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Callable
 
 from dialogue.prompt import Conversation
+from kernel.channels import Activity, Channel, Overflow
+from kernel.eventlog import EventBus
 from perception.frames import Frame
 from perception.look import VISUAL_QUESTION, Look
 from perception.memory import SceneMemory
@@ -20,9 +22,7 @@ from speech.sinks import ReplySink
 from speech.stages import EarlyTranscriber, FinalTranscript, Utterance, run_asr, run_partial_asr, run_vad
 from speech.vad import AudioBlock, Segmenter
 
-from .channels import Activity, Channel, Overflow
 from .config import Settings
-from .eventlog import EventBus
 from .models import Models
 from .supervisor import Supervisor
 from .turns import PromptWarmer, ReplyPriority, Screen, TurnManager, TurnRunner, TurnTimer

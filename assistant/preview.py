@@ -12,9 +12,8 @@ import textwrap
 
 from rich.console import Console
 
+from kernel.events import Event, ReplyChunk, SceneDescribed, Transcribed
 from perception.frames import Frame
-
-from .events import Event, ReplyChunk, SceneDescribed, Transcribed
 
 WINDOW = "omnilive"
 

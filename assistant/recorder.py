@@ -63,11 +63,10 @@ import cv2
 import numpy as np
 import soundfile as sf
 
+from kernel.errors import DeviceError, InputError
 from perception.frames import Frame, Image
 from speech.sinks import open_wav
 from speech.vad import SAMPLE_RATE, AudioBlock
-
-from .errors import DeviceError, InputError
 
 log = logging.getLogger(__name__)
 

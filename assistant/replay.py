@@ -14,13 +14,12 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 
+from kernel.channels import Activity, Channel
+from kernel.clock import MediaClock, WallClock
 from perception.frames import Frame, VideoFileSource
 from perception.sampling import Sampler
 from speech.audio_file import AudioFileSource
 from speech.vad import BLOCK, SAMPLE_RATE, AudioBlock
-
-from .channels import Activity, Channel
-from .clock import MediaClock, WallClock
 
 Progress = Callable[[float], None]
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .eventlog import finite
-from .events import (
+from kernel.eventlog import finite
+from kernel.events import (
     ErrorOccurred,
     Event,
     ReplyText,
@@ -30,6 +30,7 @@ from .events import (
     TurnMetrics,
     to_record,
 )
+
 from .report_html import render
 
 VERSIONED = ("omnilive", "faster-whisper", "onnxruntime", "opencv-python-headless", "piper-tts",

@@ -7,7 +7,7 @@ a kiosk on a small SD card fills it in a day. Three bounds, oldest removed first
 - the folders of earlier runs beside the current one: at most ``max_mb`` together with it,
   and none older than ``max_age_days``;
 - the current run's reply WAVs: the oldest go once the run itself passes ``max_mb``;
-- ``events.jsonl``, rotated by :class:`RotatingJsonl` (in :mod:`assistant.eventlog`).
+- ``events.jsonl``, rotated by :class:`kernel.eventlog.JsonlWriter` (``max_bytes``).
 
 The current run's events, report and metrics are never removed: they say what happened.
 """
@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .events import Event, ReplyAudioEnded
+from kernel.events import Event, ReplyAudioEnded
 
 log = logging.getLogger(__name__)
 

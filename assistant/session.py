@@ -17,17 +17,17 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from kernel.clock import MediaClock, WallClock
+from kernel.errors import InputError
+from kernel.eventlog import EventBus
+from kernel.events import SessionEnded, SessionStarted
 from perception.frames import VideoFileSource
 from perception.sampling import Sampler
 from perception.stages import VisionStats
 from speech.audio_file import AudioFileSource
 from speech.sinks import ReplySink, WavReplySink
 
-from .clock import MediaClock, WallClock
 from .config import Settings
-from .errors import InputError
-from .eventlog import EventBus
-from .events import SessionEnded, SessionStarted
 from .models import Models
 from .pipeline import Pipeline
 from .replay import Progress, ReplayDriver

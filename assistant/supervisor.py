@@ -25,9 +25,9 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .channels import Channel
-from .eventlog import EventBus
-from .events import StageRestarted
+from kernel.channels import Channel
+from kernel.eventlog import EventBus
+from kernel.events import StageRestarted
 
 log = logging.getLogger(__name__)
 

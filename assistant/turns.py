@@ -29,15 +29,10 @@ from dialogue.prompt import (
     ReplyRequest,
     build_request,
 )
-from perception.memory import SceneMemory
-from speech.sinks import ReplySink
-from speech.stages import FinalTranscript
-from speech.tts import Tts
-
-from .channels import Activity, Channel
-from .errors import AssistantError
-from .eventlog import EventBus
-from .events import (
+from kernel.channels import Activity, Channel
+from kernel.errors import AssistantError
+from kernel.eventlog import EventBus
+from kernel.events import (
     ErrorOccurred,
     Event,
     ReplyAudioEnded,
@@ -55,6 +50,10 @@ from .events import (
     TranscriptIgnored,
     TurnMetrics,
 )
+from perception.memory import SceneMemory
+from speech.sinks import ReplySink
+from speech.stages import FinalTranscript
+from speech.tts import Tts
 
 log = logging.getLogger(__name__)
 

@@ -32,10 +32,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.channels import Channel  # noqa: E402
-from assistant.clock import MediaClock  # noqa: E402
 from assistant.config import DescriberSettings, VideoSettings  # noqa: E402
-from assistant.eventlog import EventBus  # noqa: E402
+from kernel.channels import Channel  # noqa: E402
+from kernel.clock import MediaClock  # noqa: E402
+from kernel.eventlog import EventBus  # noqa: E402
 from perception.frames import Frame, Image, VideoFileSource  # noqa: E402
 from perception.memory import SceneMemory  # noqa: E402
 from perception.sampling import ChangeGate, Sampler  # noqa: E402

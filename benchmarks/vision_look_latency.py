@@ -32,13 +32,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.channels import Channel  # noqa: E402
-from assistant.clock import WallClock  # noqa: E402
 from assistant.config import DescriberSettings  # noqa: E402
-from assistant.eventlog import EventBus  # noqa: E402
-from assistant.events import Event, ReplyStarted  # noqa: E402
 from assistant.turns import TurnRunner, TurnTimer  # noqa: E402
 from dialogue.prompt import Conversation, ReplyRequest  # noqa: E402
+from kernel.channels import Channel  # noqa: E402
+from kernel.clock import WallClock  # noqa: E402
+from kernel.eventlog import EventBus  # noqa: E402
+from kernel.events import Event, ReplyStarted  # noqa: E402
 from perception.describer import Describer  # noqa: E402
 from perception.frames import Frame, Image, VideoFileSource  # noqa: E402
 from perception.look import Look  # noqa: E402

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
-from assistant.errors import ConfigError
+from kernel.errors import ConfigError
 
 from .prompt import ReplyRequest
 from .shipped import DEFAULT_MODEL, SHIPPED

@@ -10,8 +10,8 @@ from typing import cast
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
-from assistant.errors import BackendError
-from assistant.openai_compat import backend_error, key_from_env
+from kernel.errors import BackendError
+from kernel.openai_compat import backend_error, key_from_env
 
 from .prompt import ReplyRequest
 

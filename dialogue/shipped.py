@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.cache import cache_dir
-from assistant.errors import ConfigError
+from kernel.errors import ConfigError
 
 GGUF_MAGIC = b"GGUF"
 

@@ -31,8 +31,8 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from assistant.eventlog import EventBus
-from assistant.events import (
+from kernel.eventlog import EventBus
+from kernel.events import (
     Event,
     Presence,
     ReplyAudioEnded,
@@ -41,7 +41,7 @@ from assistant.events import (
     SpeechStarted,
     StageRestarted,
 )
-from assistant.settings_base import StrictModel
+from kernel.settings_base import StrictModel
 from perception.basic import count_faces, count_people, detection_image, face_cascade, people_detector
 from perception.frames import Frame, Image
 

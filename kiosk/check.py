@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.config import Settings
-from assistant.errors import AssistantError
+from kernel.errors import AssistantError
 
 from .settings import ANONYMOUS_RISK, MqttSettings, check_credentials, connects_anonymously
 

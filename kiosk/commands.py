@@ -27,8 +27,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from assistant.errors import AssistantError
-from assistant.settings_base import StrictModel
+from kernel.errors import AssistantError
+from kernel.settings_base import StrictModel
 
 MAX_PAYLOAD = 4096  # bytes of UTF-8
 MAX_DEPTH = 4  # arrays and objects inside one another; a valid command has 1

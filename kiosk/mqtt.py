@@ -7,7 +7,7 @@ Topics, under ``<prefix>/<kiosk_id>/``:
   the last will ``{"online": false, "state": "offline", "reason": "connection lost", ...}``
   when the link dies; a clean stop publishes ``{"online": false, "state": "stopped",
   "reason": "shutdown", ...}`` itself.
-- ``events``: one message per event, the JSON of :func:`assistant.events.to_record`,
+- ``events``: one message per event, the JSON of :func:`kernel.events.to_record`,
   for the event types in ``settings.events``.
 - ``metrics``: every ``metrics_interval_s`` while connected: ``{"uptime_s", "mqtt": {the
   link's counters}, ...}`` merged with what the ``metrics`` callable returns.
@@ -52,8 +52,8 @@ from typing import Any, Protocol
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 
-from assistant.errors import ConfigError
-from assistant.events import Event, Transcribed, to_record
+from kernel.errors import ConfigError
+from kernel.events import Event, Transcribed, to_record
 
 from .commands import (
     Command,

@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import Settings
-from assistant.diagnostics import dump_tasks
-from assistant.errors import AssistantError
-from assistant.eventlog import EventBus, Subscriber
-from assistant.events import (
+from assistant.live_cli import event_log, retention_guard
+from assistant.pipeline import Pipeline
+from assistant.turns import TurnManager
+from kernel.diagnostics import dump_tasks
+from kernel.errors import AssistantError
+from kernel.eventlog import EventBus, Subscriber
+from kernel.events import (
     ErrorOccurred,
     Event,
     ReplyAudioEnded,
@@ -35,9 +38,6 @@ from assistant.events import (
     TranscriptIgnored,
     TurnMetrics,
 )
-from assistant.live_cli import event_log, retention_guard
-from assistant.pipeline import Pipeline
-from assistant.turns import TurnManager
 from perception.stages import checked_description, record_description
 
 from .mqtt import MqttLink

@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from pydantic import Field, field_serializer, field_validator, model_validator
 
-from assistant.errors import ConfigError
-from assistant.events import Event
-from assistant.settings_base import StrictModel
+from kernel.errors import ConfigError
+from kernel.events import Event
+from kernel.settings_base import StrictModel
 
 from .attract import AttractSettings
 

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from cv2.data import haarcascades
 
-from assistant.errors import ModelError
+from kernel.errors import ModelError
 
 from .frames import Image
 from .ocr import MIN_CONFIDENCE, TextEngine, TextReader, make_text_reader

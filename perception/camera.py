@@ -29,9 +29,9 @@ from typing import Any
 
 import cv2
 
-from assistant.channels import Channel, ChannelClosed
-from assistant.clock import Clock
-from assistant.errors import DeviceError
+from kernel.channels import Channel, ChannelClosed
+from kernel.clock import Clock
+from kernel.errors import DeviceError
 
 from .frames import Frame, Image
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from assistant.config import DescriberSettings
-from assistant.errors import ConfigError
+from kernel.errors import ConfigError
 
 from .frames import Image
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from assistant.errors import InputError
+from kernel.errors import InputError
 
 Image = npt.NDArray[np.uint8]
 

@@ -12,8 +12,8 @@ import logging
 import re
 import time
 
-from assistant.channels import Activity
-from assistant.eventlog import EventBus
+from kernel.channels import Activity
+from kernel.eventlog import EventBus
 
 from .describer import Describer
 from .frames import Frame

@@ -39,7 +39,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from assistant.errors import ConfigError, ModelError
+from kernel.errors import ConfigError, ModelError
 
 from .describer import DEFAULT_PROMPT
 from .frames import Image

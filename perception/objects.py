@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from assistant.errors import ConfigError, ModelError
+from kernel.errors import ConfigError, ModelError
 
 from .frames import Image
 

@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol
 import cv2
 import numpy as np
 
-from assistant.errors import ConfigError, ModelError
+from kernel.errors import ConfigError, ModelError
 
 from .frames import Image
 

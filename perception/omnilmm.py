@@ -17,7 +17,7 @@ from typing import Any
 
 import cv2
 
-from assistant.errors import ConfigError, ModelError
+from kernel.errors import ConfigError, ModelError
 
 from .describer import DEFAULT_PROMPT
 from .frames import Image

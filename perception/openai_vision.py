@@ -14,8 +14,8 @@ import os
 import cv2
 import openai
 
-from assistant.errors import BackendError
-from assistant.openai_compat import backend_error, key_from_env
+from kernel.errors import BackendError
+from kernel.openai_compat import backend_error, key_from_env
 
 from .describer import DEFAULT_PROMPT
 from .frames import Image

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from assistant.channels import Channel
-from assistant.errors import AssistantError, BackendError, ModelError
-from assistant.eventlog import EventBus
-from assistant.events import ErrorOccurred, SceneDescribed, Stage
+from kernel.channels import Channel
+from kernel.errors import AssistantError, BackendError, ModelError
+from kernel.eventlog import EventBus
+from kernel.events import ErrorOccurred, SceneDescribed, Stage
 
 from .describer import Describer
 from .frames import Frame

@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.errors import ConfigError
 from dialogue.shipped import DEFAULT_MODEL, SHIPPED, ShippedModel, verified, write_stamp
+from kernel.errors import ConfigError
 
 
 def _part_number(name: str) -> int:

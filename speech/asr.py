@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.cache import cache_dir
-from assistant.errors import ConfigError, ModelError
+from kernel.errors import ConfigError, ModelError
 
 from .vad import Audio
 

@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from assistant.errors import InputError
+from kernel.errors import InputError
 
 from .vad import BLOCK, SAMPLE_RATE, Audio
 

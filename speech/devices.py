@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
-from assistant.errors import DeviceError
+from kernel.errors import DeviceError
 
 log = logging.getLogger(__name__)
 

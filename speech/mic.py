@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import soxr
 
-from assistant.channels import Channel, ChannelClosed
+from kernel.channels import Channel, ChannelClosed
 
 from .devices import Backoff, Reconnector, call_on_loop, close_quietly, device_error, portaudio, resolve_audio_device
 from .vad import BLOCK, SAMPLE_RATE, Audio, AudioBlock

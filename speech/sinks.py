@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 import soundfile as sf
 
-from assistant.errors import DeviceError
+from kernel.errors import DeviceError
 
 from .tts import Pcm
 

@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from assistant.channels import Activity, Channel
-from assistant.eventlog import EventBus
-from assistant.events import SpeechEnded, SpeechStarted, Transcribed, TranscriptIgnored
+from kernel.channels import Activity, Channel
+from kernel.eventlog import EventBus
+from kernel.events import SpeechEnded, SpeechStarted, Transcribed, TranscriptIgnored
 
 from .asr import WhisperAsr
 from .vad import BLOCK, SAMPLE_RATE, Audio, AudioBlock, Segmenter, SileroVad, VadEnd, VadStart

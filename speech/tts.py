@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from assistant.errors import ConfigError, ModelError
+from kernel.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime
 
-from assistant.errors import ModelError
+from kernel.errors import ModelError
 
 SAMPLE_RATE = 16_000
 BLOCK = 512

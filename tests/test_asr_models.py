@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from assistant.errors import ConfigError
+from kernel.errors import ConfigError
 from speech import asr
 from speech.vad import SAMPLE_RATE
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from assistant.clock import FakeClock
-from assistant.eventlog import EventBus
-from assistant.events import Event, Presence, ReplyAudioEnded, ReplyAudioStarted, to_record
+from kernel.clock import FakeClock
+from kernel.eventlog import EventBus
+from kernel.events import Event, Presence, ReplyAudioEnded, ReplyAudioStarted, to_record
 from kiosk.attract import DEFAULT_GREETING, Attract, AttractSettings, PresenceDetector
 from perception.frames import Frame, Image, VideoFileSource
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.events import SceneDescribed, SpeechStarted
 from assistant.turns import PromptWarmer
+from kernel.events import SceneDescribed, SpeechStarted
 from perception.stages import BACKGROUND_NICE, BackgroundThread
 from speech.stages import EarlyTranscriber
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from assistant.config import DescriberSettings
-from assistant.errors import ConfigError
+from kernel.errors import ConfigError
 from perception import objects
 from perception.describer import make_describer
 from perception.objects import ObjectDetector, count_names

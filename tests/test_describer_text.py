@@ -13,7 +13,7 @@ from PIL import ImageDraw, ImageFont
 from skimage import data as photos
 
 from assistant.config import DescriberSettings
-from assistant.errors import ConfigError
+from kernel.errors import ConfigError
 from perception.basic import BasicDescriber
 from perception.ocr import RapidOcrReader, TesseractReader, clean_word, reading_order
 

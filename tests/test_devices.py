@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.channels import Channel, Overflow
-from assistant.clock import FakeClock
-from assistant.errors import DeviceError
+from kernel.channels import Channel, Overflow
+from kernel.clock import FakeClock
+from kernel.errors import DeviceError
 from perception.camera import CameraSource, list_cameras
 from perception.frames import Frame
 from speech.devices import Backoff, list_audio_devices

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from assistant.config import Settings, load_settings, parse_override
-from assistant.errors import ConfigError
+from kernel.errors import ConfigError
 
 FUZZ = settings(max_examples=200, deadline=None, derandomize=True)
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant.config import Settings
-from assistant.errors import InputError
 from assistant.session import prepare_sources
+from kernel.errors import InputError
 
 from .conftest import SESSION
 

@@ -19,7 +19,7 @@ import pytest
 import soundfile as sf
 
 from assistant.config import load_settings
-from assistant.errors import ConfigError
+from kernel.errors import ConfigError
 from speech.sinks import WavReplySink
 
 from .conftest import ROOT, SESSION, read_events, run_cli, write_clip

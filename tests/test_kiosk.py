@@ -199,7 +199,7 @@ def test_kiosk_secret_and_tls_paths_are_relative_to_the_config_file(tmp_path: Pa
 
 
 def test_kiosk_state_follows_the_conversation() -> None:
-    from assistant.events import ReplyAudioStarted, ReplyText, SpeechStarted, Transcribed
+    from kernel.events import ReplyAudioStarted, ReplyText, SpeechStarted, Transcribed
     from kiosk.runtime import KioskState
 
     state = KioskState()

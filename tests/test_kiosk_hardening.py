@@ -22,13 +22,13 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
-from assistant.channels import Activity
-from assistant.clock import FakeClock
-from assistant.eventlog import EventBus
-from assistant.events import Event, ReplyText
 from assistant.turns import TurnManager, TurnRunner, TurnTimer
 from dialogue.offline import OfflineResponder
 from dialogue.prompt import Conversation
+from kernel.channels import Activity
+from kernel.clock import FakeClock
+from kernel.eventlog import EventBus
+from kernel.events import Event, ReplyText
 from kiosk.commands import MAX_DEPTH, MAX_SAY_CHARS, CommandRejected, parse_command
 from kiosk.mqtt import Backoff, MqttLink
 from kiosk.runtime import KioskController, KioskState

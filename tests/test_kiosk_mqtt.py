@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from assistant.clock import FakeClock
 from assistant.config import Settings, load_settings
-from assistant.errors import ConfigError
-from assistant.eventlog import EventBus
-from assistant.events import (
+from kernel.clock import FakeClock
+from kernel.errors import ConfigError
+from kernel.eventlog import EventBus
+from kernel.events import (
     BargeIn,
     DeviceStatus,
     ErrorOccurred,

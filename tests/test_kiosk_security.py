@@ -24,8 +24,8 @@ import pytest
 import yaml
 
 from assistant.config import load_settings
-from assistant.errors import ConfigError, InputError
-from assistant.events import Transcribed
+from kernel.errors import ConfigError, InputError
+from kernel.events import Transcribed
 from kiosk import check
 from kiosk.mqtt import MqttLink
 from kiosk.settings import ANONYMOUS_RISK, MqttSettings, check_credentials

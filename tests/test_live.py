@@ -19,10 +19,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from assistant.clock import MediaClock
 from assistant.config import Settings
-from assistant.eventlog import EventBus
-from assistant.events import (
+from assistant.live import run_live
+from assistant.models import Models
+from assistant.pipeline import Pipeline
+from assistant.recorder import SessionRecorder
+from dialogue.offline import OfflineResponder
+from kernel.clock import MediaClock
+from kernel.eventlog import EventBus
+from kernel.events import (
     BargeIn,
     DeviceStatus,
     Event,
@@ -33,11 +38,6 @@ from assistant.events import (
     SpeechStarted,
     Transcribed,
 )
-from assistant.live import run_live
-from assistant.models import Models
-from assistant.pipeline import Pipeline
-from assistant.recorder import SessionRecorder
-from dialogue.offline import OfflineResponder
 from perception.camera import CameraSource
 from speech.asr import WhisperAsr
 from speech.mic import Microphone

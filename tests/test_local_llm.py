@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.errors import ConfigError, ModelError
 from dialogue.backends import choose_backend
 from dialogue.local_llm import LocalLlm
 from dialogue.prompt import Conversation, Exchange, build_request
 from dialogue.shipped import SHIPPED, ShippedModel, verified
+from kernel.errors import ConfigError, ModelError
 from perception.memory import SceneDescription
 
 from .conftest import SESSION, run_cli

@@ -19,7 +19,7 @@ pytest.importorskip("transformers", reason="needs the vlm extra: pip install -e 
 import torch
 
 from assistant.config import DescriberSettings
-from assistant.errors import ConfigError
+from kernel.errors import ConfigError
 from perception.describer import make_describer
 from perception.minicpmv import MiniCPMVDescriber
 

@@ -7,7 +7,6 @@ import re
 import pytest
 
 from assistant.config import load_settings, parse_override
-from assistant.errors import ConfigError
 from assistant.models import make_llm
 from dialogue.openai_chat import OpenAIChat
 from dialogue.prompt import (
@@ -19,6 +18,7 @@ from dialogue.prompt import (
     camera_message,
     estimate_tokens,
 )
+from kernel.errors import ConfigError
 from perception.memory import SceneDescription, SceneMemory
 
 from .conftest import ROOT, read_events, run_cli

@@ -24,9 +24,9 @@ import pytest
 import soundfile as sf
 
 from assistant.config import InputSettings, Settings
-from assistant.errors import InputError
 from assistant.recorder import SessionRecorder
 from assistant.session import Sources, prepare_sources
+from kernel.errors import InputError
 from perception.frames import Frame, Image, VideoFileSource
 from speech.audio_file import AudioFileSource
 from speech.vad import BLOCK, SAMPLE_RATE, AudioBlock

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from assistant.events import (
+from assistant.report import Report
+from kernel.events import (
     ErrorOccurred,
     ReplyText,
     SceneDescribed,
@@ -14,7 +15,6 @@ from assistant.events import (
     StageRestarted,
     Transcribed,
 )
-from assistant.report import Report
 
 
 def test_failures_facts_and_the_look_are_in_every_report_file(tmp_path: Path) -> None:

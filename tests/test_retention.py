@@ -57,8 +57,8 @@ def test_the_current_run_loses_its_oldest_replies_but_never_its_record(tmp_path:
 def test_the_event_log_rotates_and_every_line_stays_strict_json(tmp_path: Path) -> None:
     import json
 
-    from assistant.eventlog import JsonlWriter
-    from assistant.events import SceneDescribed
+    from kernel.eventlog import JsonlWriter
+    from kernel.events import SceneDescribed
 
     path = tmp_path / "events.jsonl"
     writer = JsonlWriter(path, max_bytes=4000, keep=2)

@@ -8,13 +8,13 @@ import asyncio
 import numpy as np
 import pytest
 
-from assistant.channels import Activity, Channel, ChannelClosed, Overflow
-from assistant.clock import FakeClock, MediaClock
-from assistant.eventlog import EventBus
-from assistant.events import Event, ReplyAudioStarted, ReplyText, SessionEnded, SpeechEnded, Transcribed, TurnMetrics
 from assistant.replay import ReplayDriver
 from dialogue.offline import OfflineResponder
 from dialogue.prompt import Conversation
+from kernel.channels import Activity, Channel, ChannelClosed, Overflow
+from kernel.clock import FakeClock, MediaClock
+from kernel.eventlog import EventBus
+from kernel.events import Event, ReplyAudioStarted, ReplyText, SessionEnded, SpeechEnded, Transcribed, TurnMetrics
 from perception.memory import SceneDescription, SceneMemory
 from perception.sampling import Sampler
 from speech.audio_file import AudioFileSource
@@ -277,8 +277,8 @@ async def test_a_cancelled_turn_never_leaves_two_syntheses_running_and_no_piece_
 
 
 async def test_a_piece_the_voice_cannot_say_is_a_clear_tts_error_and_the_rest_is_spoken(piper: PiperTts) -> None:
-    from assistant.events import ErrorOccurred
     from assistant.turns import TurnRunner, TurnTimer
+    from kernel.events import ErrorOccurred
 
     class Picky:
         sample_rate = piper.sample_rate

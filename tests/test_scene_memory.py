@@ -11,13 +11,13 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from assistant.channels import Channel
-from assistant.clock import FakeClock
-from assistant.errors import BackendError
-from assistant.eventlog import EventBus
-from assistant.events import ErrorOccurred, Event, SceneDescribed
 from dialogue.offline import offline_reply
 from dialogue.prompt import CLOSE_TAG, OBSERVATION_RULE, OPEN_TAG, Conversation, build_request, camera_message
+from kernel.channels import Channel
+from kernel.clock import FakeClock
+from kernel.errors import BackendError
+from kernel.eventlog import EventBus
+from kernel.events import ErrorOccurred, Event, SceneDescribed
 from perception.frames import Frame
 from perception.look import Look
 from perception.memory import SceneDescription, SceneMemory

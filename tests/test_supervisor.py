@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from assistant.channels import Channel, Overflow
-from assistant.clock import FakeClock, MediaClock
 from assistant.config import Settings
-from assistant.eventlog import EventBus
-from assistant.events import Event, ReplyText, SessionEnded, StageRestarted
 from assistant.models import Models
 from assistant.supervisor import Supervisor
 from dialogue.offline import OfflineResponder
+from kernel.channels import Channel, Overflow
+from kernel.clock import FakeClock, MediaClock
+from kernel.eventlog import EventBus
+from kernel.events import Event, ReplyText, SessionEnded, StageRestarted
 from speech.asr import WhisperAsr
 from speech.audio_file import AudioFileSource
 from speech.tts import PiperTts
@@ -177,9 +177,9 @@ async def test_a_vad_crash_mid_session_restarts_the_stage_and_every_question_is_
 async def test_muting_mid_utterance_drops_it_and_frees_the_describer(tmp_path: Path, piper: PiperTts) -> None:
     """Mute while the user is speaking: that utterance is dropped unheard (a ``transcript_ignored``),
     and the describer, which waits while a reply is pending, is not left waiting for one."""
-    from assistant.events import SceneDescribed, SpeechStarted, TranscriptIgnored
     from assistant.pipeline import Pipeline
     from assistant.session import Sources, run_replay
+    from kernel.events import SceneDescribed, SpeechStarted, TranscriptIgnored
     from perception.basic import BasicDescriber
     from perception.frames import VideoFileSource
 

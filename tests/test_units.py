@@ -9,10 +9,10 @@ import pytest
 import soundfile as sf
 
 from assistant.config import load_settings, parse_override
-from assistant.errors import ConfigError
 from dialogue.chunker import SentenceChunker
 from dialogue.offline import offline_reply
 from dialogue.prompt import Conversation, Exchange, build_request
+from kernel.errors import ConfigError
 from perception.memory import SceneDescription
 from perception.sampling import ChangeGate, Sampler
 from speech.vad import BLOCK, Segmenter, SileroVad, VadEnd, VadStart
@@ -162,9 +162,9 @@ def test_sampler_and_change_gate() -> None:
 def test_live_status_shows_state_partial_scene_and_reply() -> None:
     from rich.console import Console
 
-    from assistant.clock import FakeClock
     from assistant.console import LiveStatus
-    from assistant.events import (
+    from kernel.clock import FakeClock
+    from kernel.events import (
         ReplyAudioEnded,
         ReplyAudioStarted,
         ReplyChunk,
@@ -194,12 +194,12 @@ def test_live_status_shows_state_partial_scene_and_reply() -> None:
 
 
 def test_dialogue_limits_reach_the_turns() -> None:
-    from assistant.clock import FakeClock
     from assistant.config import Settings
-    from assistant.eventlog import EventBus
     from assistant.models import Models
     from assistant.pipeline import Pipeline
     from dialogue.offline import OfflineResponder
+    from kernel.clock import FakeClock
+    from kernel.eventlog import EventBus
 
     settings = Settings.model_validate({"dialogue": {"history_tokens": 50, "observations": 1}})
     tts = object()
@@ -217,8 +217,8 @@ def test_every_shipped_config_is_valid(name: str) -> None:
 
 def test_turn_timer_forgets_utterances_that_never_became_turns() -> None:
     """A kiosk hears thousands of utterances a day, many ignored (echo, no words): memory stays flat."""
-    from assistant.events import SpeechEnded, Transcribed
     from assistant.turns import KEEP_UTTERANCES, TurnTimer
+    from kernel.events import SpeechEnded, Transcribed
 
     timer = TurnTimer()
     for n in range(1, 5001):

@@ -68,8 +68,8 @@ def test_replay_with_a_served_describer_and_its_failures(tmp_path: Path) -> None
 async def test_look_has_a_deadline_and_falls_back(tmp_path: Path) -> None:
     import threading
 
-    from assistant.clock import FakeClock
-    from assistant.eventlog import EventBus
+    from kernel.clock import FakeClock
+    from kernel.eventlog import EventBus
     from perception.frames import Frame
     from perception.look import Look
     from perception.memory import SceneMemory
@@ -99,9 +99,9 @@ async def test_look_has_a_deadline_and_falls_back(tmp_path: Path) -> None:
 async def test_look_starts_on_the_early_transcript_and_the_turn_reuses_it() -> None:
     import threading
 
-    from assistant.channels import Activity
-    from assistant.clock import FakeClock
-    from assistant.eventlog import EventBus
+    from kernel.channels import Activity
+    from kernel.clock import FakeClock
+    from kernel.eventlog import EventBus
     from perception.frames import Frame
     from perception.look import Look
     from perception.memory import SceneMemory

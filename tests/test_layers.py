@@ -1,0 +1,38 @@
+"""The import layers: the kernel imports nothing of ours (issue 12 takes the rest of the
+layering further: backends below the runtime, the app on top)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from .conftest import ROOT
+
+OURS = {"kernel", "assistant", "speech", "perception", "dialogue", "kiosk"}
+
+
+def imported_packages(path: Path) -> set[str]:
+    """Our top-level packages that ``path`` imports, absolute or relative (relative ones resolve
+    to the module's own package)."""
+    found: set[str] = set()
+    own = path.parent.name
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            found.add(own if node.level else (node.module or "").split(".")[0])
+    return found & OURS
+
+
+def test_the_kernel_imports_nothing_of_ours() -> None:
+    modules = sorted((ROOT / "kernel").glob("*.py"))
+    assert len(modules) >= 8
+    wrong = {m.name: imported_packages(m) - {"kernel"} for m in modules}
+    assert {name: pkgs for name, pkgs in wrong.items() if pkgs} == {}
+
+
+def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
+    bad = tmp_path / "kernel" / "bad.py"
+    bad.parent.mkdir()
+    bad.write_text("from assistant.config import Settings\nfrom .events import Event\nimport speech.vad\n")
+    assert imported_packages(bad) == {"assistant", "kernel", "speech"}
