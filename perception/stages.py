@@ -147,52 +147,38 @@ async def run_vision(
     a :class:`BackgroundThread`."""
     worker = BackgroundThread("describer")
     try:
-        await _describe_frames(frames, gate, describer, memory, bus, stats, wait_turn, backoff_max_s, worker)
+        failures = 0
+        retry_at = float("-inf")
+        async for frame in frames:
+            memory.latest_frame = frame
+            if wait_turn is not None:
+                await wait_turn()
+                if len(frames):
+                    continue  # a newer frame came while we waited: describe that one
+            stats.frames += 1
+            if frame.t < retry_at:
+                stats.backed_off += 1
+                continue
+            changed, score = gate.check(frame.image)
+            if not changed:
+                stats.unchanged += 1
+                memory.confirm(frame.t)
+                log.debug("frame at %.2f s unchanged (%.4f)", frame.t, score)
+                continue
+            started = time.perf_counter()
+            try:
+                text = checked_description(await worker.run(describer.describe, frame.image))
+            except Exception as exc:  # a VLM may fail in many ways; the conversation goes on without it
+                error = describer_error(exc)
+                log.warning("describing the frame at %.2f s failed: %s", frame.t, error)
+                publish_describer_error(bus, error)
+                gate.reset()  # unchanged frames must not confirm the old description
+                stats.failed += 1
+                failures += 1
+                retry_at = frame.t + min(2.0 ** (failures - 1), backoff_max_s)
+                continue
+            failures = 0
+            record_description(memory, bus, frame, text, describer.name, started, change=score)
+            stats.described += 1
     finally:
         worker.close()
-
-
-async def _describe_frames(
-    frames: Channel[Frame],
-    gate: ChangeGate,
-    describer: Describer,
-    memory: SceneMemory,
-    bus: EventBus,
-    stats: VisionStats,
-    wait_turn: Callable[[], Awaitable[None]] | None,
-    backoff_max_s: float,
-    worker: BackgroundThread,
-) -> None:
-    failures = 0
-    retry_at = float("-inf")
-    async for frame in frames:
-        memory.latest_frame = frame
-        if wait_turn is not None:
-            await wait_turn()
-            if len(frames):
-                continue  # a newer frame came while we waited: describe that one
-        stats.frames += 1
-        if frame.t < retry_at:
-            stats.backed_off += 1
-            continue
-        changed, score = gate.check(frame.image)
-        if not changed:
-            stats.unchanged += 1
-            memory.confirm(frame.t)
-            log.debug("frame at %.2f s unchanged (%.4f)", frame.t, score)
-            continue
-        started = time.perf_counter()
-        try:
-            text = checked_description(await worker.run(describer.describe, frame.image))
-        except Exception as exc:  # a VLM may fail in many ways; the conversation goes on without it
-            error = describer_error(exc)
-            log.warning("describing the frame at %.2f s failed: %s", frame.t, error)
-            publish_describer_error(bus, error)
-            gate.reset()  # unchanged frames must not confirm the old description
-            stats.failed += 1
-            failures += 1
-            retry_at = frame.t + min(2.0 ** (failures - 1), backoff_max_s)
-            continue
-        failures = 0
-        record_description(memory, bus, frame, text, describer.name, started, change=score)
-        stats.described += 1
