@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.cache import cache_dir
+from kernel.cache import cache_dir
 from kernel.errors import ConfigError
 
 GGUF_MAGIC = b"GGUF"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from assistant.config import DescriberSettings
 from kernel.errors import ConfigError
 
 from .frames import Image
+from .settings import DescriberSettings
 
 # The prompt every VLM backend uses unless ``describer.prompt`` says otherwise: the OmniLMM
 # demo's own question, plus a line that brings out text in the scene (signs, labels, screens).

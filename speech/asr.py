@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.cache import cache_dir
+from kernel.cache import cache_dir
 from kernel.errors import ConfigError, ModelError
 
 from .vad import Audio

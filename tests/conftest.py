@@ -16,7 +16,7 @@ SESSION = ROOT / "examples" / "sessions" / "desk"
 
 # The cache that `make` filled (the local LLM, the assembled Whisper base), before the
 # suite points OMNILIVE_CACHE elsewhere (see ``own_cache``).
-from assistant.cache import cache_dir  # noqa: E402
+from kernel.cache import cache_dir  # noqa: E402
 
 INSTALLED_CACHE = cache_dir()
 

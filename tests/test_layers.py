@@ -1,5 +1,6 @@
-"""The import layers: the kernel imports nothing of ours (issue 12 takes the rest of the
-layering further: backends below the runtime, the app on top)."""
+"""The import layers, which only go down: the kernel imports nothing of ours; the backends
+(``speech``, ``perception``, ``dialogue``) import the kernel and each other, never the runtime
+and app above them (``assistant``, ``kiosk``)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,13 @@ def test_the_kernel_imports_nothing_of_ours() -> None:
     assert len(modules) >= 8
     wrong = {m.name: imported_packages(m) - {"kernel"} for m in modules}
     assert {name: pkgs for name, pkgs in wrong.items() if pkgs} == {}
+
+
+def test_the_backends_never_import_the_runtime_or_the_app() -> None:
+    modules = [m for pkg in ("speech", "perception", "dialogue") for m in sorted((ROOT / pkg).glob("*.py"))]
+    assert len(modules) > 30
+    upward = {f"{m.parent.name}/{m.name}": imported_packages(m) & {"assistant", "kiosk"} for m in modules}
+    assert {name: pkgs for name, pkgs in upward.items() if pkgs} == {}
 
 
 def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
