@@ -63,7 +63,7 @@ LLAMA_CMAKE_avx512 := -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=
 LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
   $(LLAMA_CMAKE_$(LLAMA_VARIANT)) -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_BF16=OFF \
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF
-CACHE  := $(shell $(PYTHON) -c 'from assistant.cache import cache_dir; print(cache_dir())')
+CACHE  := $(shell $(PYTHON) -c 'from kernel.cache import cache_dir; print(cache_dir())')
 WHEELS := $(CACHE)/wheels/llama-$(LLAMA_VARIANT)
 
 $(VENV)/.stamp-llama: | $(VENV)/.stamp-run
