@@ -1,9 +1,7 @@
 #!/usr/bin/env python3
 """omnilive: an assistant that sees and talks. See README.md."""
 
-import sys
-
-from assistant.cli import main
+from assistant.cli import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -164,6 +164,26 @@ def _assistant_error(exc: BaseException) -> AssistantError | None:
     return None
 
 
+def entry() -> NoReturn:
+    """The program: :func:`main`, then the exit.
+
+    A description still running on the describer's daemon thread must not meet the
+    interpreter's finalization (see ``perception.stages.background_work_running``): then
+    everything is flushed and the process leaves at once. Its output is complete by then:
+    ``main`` has closed the event log and written the report."""
+    code = main()
+    stages = sys.modules.get("perception.stages")
+    if stages is None:
+        sys.exit(code)
+    stages.raise_background_priority()
+    if stages.background_work_running():
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _sigterm_outside_the_loop)

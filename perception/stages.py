@@ -8,6 +8,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -29,7 +30,7 @@ BACKGROUND_NICE = 19
 
 
 class BackgroundThread:
-    """One worker thread at the lowest CPU priority (SCHED_IDLE, nice 19), for work nobody waits on.
+    """One worker thread at the lowest CPU priority (nice 19), for work nobody waits on.
 
     Background describing shares two cores with the reply path (Whisper, the LLM, Piper).
     Pausing it while a reply is produced does not stop a description already running,
@@ -37,9 +38,10 @@ class BackgroundThread:
     kernel gives such work little CPU while the reply path wants it (its weight is
     15 against 1024), so it still runs whenever the assistant is only listening. The
     describer's ONNX and OpenCV work runs single-threaded on this thread, so all of it is
-    lowered. SCHED_IDLE goes further than nice 19: the thread runs only on a core that nothing
-    else wants, so it does not preempt one of llama.cpp's two threads and stall the other at
-    their barrier. Where thread priorities cannot be set, the thread runs at normal priority.
+    lowered. Not SCHED_IDLE: a SCHED_IDLE thread preempted while it holds the GIL gets no
+    CPU at all while other programs keep the cores busy, and then every thread of the
+    assistant waits for the GIL behind it (Ctrl-C took 9 s, or never, with two busy loops
+    running). Where thread priorities cannot be set, the thread runs at normal priority.
     """
 
     def __init__(self, name: str) -> None:
@@ -48,6 +50,8 @@ class BackgroundThread:
         self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[object, ...], Future[Any]] | None] = (
             queue.SimpleQueue())
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self.busy = False  # a job is running on the thread
+        _workers.add(self)
         self._thread.start()
 
     def _work(self) -> None:
@@ -56,11 +60,14 @@ class BackgroundThread:
             fn, args, future = job
             if not future.set_running_or_notify_cancel():
                 continue  # its caller stopped waiting before it began
+            self.busy = True
             try:
                 result = fn(*args)
             except BaseException as exc:  # handed to the caller, as an executor does
+                self.busy = False  # before the caller hears of it
                 future.set_exception(exc)
             else:
+                self.busy = False
                 future.set_result(result)
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
@@ -72,11 +79,40 @@ class BackgroundThread:
         self._jobs.put(None)
 
 
+_workers: weakref.WeakSet[BackgroundThread] = weakref.WeakSet()
+
+
+def background_work_running() -> bool:
+    """Whether a job is still running on a :class:`BackgroundThread`.
+
+    Such a thread is a daemon. Were the interpreter to finalize while it is inside native
+    code (ONNX Runtime, OpenCV), CPython 3.11 ends the thread with ``pthread_exit`` when it
+    next wants the GIL, and the forced unwind through C++ frames aborts the whole process
+    ("terminate called without an active exception"). A program that sees this at its end
+    leaves with ``os._exit`` instead of finalizing (see ``assistant.cli.entry``)."""
+    return any(worker.busy and worker._thread.is_alive() for worker in list(_workers))
+
+
+def raise_background_priority() -> None:
+    """Puts every :class:`BackgroundThread` back at normal priority, where this process may.
+
+    For the exit: the kernel ends a process only when each of its threads has run once more,
+    and a nice-19 thread waits behind every busy program on the machine (Ctrl-C took 6-8 s with
+    two busy loops). Raising a priority needs root or RLIMIT_NICE; otherwise it stays."""
+    for worker in list(_workers):
+        tid = worker._thread.native_id
+        if tid is None or not worker._thread.is_alive():
+            continue
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, 0)
+        except OSError:
+            return
+
+
 def _lower_priority() -> None:
     tid = threading.get_native_id()
-    try:  # on Linux a thread's nice value and policy are its own: this lowers only the worker thread
+    try:  # on Linux a thread's nice value is its own: this lowers only the worker thread
         os.setpriority(os.PRIO_PROCESS, tid, BACKGROUND_NICE)
-        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
     except (OSError, AttributeError) as exc:
         log.info("background thread keeps a higher priority: %s", exc)
 

@@ -13,7 +13,26 @@ from .conftest import ROOT, ctrl_c, interruptible
 
 
 def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
-    out = tmp_path / "run"
+    stopped_after = _answer_then_ctrl_c(tmp_path / "run")
+    assert stopped_after < 1.0, f"took {stopped_after:.2f} s to stop"
+
+
+def test_ctrl_c_stops_cleanly_while_other_programs_keep_every_core_busy(tmp_path: Path) -> None:
+    """CI saw this abort ("terminate called without an active exception") and hang: the describer's
+    thread, left inside native code at the exit, or starved while it held the GIL."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    try:
+        stopped_after = _answer_then_ctrl_c(tmp_path / "run")
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert stopped_after < 5.0, f"took {stopped_after:.2f} s to stop"
+
+
+def _answer_then_ctrl_c(out: Path) -> float:
+    """Replays the demo session in real time, sends Ctrl-C after the first answer and checks the
+    output folder; returns the seconds from Ctrl-C to the exit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONFAULTHANDLER"] = "1"
@@ -37,7 +56,6 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
             proc.kill()
             proc.communicate()
     assert proc.returncode == 130, stderr
-    assert stopped_after < 1.0, f"took {stopped_after:.2f} s to stop"
     assert "Traceback" not in stderr
     lines = (out / "events.jsonl").read_text().splitlines()
     events = [json.loads(line) for line in lines]  # every line is complete
@@ -47,3 +65,4 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["summary"]["turns"] >= 1
     assert "**Assistant**" in (out / "transcript.md").read_text()
+    return stopped_after
