@@ -1,2 +1,14 @@
-"""The headless kiosk: settings (``kiosk.settings``), the remote command schema
-(``kiosk.commands``) and the MQTT link to an operator (``kiosk.mqtt``)."""
+"""The headless kiosk: the assistant run unattended, with an MQTT link to an operator.
+
+- ``kiosk.settings``: the ``kiosk:`` section of the config (MQTT, attract mode); light, no runtime.
+- ``kiosk.runtime``: :func:`~kiosk.runtime.run_kiosk`, the kiosk's state, metrics and the
+  controller that carries out commands on the running pipeline.
+- ``kiosk.check``: ``--check``: the config, inputs, models and broker, one line each.
+- ``kiosk.attract``: attract mode, greeting a person who walks up to an idle kiosk.
+- ``kiosk.commands``: the remote command schema, and the command errors.
+- ``kiosk.mqtt``: :class:`~kiosk.mqtt.MqttLink`, the connection to the broker and its
+  topics; built from ``kiosk.broker`` (the aiomqtt client, backoff, failure reasons),
+  ``kiosk.outbox`` (outgoing messages), ``kiosk.status`` (status, events, metrics),
+  ``kiosk.command_queue`` (commands in, rate limit, dispatch, results) and
+  ``kiosk.linkstats`` (the link's counters).
+"""

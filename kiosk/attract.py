@@ -25,11 +25,10 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Literal, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
-from pydantic import Field
 
 from kernel.eventlog import EventBus
 from kernel.events import (
@@ -41,27 +40,12 @@ from kernel.events import (
     SpeechStarted,
     StageRestarted,
 )
-from kernel.settings_base import StrictModel
 from perception.basic import count_faces, count_people, detection_image, face_cascade, people_detector
 from perception.frames import Frame, Image
 
+from .settings import AttractSettings, DetectorKind
+
 log = logging.getLogger(__name__)
-
-DetectorKind = Literal["face", "person", "any"]
-DEFAULT_GREETING = "Hello! Ask me anything about what you see here."
-
-
-class AttractSettings(StrictModel):
-    """The ``kiosk.attract`` section."""
-
-    enabled: bool = False
-    greeting: str = Field(DEFAULT_GREETING, min_length=1, max_length=300)
-    cooldown_s: float = Field(60.0, gt=0, description="no second greeting within this many seconds of one")
-    idle_s: float = Field(10.0, ge=0, description="idle: nothing heard or said for this long")
-    absent_s: float = Field(5.0, gt=0, description="a person must be gone this long before a new arrival counts")
-    check_interval_s: float = Field(1.0, gt=0, description="how often the freshest frame is looked at")
-    detector: DetectorKind = "face"
-    min_hits: int = Field(2, ge=1, description="frames in a row with a detection before a person counts as present")
 
 
 class Detector(Protocol):

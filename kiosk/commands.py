@@ -15,7 +15,8 @@ Validation is strict: no unknown fields, no coercion (``"0.5"`` is not a level),
 at most :data:`MAX_PAYLOAD` bytes of UTF-8, arrays and objects nested at most
 :data:`MAX_DEPTH` deep (checked before any parsing: a command is one flat object, and a
 deeply nested payload must not exhaust the parser's stack). :func:`parse_command` turns a
-payload into a :data:`Command` or raises :class:`CommandRejected` with one clear line.
+payload into a :data:`Command` or raises :class:`CommandRejected` with one clear line;
+a controller raises :class:`CommandFailed` for a valid command it cannot carry out.
 """
 
 from __future__ import annotations
@@ -99,14 +100,26 @@ COMMAND_NAMES = ("say", "mute", "unmute", "reset", "describe_now", "set_volume",
 _ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
 
 
-class CommandRejected(AssistantError):
-    """A command payload that does not match the schema; ``command_id`` is its id when one could be read."""
+class CommandError(AssistantError):
+    """A remote command that was not carried out; its message is the ``error`` line of the command's result.
+
+    The kiosk's branch of the tree in :mod:`kernel.errors`, code ``command``.
+    """
 
     code = "command"
+
+
+class CommandRejected(CommandError):
+    """A command payload that does not match the schema; ``command_id`` is its id when one could be read."""
 
     def __init__(self, command_id: str | None, message: str) -> None:
         super().__init__(message)
         self.command_id = command_id
+
+
+class CommandFailed(CommandError):
+    """A valid command that the kiosk cannot carry out now (no camera, still starting, muted, ...);
+    ``retryable`` when the same command may succeed later without anyone changing anything."""
 
 
 def parse_command(payload: bytes) -> Command:

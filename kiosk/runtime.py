@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import resource
 import signal
 import statistics
 import sys
 import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,6 @@ from assistant.live_cli import event_log, retention_guard
 from assistant.pipeline import Pipeline
 from assistant.turns import TurnManager
 from kernel.diagnostics import dump_tasks
-from kernel.errors import AssistantError
 from kernel.eventlog import EventBus, Subscriber
 from kernel.events import (
     ErrorOccurred,
@@ -40,6 +41,7 @@ from kernel.events import (
 )
 from perception.stages import checked_description, record_description
 
+from .commands import CommandFailed
 from .mqtt import MqttLink
 
 log = logging.getLogger("omnilive.kiosk")
@@ -138,10 +140,6 @@ def rss_mb() -> float:
         return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-class CommandFailed(AssistantError):
-    code = "command"
-
-
 class KioskController:
     """The MQTT commands, carried out on the running pipeline."""
 
@@ -152,7 +150,7 @@ class KioskController:
 
     def _ready(self) -> Pipeline:
         if self.pipeline is None:
-            raise CommandFailed("the assistant is still starting")
+            raise CommandFailed("the assistant is still starting", retryable=True)
         return self.pipeline
 
     def _manager(self) -> TurnManager:
@@ -195,7 +193,7 @@ class KioskController:
         if describer is None:
             raise CommandFailed("this kiosk has no camera or no describer")
         if frame is None:
-            raise CommandFailed("no camera frame yet")
+            raise CommandFailed("no camera frame yet", retryable=True)
         started = time.perf_counter()
         text = checked_description(await asyncio.to_thread(describer.describe, frame.image))
         record_description(pipeline.memory, pipeline.bus, frame, text, f"{describer.name}:now", started)
@@ -243,78 +241,115 @@ def log_event(event: Event) -> None:
 
 async def run_kiosk(settings: Settings, out: Path) -> dict[str, Any]:
     """Runs until SIGTERM/SIGINT, a ``shutdown`` command, or (a replay that does not loop) the end of input."""
-    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
     state = KioskState()
     metrics = KioskMetrics()
     controller = KioskController(stop, state)
     mqtt = settings.kiosk.mqtt
-    link = MqttLink(mqtt, controller=controller, metrics=lambda: metrics.snapshot(controller.pipeline)) \
-        if mqtt.enabled else None
-    if link is not None:
-        state.listeners.append(link.set_state)
-    subscribers: list[Subscriber] = [state, metrics, log_event]
-    if link is not None:
-        subscribers.append(link.publish_event)
-    tasks: list[asyncio.Task[None]] = []
+    with _stop_on_signals(stop):
+        link = MqttLink(mqtt, controller=controller, metrics=lambda: metrics.snapshot(controller.pipeline)) \
+            if mqtt.enabled else None
+        subscribers: list[Subscriber] = [state, metrics, log_event]
+        if link is not None:
+            state.listeners.append(link.set_state)
+            subscribers.append(link.publish_event)
+        tasks: list[asyncio.Task[None]] = []
 
-    def ready(pipeline: Pipeline) -> None:
-        controller.pipeline = pipeline
-        state.ready()
-        attract = settings.kiosk.attract
-        if attract.enabled and pipeline.models.describer is not None and pipeline.manager is not None:
-            from .attract import Attract, PresenceDetector
+        def ready(pipeline: Pipeline) -> None:
+            controller.pipeline = pipeline
+            state.ready()
+            greeter = _start_attract(settings, pipeline, controller)
+            if greeter is not None:
+                tasks.append(greeter)
+            log.info("ready", extra={"mode": settings.mode, "kiosk_id": mqtt.kiosk_id})
 
-            manager = pipeline.manager
-            greeter = Attract(attract, PresenceDetector(attract.detector), say=manager.announce,
-                              is_idle=controller.greeter_idle, frames=lambda: pipeline.memory.latest_frame,
-                              bus=pipeline.bus)
-            tasks.append(asyncio.create_task(greeter.run(), name="attract"))
-        log.info("ready", extra={"mode": settings.mode, "kiosk_id": mqtt.kiosk_id})
+        extra: dict[str, Any] = {}
+        try:
+            async with _link_running(link):
+                try:
+                    run = _run_live if settings.mode == "live" else _run_replay
+                    await run(settings, out, extra, stop=stop, on_ready=ready, subscribers=subscribers)
+                finally:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            log.info("stopped", extra={"turns": metrics.turns, "restarts": dict(metrics.restarts)})
+    return extra
 
-    link_stop = asyncio.Event()
-    link_task = asyncio.create_task(link.run(link_stop), name="mqtt") if link is not None else None
-    extra: dict[str, Any] = {}
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT set ``stop``; SIGUSR1 dumps the running tasks to the log."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
     try:
-        if settings.mode == "live":
-            from rich.console import Console
-
-            from assistant.live_cli import run_live_session
-
-            # Each start gets its own folder under output.dir: the ones before it are pruned.
-            await run_live_session(settings, Console(quiet=True), out, None, extra, stop=stop, on_ready=ready,
-                                   subscribers=subscribers, view=False, prune_siblings=True)
-        else:
-            from assistant.models import prepare_models
-            from assistant.session import make_clock, prepare_sources, run_replay
-
-            sources = prepare_sources(settings)
-            models = prepare_models(settings, hearing=sources.audio is not None, seeing=sources.video is not None)
-            bus = EventBus(make_clock(settings.replay.speed))
-            writer = event_log(out, settings.output)
-            bus.subscribe(writer)
-            guard = retention_guard(out, settings.output, siblings=True)
-            if guard is not None:
-                guard.run_once()
-                bus.subscribe(guard)
-            for subscriber in subscribers:
-                bus.subscribe(subscriber)
-            try:
-                stats = await run_replay(settings, sources, models, bus, out, stop=stop, on_ready=ready)
-                extra["media_seconds"] = round(stats.media_seconds, 2)
-            finally:
-                writer.close()
+        yield
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        link_stop.set()
-        if link_task is not None:
-            await link_task
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
             loop.remove_signal_handler(sig)
-        log.info("stopped", extra={"turns": metrics.turns, "restarts": dict(metrics.restarts)})
-    return extra
+
+
+@contextlib.asynccontextmanager
+async def _link_running(link: MqttLink | None) -> AsyncIterator[None]:
+    """The MQTT link runs for the body's time; at the end it goes offline cleanly."""
+    if link is None:
+        yield
+        return
+    link_stop = asyncio.Event()
+    link_task = asyncio.create_task(link.run(link_stop), name="mqtt")
+    try:
+        yield
+    finally:
+        link_stop.set()
+        await link_task
+
+
+def _start_attract(settings: Settings, pipeline: Pipeline, controller: KioskController) -> asyncio.Task[None] | None:
+    """Attract mode's task, when it is on and the kiosk can see and speak."""
+    attract = settings.kiosk.attract
+    if not (attract.enabled and pipeline.models.describer is not None and pipeline.manager is not None):
+        return None
+    from .attract import Attract, PresenceDetector
+
+    manager = pipeline.manager
+    greeter = Attract(attract, PresenceDetector(attract.detector), say=manager.announce,
+                      is_idle=controller.greeter_idle, frames=lambda: pipeline.memory.latest_frame,
+                      bus=pipeline.bus)
+    return asyncio.create_task(greeter.run(), name="attract")
+
+
+async def _run_live(settings: Settings, out: Path, extra: dict[str, Any], *, stop: asyncio.Event,
+                    on_ready: Callable[[Pipeline], None], subscribers: list[Subscriber]) -> None:
+    from rich.console import Console
+
+    from assistant.live_cli import run_live_session
+
+    # Each start gets its own folder under output.dir: the ones before it are pruned.
+    await run_live_session(settings, Console(quiet=True), out, None, extra, stop=stop, on_ready=on_ready,
+                           subscribers=subscribers, view=False, prune_siblings=True)
+
+
+async def _run_replay(settings: Settings, out: Path, extra: dict[str, Any], *, stop: asyncio.Event,
+                      on_ready: Callable[[Pipeline], None], subscribers: list[Subscriber]) -> None:
+    from assistant.models import prepare_models
+    from assistant.session import make_clock, prepare_sources, run_replay
+
+    sources = prepare_sources(settings)
+    models = prepare_models(settings, hearing=sources.audio is not None, seeing=sources.video is not None)
+    bus = EventBus(make_clock(settings.replay.speed))
+    writer = event_log(out, settings.output)
+    bus.subscribe(writer)
+    guard = retention_guard(out, settings.output, siblings=True)
+    if guard is not None:
+        guard.run_once()
+        bus.subscribe(guard)
+    for subscriber in subscribers:
+        bus.subscribe(subscriber)
+    try:
+        stats = await run_replay(settings, sources, models, bus, out, stop=stop, on_ready=on_ready)
+        extra["media_seconds"] = round(stats.media_seconds, 2)
+    finally:
+        writer.close()

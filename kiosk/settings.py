@@ -24,7 +24,8 @@ from kernel.errors import ConfigError
 from kernel.events import Event
 from kernel.settings_base import StrictModel
 
-from .attract import AttractSettings
+DetectorKind = Literal["face", "person", "any"]
+DEFAULT_GREETING = "Hello! Ask me anything about what you see here."
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOPIC_LEVEL = r"[^/+#\s]+"
@@ -187,6 +188,19 @@ def read_password(settings: MqttSettings) -> str | None:
             raise ConfigError(f"MQTT password file '{settings.password_file}' is empty")
         return lines[0]
     return None
+
+
+class AttractSettings(StrictModel):
+    """The ``kiosk.attract`` section: greet a person who walks up to an idle kiosk (:mod:`kiosk.attract`)."""
+
+    enabled: bool = False
+    greeting: str = Field(DEFAULT_GREETING, min_length=1, max_length=300)
+    cooldown_s: float = Field(60.0, gt=0, description="no second greeting within this many seconds of one")
+    idle_s: float = Field(10.0, ge=0, description="idle: nothing heard or said for this long")
+    absent_s: float = Field(5.0, gt=0, description="a person must be gone this long before a new arrival counts")
+    check_interval_s: float = Field(1.0, gt=0, description="how often the freshest frame is looked at")
+    detector: DetectorKind = "face"
+    min_hits: int = Field(2, ge=1, description="frames in a row with a detection before a person counts as present")
 
 
 class KioskSettings(StrictModel):

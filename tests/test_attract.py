@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from kernel.clock import FakeClock
 from kernel.eventlog import EventBus
 from kernel.events import Event, Presence, ReplyAudioEnded, ReplyAudioStarted, to_record
-from kiosk.attract import DEFAULT_GREETING, Attract, AttractSettings, PresenceDetector
+from kiosk.attract import Attract, PresenceDetector
+from kiosk.settings import DEFAULT_GREETING, AttractSettings
 from perception.frames import Frame, Image, VideoFileSource
 
 DESK = Path(__file__).resolve().parents[1] / "examples" / "sessions" / "desk" / "video.mp4"
