@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from perception.memory import SceneDescription, SceneEvent
+from .observation import Observation, ObservedEvent
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are omnilive, a friendly assistant that can see through a camera and hear the user. "
@@ -88,7 +88,7 @@ class ReplyRequest:
     that is longer than the stale limit (so the assistant cannot see right now)."""
 
     question: str
-    scene: SceneDescription | None
+    scene: Observation | None
     scene_age_s: float | None
     messages: list[dict[str, str]]
     scene_stale: bool = False
@@ -164,17 +164,17 @@ def neutralise(text: str) -> str:
     return _SPACE.sub(" ", escaped).strip()
 
 
-def event_line(event: SceneEvent) -> str:
+def event_line(event: ObservedEvent) -> str:
     start, end = round(event.start_t), round(event.end_t)
     when = f"at {end} s" if start == end else f"from {start} to {end} s"
     return f"Earlier ({when}): {neutralise(event.text)}"
 
 
-def observation_line(scene: SceneDescription) -> str:
+def observation_line(scene: Observation) -> str:
     return f"Earlier (at {round(scene.last_seen)} s): {neutralise(scene.text)}"
 
 
-def now_line(scene: SceneDescription | None, now: float, stale_after_s: float | None, seen_before: bool) -> str:
+def now_line(scene: Observation | None, now: float, stale_after_s: float | None, seen_before: bool) -> str:
     """What the camera shows now, or that it shows nothing the assistant may call the present."""
     if scene is None:
         return f"Now: no picture {'lately' if seen_before else 'yet'}: you cannot see right now"
@@ -185,9 +185,9 @@ def now_line(scene: SceneDescription | None, now: float, stale_after_s: float | 
 
 
 def observations_block(
-    scenes: Sequence[SceneDescription],
+    scenes: Sequence[Observation],
     now: float,
-    events: Sequence[SceneEvent] = (),
+    events: Sequence[ObservedEvent] = (),
     stale_after_s: float | None = None,
     known: str = "",
 ) -> str:
@@ -202,7 +202,7 @@ def observations_block(
     latest = scenes[-1] if scenes else None
     fresh = latest is not None and (stale_after_s is None or now - latest.last_seen <= stale_after_s)
     lines = [event_line(e) for e in events if f": {neutralise(e.text)}\n" not in known]
-    newest: dict[str, SceneDescription] = {}
+    newest: dict[str, Observation] = {}
     for scene in scenes[:-1] if fresh else scenes:  # one line per distinct description, at its newest
         newest.pop(scene.text, None)
         newest[scene.text] = scene
@@ -246,13 +246,13 @@ def camera_message(request: ReplyRequest) -> str:
 def build_request(
     question: str,
     conversation: Conversation,
-    scenes: Sequence[SceneDescription],
+    scenes: Sequence[Observation],
     now: float,
     system_prompt: str = DEFAULT_SYSTEM_PROMPT,
     *,
     observations: int = DEFAULT_OBSERVATIONS,
     history_tokens: int = DEFAULT_HISTORY_TOKENS,
-    events: Sequence[SceneEvent] = (),
+    events: Sequence[ObservedEvent] = (),
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
 ) -> ReplyRequest:
     """The request for ``question``; ``scenes`` is the scene history, oldest first (``SceneMemory.history()``),
