@@ -27,10 +27,10 @@ from kernel.eventlog import EventBus
 from kernel.events import BargeIn, Event, ReplyChunk, SessionEnded, SessionStarted, SpeechStarted
 from perception.frames import Frame
 from perception.sampling import Sampler
-from speech.echo import Audio, RecentReplies, echo_score
+from speech.audio import BLOCK, SAMPLE_RATE, Audio, AudioBlock
+from speech.echo import RecentReplies, echo_score
 from speech.sinks import ReplySink
 from speech.stages import FinalTranscript
-from speech.vad import BLOCK, SAMPLE_RATE, AudioBlock
 
 from .config import Settings
 from .models import Models

@@ -65,8 +65,8 @@ import soundfile as sf
 
 from kernel.errors import DeviceError, InputError
 from perception.frames import Frame, Image
+from speech.audio import SAMPLE_RATE, AudioBlock
 from speech.sinks import open_wav
-from speech.vad import SAMPLE_RATE, AudioBlock
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from kernel.channels import Activity, Channel
 from kernel.clock import MediaClock, WallClock
 from perception.frames import Frame, VideoFileSource
 from perception.sampling import Sampler
+from speech.audio import BLOCK, SAMPLE_RATE, AudioBlock
 from speech.audio_file import AudioFileSource
-from speech.vad import BLOCK, SAMPLE_RATE, AudioBlock
 
 Progress = Callable[[float], None]
 

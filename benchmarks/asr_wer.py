@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from speech.asr import WhisperAsr  # noqa: E402
-from speech.vad import SAMPLE_RATE  # noqa: E402
+from speech.audio import SAMPLE_RATE  # noqa: E402
 
 QUESTIONS = [
     "What is inside the red box on the shelf?",

@@ -24,7 +24,8 @@ import soxr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from speech.vad import BLOCK, SAMPLE_RATE, Segmenter, SileroVad, VadEnd  # noqa: E402
+from speech.audio import BLOCK, SAMPLE_RATE  # noqa: E402
+from speech.vad import Segmenter, SileroVad, VadEnd  # noqa: E402
 
 PHRASES = [
     ("what is on the table", "near the window"),

@@ -152,7 +152,7 @@ def main() -> None:
         values = [t.compute.get(key, 0.0) for t in metrics]
         print(f"  compute {key:20s} p50 {pct(values, 50):6.0f} ms")
 
-    instant = Models(vad=None, asr=InstantAsr(), describer=None, tts=InstantTts(), llm=InstantLlm())  # type: ignore[arg-type]
+    instant = Models(vad=None, asr=InstantAsr(), describer=None, tts=InstantTts(), llm=InstantLlm())
     from speech.vad import SileroVad
 
     instant.vad = SileroVad()

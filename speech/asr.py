@@ -22,7 +22,7 @@ import numpy as np
 from kernel.cache import cache_dir
 from kernel.errors import ConfigError, ModelError
 
-from .vad import Audio
+from .audio import Audio
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import soxr
 
 from kernel.errors import InputError
 
-from .vad import BLOCK, SAMPLE_RATE, Audio
+from .audio import BLOCK, SAMPLE_RATE, Audio
 
 log = logging.getLogger(__name__)
 

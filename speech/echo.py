@@ -20,13 +20,12 @@ import collections
 import re
 
 import numpy as np
-import numpy.typing as npt
 from rapidfuzz import fuzz
 
-Audio = npt.NDArray[np.float32]
+from .audio import SAMPLE_RATE, Audio
 
 
-def echo_score(mic: Audio, reference: Audio, *, max_lag_s: float = 0.4, rate: int = 16_000) -> float:
+def echo_score(mic: Audio, reference: Audio, *, max_lag_s: float = 0.4, rate: int = SAMPLE_RATE) -> float:
     """How much of ``mic`` is explained by ``reference`` played earlier, in [0, 1].
 
     ``reference`` ends at the same instant as ``mic`` and should reach back

@@ -28,8 +28,8 @@ import soxr
 
 from kernel.channels import Channel, ChannelClosed
 
+from .audio import BLOCK, SAMPLE_RATE, Audio, AudioBlock
 from .devices import Backoff, Reconnector, call_on_loop, close_quietly, device_error, portaudio, resolve_audio_device
-from .vad import BLOCK, SAMPLE_RATE, Audio, AudioBlock
 
 log = logging.getLogger(__name__)
 

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import soxr
 
+from .audio import SAMPLE_RATE, Audio
 from .devices import Backoff, Reconnector, call_on_loop, close_quietly, device_error, portaudio, resolve_audio_device
 from .tts import Pcm
-from .vad import SAMPLE_RATE, Audio
 
 log = logging.getLogger(__name__)
 

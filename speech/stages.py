@@ -13,8 +13,9 @@ from kernel.channels import Activity, Channel
 from kernel.eventlog import EventBus
 from kernel.events import SpeechEnded, SpeechStarted, Transcribed, TranscriptIgnored
 
-from .asr import WhisperAsr
-from .vad import BLOCK, SAMPLE_RATE, Audio, AudioBlock, Segmenter, SileroVad, VadEnd, VadStart
+from .audio import BLOCK, SAMPLE_RATE, Audio, AudioBlock
+from .protocols import Asr, Vad
+from .vad import Segmenter, VadEnd, VadStart
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class EarlyTranscriber:
 
     def __init__(
         self,
-        asr: WhisperAsr,
+        asr: Asr,
         activity: Activity | None = None,
         on_text: Callable[[int, str], None] | None = None,
         *,
@@ -138,7 +139,7 @@ class EarlyTranscriber:
 async def run_vad(
     blocks: Channel[AudioBlock],
     utterances: Channel[Utterance],
-    vad: SileroVad,
+    vad: Vad,
     segmenter: Segmenter,
     bus: EventBus,
     partials: Channel[Utterance] | None = None,
@@ -175,7 +176,7 @@ async def run_vad(
 
 
 async def run_partial_asr(
-    partials: Channel[Utterance], asr: WhisperAsr, bus: EventBus, segmenter: Segmenter
+    partials: Channel[Utterance], asr: Asr, bus: EventBus, segmenter: Segmenter
 ) -> None:
     """Partial transcripts of the utterance in progress; one decode at a time, newest audio wins.
     A partial that comes back after its utterance ended is dropped: the final has the say."""
@@ -206,7 +207,7 @@ async def _emit(signal: VadStart | VadEnd, utterances: Channel[Utterance], bus: 
 async def run_asr(
     utterances: Channel[Utterance],
     transcripts: Channel[FinalTranscript],
-    asr: WhisperAsr,
+    asr: Asr,
     bus: EventBus,
     early: EarlyTranscriber | None = None,
     muted: Callable[[], bool] | None = None,

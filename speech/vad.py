@@ -15,16 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import onnxruntime
 
 from kernel.errors import ModelError
 
-SAMPLE_RATE = 16_000
-BLOCK = 512
-_CONTEXT = 64
+from .audio import BLOCK, SAMPLE_RATE, Audio
 
-Audio = npt.NDArray[np.float32]
+_CONTEXT = 64
 
 
 def bundled_model_path() -> Path:
@@ -193,11 +190,3 @@ class Segmenter:
         self._preroll.clear()
         self._reset()
         return end
-
-
-@dataclass(frozen=True, slots=True)
-class AudioBlock:
-    """``BLOCK`` samples of 16 kHz mono audio starting at media time ``t``."""
-
-    t: float
-    samples: Audio = field(repr=False)

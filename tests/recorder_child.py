@@ -16,8 +16,8 @@ from pathlib import Path
 
 from assistant.recorder import SessionRecorder
 from perception.frames import VideoFileSource
+from speech.audio import BLOCK, SAMPLE_RATE, AudioBlock
 from speech.audio_file import AudioFileSource
-from speech.vad import BLOCK, SAMPLE_RATE, AudioBlock
 
 SESSION = Path(__file__).resolve().parents[1] / "examples" / "sessions" / "desk"
 

@@ -16,7 +16,7 @@ import soxr
 
 from kernel.errors import ConfigError
 from speech import asr
-from speech.vad import SAMPLE_RATE
+from speech.audio import SAMPLE_RATE
 
 
 @pytest.fixture(scope="module")

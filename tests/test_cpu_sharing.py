@@ -45,7 +45,7 @@ def clip(n: int) -> np.ndarray:
 
 async def test_a_pause_during_a_running_decode_is_decoded_next_and_a_newer_one_replaces_it() -> None:
     asr = GatedAsr()
-    early = EarlyTranscriber(asr)  # type: ignore[arg-type]
+    early = EarlyTranscriber(asr)
     early.pause(1, 1.0, clip(1))  # a gap between two words
     assert await asyncio.to_thread(asr.started.acquire, True, 30)
     early.pause(1, 2.0, clip(2))  # another gap: waits for the running decode
@@ -65,7 +65,7 @@ async def test_a_pause_during_a_running_decode_is_decoded_next_and_a_newer_one_r
 
 async def test_a_pause_with_no_decode_running_starts_at_once_and_a_stale_one_is_not_used() -> None:
     asr = GatedAsr()
-    early = EarlyTranscriber(asr, after_ms=96)  # type: ignore[arg-type]
+    early = EarlyTranscriber(asr, after_ms=96)
     assert early.after_blocks == 3  # 96 ms of 32 ms blocks
     early.pause(2, 5.0, clip(5))
     assert await asyncio.to_thread(asr.started.acquire, True, 30)

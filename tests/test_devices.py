@@ -21,11 +21,11 @@ from kernel.clock import FakeClock
 from kernel.errors import DeviceError
 from perception.camera import CameraSource, list_cameras
 from perception.frames import Frame
+from speech.audio import BLOCK, SAMPLE_RATE, AudioBlock
 from speech.devices import Backoff, list_audio_devices
 from speech.echo import echo_score
 from speech.mic import Microphone
 from speech.player import SpeakerPlayer
-from speech.vad import BLOCK, SAMPLE_RATE, AudioBlock
 
 from .conftest import SESSION, write_clip
 from .soundcard import MIC, SPEAKER, SimulatedSoundCard, dominant_frequency, tone

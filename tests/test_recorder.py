@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 import soundfile as sf
 
@@ -28,15 +27,14 @@ from assistant.recorder import SessionRecorder
 from assistant.session import Sources, prepare_sources
 from kernel.errors import InputError
 from perception.frames import Frame, Image, VideoFileSource
+from speech.audio import BLOCK, SAMPLE_RATE, Audio, AudioBlock
 from speech.audio_file import AudioFileSource
-from speech.vad import BLOCK, SAMPLE_RATE, AudioBlock
 
 from .conftest import ROOT, SESSION, read_events, run_cli, write_clip
 
 FPS = 10.0
 SECONDS = 8.0
 BITS = 10
-Audio = npt.NDArray[np.float32]
 
 
 def stamp(image: Image, index: int, cell: int) -> Image:

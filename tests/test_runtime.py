@@ -17,9 +17,9 @@ from kernel.eventlog import EventBus
 from kernel.events import Event, ReplyAudioStarted, ReplyText, SessionEnded, SpeechEnded, Transcribed, TurnMetrics
 from perception.memory import SceneDescription, SceneMemory
 from perception.sampling import Sampler
+from speech.audio import AudioBlock
 from speech.audio_file import AudioFileSource
 from speech.tts import PiperTts
-from speech.vad import AudioBlock
 
 from .conftest import SESSION
 from .fakes import GatedSink
