@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -17,7 +17,8 @@ from pydantic import Field, ValidationError, model_validator
 from kernel.errors import ConfigError
 from kernel.settings_base import StrictModel as _Strict
 from kiosk.settings import KioskSettings
-from perception.settings import DescriberSettings
+from perception.registry import DescriberSettings
+from perception.settings import BasicDescriberSettings
 
 
 class InputSettings(_Strict):
@@ -171,7 +172,7 @@ class Settings(_Strict):
     replay: ReplaySettings = ReplaySettings()
     output: OutputSettings = OutputSettings()
     video: VideoSettings = VideoSettings()
-    describer: DescriberSettings = DescriberSettings()
+    describer: DescriberSettings = BasicDescriberSettings()  # describer.backend picks the model
     vad: VadSettings = VadSettings()
     asr: AsrSettings = AsrSettings()
     dialogue: DialogueSettings = DialogueSettings()
@@ -241,13 +242,45 @@ def _loc_part(part: int | str) -> str:
     return text if text and text.isprintable() and text.strip() == text else repr(part)
 
 
+def _field_path(loc: tuple[int | str, ...]) -> tuple[list[int | str], str]:
+    """``loc`` as the YAML spells it, and which member of a discriminated union it is in.
+
+    Pydantic puts the member's tag in ``loc`` (``describer.openai.repo``); the file has no such
+    level, so it is left out, and said instead: ``("describer.repo", " for backend 'openai'")``.
+    """
+    path: list[int | str] = []
+    member = ""
+    model: Any = Settings
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
+        path.append(part)
+        fields = getattr(model, "model_fields", None) if isinstance(model, type) else None
+        field = fields.get(part) if isinstance(fields, dict) and isinstance(part, str) else None
+        if field is None:
+            return path + parts, member
+        model = field.annotation
+        key = field.discriminator
+        if isinstance(key, str) and parts:
+            tag = parts.pop(0)
+            member = f" for {key} {tag!r}"
+            model = next((m for m in get_args(model) if tag in get_args(m.model_fields[key].annotation)), None)
+    return path, member
+
+
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
-    where = ".".join(_loc_part(p) for p in first["loc"]) or "(top level)"
+    loc, member = _field_path(first["loc"])
+    where = ".".join(_loc_part(p) for p in loc) or "(top level)"
     message = first["msg"]
-    if first["type"] == "extra_forbidden":
-        message = "unknown field"
     got = first.get("input")
+    if first["type"] == "extra_forbidden":
+        message = f"unknown field{member}"
+    elif first["type"] == "union_tag_invalid":  # describer.backend: nope
+        key = str(first.get("ctx", {}).get("discriminator", "")).strip("'")
+        where = f"{where}.{key}"
+        message = f"Input should be one of {first.get('ctx', {}).get('expected_tags')}"
+        got = got.get(key) if isinstance(got, dict) else got
     shown = f" (got {got!r})" if first["type"] != "extra_forbidden" and not isinstance(got, dict) else ""
     more = f" [and {len(error.errors()) - 1} more]" if len(error.errors()) > 1 else ""
     return f"{where}: {message}{shown}{more}"

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from dialogue.backends import ChatBackend, choose_backend
 from dialogue.offline import OfflineResponder
 from dialogue.openai_chat import OpenAIChat
-from perception.describer import Describer, make_describer
+from perception.describer import Describer
+from perception.registry import make_describer
 from speech.asr import WhisperAsr
+from speech.protocols import Asr, Vad
 from speech.tts import PiperTts, Pyttsx3Tts, Tts
 from speech.vad import SileroVad
 
@@ -18,8 +20,8 @@ from .config import Settings
 
 @dataclass(slots=True)
 class Models:
-    vad: SileroVad | None
-    asr: WhisperAsr | None
+    vad: Vad | None
+    asr: Asr | None
     describer: Describer | None
     tts: Tts | None
     llm: ChatBackend | None
@@ -63,8 +65,7 @@ def prepare_models(settings: Settings, *, hearing: bool, seeing: bool) -> Models
     llm = make_llm(settings) if hearing else None
     vad = SileroVad(settings.vad.model) if hearing else None
     tts = make_tts(settings) if hearing else None
-    d = settings.describer
-    describer = make_describer(d) if seeing else None
+    describer = make_describer(settings.describer) if seeing else None
     asr = (
         WhisperAsr(
             settings.asr.model,

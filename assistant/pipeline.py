@@ -18,9 +18,10 @@ from perception.look import VISUAL_QUESTION, Look
 from perception.memory import SceneMemory
 from perception.sampling import ChangeGate
 from perception.stages import VisionStats, run_vision
+from speech.audio import AudioBlock
 from speech.sinks import ReplySink
 from speech.stages import EarlyTranscriber, FinalTranscript, Utterance, run_asr, run_partial_asr, run_vad
-from speech.vad import AudioBlock, Segmenter
+from speech.vad import Segmenter
 
 from .config import Settings
 from .models import Models
@@ -97,8 +98,7 @@ class Pipeline:
 
     def _look(self) -> Look | None:
         d = self.settings.describer
-        look = d.look if d.look is not None else d.backend != "basic"
-        if self.models.describer is None or not look:
+        if self.models.describer is None or not d.looks:
             return None
         return Look(self.models.describer, self.memory, self.bus, pattern=d.look_pattern or VISUAL_QUESTION,
                     timeout_s=d.look_timeout_s, activity=self.activity)

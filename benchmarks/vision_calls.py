@@ -32,13 +32,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.config import DescriberSettings, VideoSettings  # noqa: E402
+from assistant.config import VideoSettings  # noqa: E402
 from kernel.channels import Channel  # noqa: E402
 from kernel.clock import MediaClock  # noqa: E402
 from kernel.eventlog import EventBus  # noqa: E402
 from perception.frames import Frame, Image, VideoFileSource  # noqa: E402
 from perception.memory import SceneMemory  # noqa: E402
 from perception.sampling import ChangeGate, Sampler  # noqa: E402
+from perception.settings import BasicDescriberSettings  # noqa: E402
 from perception.stages import VisionStats, run_vision  # noqa: E402
 
 VIDEO = ROOT / "examples" / "sessions" / "desk" / "video.mp4"
@@ -124,7 +125,7 @@ async def main_async(args: argparse.Namespace) -> None:
               f"({1 - gated / fixed:.0%} fewer; {sampled} frames sampled){seen}")
     static_gated, static_fixed = results["static"]
     reduction = 1 - static_gated / static_fixed
-    stale = DescriberSettings().stale_after_s
+    stale = BasicDescriberSettings().stale_after_s
     print(f"  the static scene stays fresh: an unchanged frame confirms the description (stale after {stale:g} s)")
     verdict = "PASS" if reduction >= args.target else "FAIL"
     print(f"{verdict}: static scene {reduction:.1%} fewer calls than fixed-interval sampling "

@@ -32,7 +32,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.config import DescriberSettings  # noqa: E402
 from assistant.turns import TurnRunner, TurnTimer  # noqa: E402
 from dialogue.prompt import Conversation, ReplyRequest  # noqa: E402
 from kernel.channels import Channel  # noqa: E402
@@ -44,6 +43,7 @@ from perception.frames import Frame, Image, VideoFileSource  # noqa: E402
 from perception.look import Look  # noqa: E402
 from perception.memory import SceneMemory  # noqa: E402
 from perception.sampling import ChangeGate  # noqa: E402
+from perception.settings import BasicDescriberSettings  # noqa: E402
 from perception.stages import VisionStats, run_vision  # noqa: E402
 
 VISUAL = "What is this in front of you?"
@@ -115,7 +115,7 @@ async def first_token_ms(runner: TurnRunner, question: str, turn: int) -> float:
 
 
 def make_runner(bus: EventBus, memory: SceneMemory, llm_s: float, describer: Describer | None) -> TurnRunner:
-    look = Look(describer, memory, bus, timeout_s=DescriberSettings().look_timeout_s) if describer else None
+    look = Look(describer, memory, bus, timeout_s=BasicDescriberSettings().look_timeout_s) if describer else None
     return TurnRunner(bus=bus, llm=StandInLlm(llm_s), tts=InstantTts(), sink=NullSink(), memory=memory,
                       conversation=Conversation(), timer=TurnTimer(), look=look)
 
@@ -142,7 +142,7 @@ async def visual_question(args: argparse.Namespace, frame: Frame) -> None:
     print(f"  first token without the look: p50 {base:7.1f} ms")
     print(f"  first token with the look:    p50 {look:7.1f} ms  (max {max(results['look']):.1f} ms)")
     print(f"  added by the look: {look - base:.1f} ms (deadline describer.look_timeout_s = "
-          f"{DescriberSettings().look_timeout_s:g} s)")
+          f"{BasicDescriberSettings().look_timeout_s:g} s)")
 
 
 async def background(args: argparse.Namespace, frame: Frame) -> None:

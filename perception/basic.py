@@ -30,6 +30,7 @@ from kernel.errors import ModelError
 
 from .frames import Image
 from .ocr import MIN_CONFIDENCE, TextEngine, TextReader, make_text_reader
+from .settings import BasicDescriberSettings
 from .shapes import Shape, colour_labels, find_shapes, track
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,17 @@ class BasicDescriber:
         self._hog = people_detector() if people else None
         self._lock = threading.Lock()
         self._previous: tuple[Shape, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: BasicDescriberSettings) -> BasicDescriber:
+        """The ``basic`` backend as ``describer:`` configures it (the object detector loads here)."""
+        names = None
+        if settings.objects:
+            from .objects import ObjectDetector
+
+            names = ObjectDetector(min_score=settings.objects_min_score).names
+        return cls(text=settings.text, min_text_confidence=settings.text_min_confidence,
+                   people=settings.people, objects=names)
 
     @property
     def text_engine(self) -> str:

@@ -43,6 +43,7 @@ from kernel.errors import ConfigError, ModelError
 
 from .describer import DEFAULT_PROMPT
 from .frames import Image
+from .settings import MiniCPMVDescriberSettings
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +220,13 @@ class MiniCPMVDescriber:
             self.warmup_s = time.perf_counter() - started
         log.info("MiniCPM-V (%s API) on %s/%s: loaded in %.2f s, warm-up %.2f s",
                  self.api, self.device, self.dtype, self.load_s, self.warmup_s)
+
+    @classmethod
+    def from_settings(cls, settings: MiniCPMVDescriberSettings) -> MiniCPMVDescriber:
+        """The ``minicpmv`` backend as ``describer:`` configures it."""
+        return cls(settings.model, revision=settings.revision, api=settings.api, device=settings.device,
+                   dtype=settings.dtype, prompt=settings.prompt, max_new_tokens=settings.max_new_tokens,
+                   max_side=settings.max_side, allow_download=settings.allow_download, warmup=settings.warmup)
 
     def describe(self, image: Image, question: str | None = None) -> str:
         asked = self.prompt if question is None else f"{self.prompt} Then answer: {question}"

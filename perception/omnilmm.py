@@ -21,6 +21,7 @@ from kernel.errors import ConfigError, ModelError
 
 from .describer import DEFAULT_PROMPT
 from .frames import Image
+from .settings import OmniLMMDescriberSettings
 
 
 class OmniLMMDescriber:
@@ -50,6 +51,11 @@ class OmniLMMDescriber:
         except Exception as exc:  # torch/transformers errors from the repository's own code
             raise ModelError(f"describer: OmniLMM could not load '{model}': {exc}") from exc
         self.prompt = prompt or DEFAULT_PROMPT
+
+    @classmethod
+    def from_settings(cls, settings: OmniLMMDescriberSettings) -> OmniLMMDescriber:
+        """The ``omnilmm`` backend as ``describer:`` configures it."""
+        return cls(settings.repo, settings.model, prompt=settings.prompt)
 
     def describe(self, image: Image, question: str | None = None) -> str:
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])

@@ -19,6 +19,7 @@ from kernel.openai_compat import backend_error, key_from_env
 
 from .describer import DEFAULT_PROMPT
 from .frames import Image
+from .settings import OpenAIDescriberSettings
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,13 @@ class OpenAIVisionDescriber:
         self._client = openai.OpenAI(
             base_url=self.base_url, api_key=key_from_env(api_key_env), timeout=timeout_s, max_retries=max_retries
         )
+
+    @classmethod
+    def from_settings(cls, settings: OpenAIDescriberSettings) -> OpenAIVisionDescriber:
+        """The ``openai`` backend as ``describer:`` configures it."""
+        return cls(base_url=settings.base_url, model=settings.model, api_key_env=settings.api_key_env,
+                   prompt=settings.prompt, timeout_s=settings.timeout_s, max_retries=settings.max_retries,
+                   max_side=settings.max_side)
 
     def describe(self, image: Image, question: str | None = None) -> str:
         text = self.prompt if question is None else f"{self.prompt} The user asks: {question}"

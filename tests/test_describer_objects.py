@@ -7,11 +7,11 @@ import cv2
 import numpy as np
 import pytest
 
-from assistant.config import DescriberSettings
 from kernel.errors import ConfigError
 from perception import objects
-from perception.describer import make_describer
 from perception.objects import ObjectDetector, count_names
+from perception.registry import make_describer
+from perception.settings import BasicDescriberSettings
 
 from .conftest import SESSION
 
@@ -50,10 +50,10 @@ def test_the_bundled_mug_is_a_cup_and_the_sign_and_ball_are_not_guessed(detector
 
 
 def test_the_default_describer_puts_the_objects_first_in_its_line() -> None:
-    describer = make_describer(DescriberSettings())
+    describer = make_describer(BasicDescriberSettings())
     line = describer.describe(photo("coffee"))
     assert line.startswith("a cup"), line
-    off = make_describer(DescriberSettings(objects=False)).describe(photo("coffee"))
+    off = make_describer(BasicDescriberSettings(objects=False)).describe(photo("coffee"))
     assert "cup" not in off
 
 

@@ -12,10 +12,10 @@ from PIL import Image as PILImage
 from PIL import ImageDraw, ImageFont
 from skimage import data as photos
 
-from assistant.config import DescriberSettings
 from kernel.errors import ConfigError
 from perception.basic import BasicDescriber
 from perception.ocr import RapidOcrReader, TesseractReader, clean_word, reading_order
+from perception.settings import BasicDescriberSettings
 
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # Debian fonts-wqy-microhei
 
@@ -101,12 +101,12 @@ def test_clean_word() -> None:
 
 
 def test_text_setting_and_the_older_tesseract_switch() -> None:
-    assert DescriberSettings().text == "rapidocr"
-    assert DescriberSettings.model_validate({"tesseract": True}).text == "tesseract"
-    assert DescriberSettings.model_validate({"tesseract": False}).text == "off"
-    assert DescriberSettings.model_validate({"text": "off", "tesseract": False}).text == "off"
+    assert BasicDescriberSettings().text == "rapidocr"
+    assert BasicDescriberSettings.model_validate({"tesseract": True}).text == "tesseract"
+    assert BasicDescriberSettings.model_validate({"tesseract": False}).text == "off"
+    assert BasicDescriberSettings.model_validate({"text": "off", "tesseract": False}).text == "off"
     with pytest.raises(ValueError, match=r"set only describer\.text"):
-        DescriberSettings.model_validate({"text": "rapidocr", "tesseract": True})
+        BasicDescriberSettings.model_validate({"text": "rapidocr", "tesseract": True})
     assert BasicDescriber(use_tesseract=False).text_engine == "off"
     assert BasicDescriber(text="off", use_tesseract=True).text_engine == "off"  # text wins
     assert BasicDescriber(text="off").describe(page(("OPEN", (200, 240)))) == "nothing I can name, mostly white"

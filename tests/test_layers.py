@@ -5,6 +5,8 @@ and app above them (``assistant``, ``kiosk``)."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from .conftest import ROOT
@@ -37,6 +39,24 @@ def test_the_backends_never_import_the_runtime_or_the_app() -> None:
     assert len(modules) > 30
     upward = {f"{m.parent.name}/{m.name}": imported_packages(m) & {"assistant", "kiosk"} for m in modules}
     assert {name: pkgs for name, pkgs in upward.items() if pkgs} == {}
+
+
+def test_dialogue_and_perception_never_import_each_other() -> None:
+    """Sibling backends: the prompt reads the scene through dialogue's own ``Observation`` types,
+    which perception's descriptions satisfy, so neither needs the other's internals."""
+    crossed = {
+        f"{m.parent.name}/{m.name}": imported_packages(m) & ({"perception", "dialogue"} - {pkg})
+        for pkg in ("dialogue", "perception")
+        for m in sorted((ROOT / pkg).glob("*.py"))
+    }
+    assert len(crossed) > 20
+    assert {name: pkgs for name, pkgs in crossed.items() if pkgs} == {}
+
+
+def test_importing_dialogue_loads_no_heavy_backend() -> None:
+    code = "import sys, dialogue; print(sorted({'openai', 'llama_cpp', 'perception'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:

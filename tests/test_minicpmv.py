@@ -18,10 +18,10 @@ pytest.importorskip("transformers", reason="needs the vlm extra: pip install -e 
 
 import torch
 
-from assistant.config import DescriberSettings
 from kernel.errors import ConfigError
-from perception.describer import make_describer
 from perception.minicpmv import MiniCPMVDescriber
+from perception.registry import make_describer
+from perception.settings import MiniCPMVDescriberSettings
 
 from .conftest import SESSION, read_events, run_cli
 from .tiny_minicpmv import build_chat_standin, build_native
@@ -44,8 +44,8 @@ def desk_frame() -> np.ndarray:
     return image
 
 
-def settings(model: Path | str, **overrides: Any) -> DescriberSettings:
-    return DescriberSettings.model_validate({"backend": "minicpmv", "model": str(model), **overrides})
+def settings(model: Path | str, **overrides: Any) -> MiniCPMVDescriberSettings:
+    return MiniCPMVDescriberSettings.model_validate({"backend": "minicpmv", "model": str(model), **overrides})
 
 
 def test_native_4_6_loads_once_warms_up_and_describes_a_frame(native_model: Path, desk_frame: np.ndarray) -> None:

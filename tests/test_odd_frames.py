@@ -37,13 +37,13 @@ def sizes() -> list[tuple[int, int]]:
 
 def look_at(sizes: list[tuple[int, int]]) -> None:
     """The child: one line per size, printed (and flushed) once every path has handled it."""
-    from assistant.config import DescriberSettings
     from kiosk.attract import PresenceDetector
-    from perception.describer import make_describer
     from perception.frames import VideoFileSource
+    from perception.registry import make_describer
     from perception.sampling import ChangeGate
+    from perception.settings import BasicDescriberSettings
 
-    describer = make_describer(DescriberSettings(backend="basic", objects=True, text="rapidocr", people=True))
+    describer = make_describer(BasicDescriberSettings(objects=True, text="rapidocr", people=True))
     presence = PresenceDetector("any")
     desk = next(VideoFileSource(SESSION / "video.mp4").frames()).image
     for width, height in sizes:

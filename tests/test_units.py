@@ -15,7 +15,8 @@ from dialogue.prompt import Conversation, Exchange, build_request
 from kernel.errors import ConfigError
 from perception.memory import SceneDescription
 from perception.sampling import ChangeGate, Sampler
-from speech.vad import BLOCK, Segmenter, SileroVad, VadEnd, VadStart
+from speech.audio import BLOCK
+from speech.vad import Segmenter, SileroVad, VadEnd, VadStart
 
 from .conftest import ROOT, SESSION
 
