@@ -11,6 +11,10 @@ from typing import Any
 
 import pytest
 
+from assistant.testing import CliResult
+from assistant.testing import read_events as read_events  # re-exported for the tests
+from assistant.testing import run_cli as in_process
+
 ROOT = Path(__file__).resolve().parents[1]
 SESSION = ROOT / "examples" / "sessions" / "desk"
 
@@ -57,6 +61,14 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 240)
     )
 
 
+def run_main(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """As :func:`run_cli`, in this process (``assistant.testing.run_cli``): no seconds of imports per
+    run. A test of what needs a process of its own (signals, ``os._exit``, C libraries writing to
+    the file descriptors, environment read at import) uses :func:`run_cli`."""
+    scrubbed: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OPENAI_")}
+    return in_process(list(args), env={**scrubbed, **(env or {})}, cwd=ROOT)
+
+
 def interruptible() -> None:
     """``preexec_fn`` for a child the test stops with Ctrl-C: a test run started in the background
     (``cmd &``, nohup) ignores SIGINT, and a child would inherit that and never see the Ctrl-C."""
@@ -82,11 +94,6 @@ def ctrl_c(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
         proc.send_signal(signal.SIGABRT)
         _, stderr = proc.communicate(timeout=10)
         raise AssertionError(f"still running {timeout:g} s after Ctrl-C:\n{stderr[-6000:]}") from None
-
-
-def read_events(out: Path) -> list[dict[str, Any]]:
-    with open(out / "events.jsonl", encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
 
 
 @pytest.fixture(scope="session")

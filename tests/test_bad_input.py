@@ -1,6 +1,8 @@
 """Bad input through the real CLI: exit status 2, one line on stderr naming the culprit, no traceback.
 
-Most cases fail in validation or while probing the input files, before any model loads.
+Most cases fail in validation or while probing the input files, before any model loads. They run
+``assistant.cli.main`` in the test process (``run_main``); a few also go through ``run_assistant.py``
+in a process of its own (``run_cli``), as a user starts it.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import pytest
 import soundfile as sf
 
 from assistant.config import load_settings, parse_override
+from assistant.testing import CliResult
 
-from .conftest import SESSION, read_events, run_cli
+from .conftest import SESSION, read_events, run_cli, run_main
 
 VIDEO = SESSION / "video.mp4"
 AUDIO = SESSION / "audio.wav"
@@ -25,7 +28,7 @@ AUDIO = SESSION / "audio.wav"
 Case = Callable[[Path], tuple[list[str], list[str]]]
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess[str], *names: str) -> str:
+def assert_one_line_error(proc: CliResult | subprocess.CompletedProcess[str], *names: str) -> str:
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     lines = proc.stderr.splitlines()
@@ -191,6 +194,15 @@ CASES: list[tuple[str, Case]] = [
 @pytest.mark.parametrize("case", [c for _, c in CASES], ids=[name for name, _ in CASES])
 def test_bad_input_is_one_line_and_exit_2(case: Case, tmp_path: Path) -> None:
     args, names = case(tmp_path)
+    proc = run_main(*args, "--out", str(tmp_path / "out"))
+    assert_one_line_error(proc, *names)
+
+
+@pytest.mark.parametrize("name", ["random-bytes-video", "truncated-video", "missing-config-file"])
+def test_bad_input_through_run_assistant_py(name: str, tmp_path: Path) -> None:
+    """A few of the cases above through ``run_assistant.py`` in a process of its own, where what ffmpeg
+    or libsndfile would write to the file descriptors (the environment quiets them) reaches stderr too."""
+    args, names = dict(CASES)[name](tmp_path)
     proc = run_cli(*args, "--out", str(tmp_path / "out"), timeout=120)
     assert_one_line_error(proc, *names)
 
@@ -206,7 +218,7 @@ def test_audio_corrupt_after_its_first_block_stops_with_one_line(tmp_path: Path)
     cut = tmp_path / "cut.flac"
     cut.write_bytes(data[: len(data) // 5])
     out = tmp_path / "out"
-    proc = run_cli("--audio", str(cut), "--speed", "0", "--out", str(out), "-q", timeout=120)
+    proc = run_main("--audio", str(cut), "--speed", "0", "--out", str(out), "-q")
     assert_one_line_error(proc, str(cut))
     events = read_events(out)
     assert events[0]["type"] == "session_start"
@@ -223,7 +235,7 @@ def test_wav_with_junk_samples_plays_as_noise(tmp_path: Path) -> None:
     raw[header:] = np.random.default_rng(3).bytes(len(raw) - header)
     path.write_bytes(bytes(raw))
     out = tmp_path / "out"
-    proc = run_cli("--audio", str(path), "--speed", "0", "--out", str(out), "-q", timeout=120)
+    proc = run_main("--audio", str(path), "--speed", "0", "--out", str(out), "-q")
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 0, proc.stderr
     end = read_events(out)[-1]
@@ -233,12 +245,12 @@ def test_wav_with_junk_samples_plays_as_noise(tmp_path: Path) -> None:
 
 def test_existing_output_folder_is_not_overwritten(tmp_path: Path, desk_clip: Path) -> None:
     out = tmp_path / "out"
-    first = run_cli("--video", str(desk_clip), "--speed", "0", "--out", str(out), "-q", timeout=120)
+    first = run_main("--video", str(desk_clip), "--speed", "0", "--out", str(out), "-q")
     assert first.returncode == 0, first.stderr
     before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     assert Path("events.jsonl") in before
 
-    second = run_cli("--video", str(desk_clip), "--speed", "0", "--out", str(out), "-q", timeout=120)
+    second = run_main("--video", str(desk_clip), "--speed", "0", "--out", str(out), "-q")
     assert_one_line_error(second, str(out), "events.jsonl")
 
     after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}

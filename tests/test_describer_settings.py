@@ -23,7 +23,7 @@ from perception.settings import (
     OpenAIDescriberSettings,
 )
 
-from .conftest import ROOT, run_cli
+from .conftest import ROOT, run_main
 
 # Every field changed from its default, so a field lost on the way back shows.
 CHANGED: dict[str, dict[str, Any]] = {
@@ -64,7 +64,7 @@ def test_another_backends_field_is_a_one_line_error_naming_it(
 
 
 def test_the_cli_says_it_in_one_line_and_exits_2() -> None:
-    proc = run_cli("--config", "configs/demo.yaml", "--set", "describer.repo=x", timeout=60)
+    proc = run_main("--config", "configs/demo.yaml", "--set", "describer.repo=x")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and "describer.repo: unknown field for backend 'basic'" in lines[0], lines

@@ -22,7 +22,7 @@ from assistant.config import load_settings
 from kernel.errors import ConfigError
 from speech.sinks import WavReplySink
 
-from .conftest import ROOT, SESSION, read_events, run_cli, write_clip
+from .conftest import ROOT, SESSION, read_events, run_main, write_clip
 from .test_bad_input import assert_one_line_error
 
 AUDIO = SESSION / "audio.wav"
@@ -44,7 +44,7 @@ AUDIO = SESSION / "audio.wav"
 )
 def test_non_finite_numbers_are_bad_input(args: list[str], field: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    proc = run_cli("--audio", str(AUDIO), *args, "--out", str(out), timeout=120)
+    proc = run_main("--audio", str(AUDIO), *args, "--out", str(out))
     assert_one_line_error(proc, field)
     assert not out.exists()  # refused before anything was written
 
@@ -52,7 +52,7 @@ def test_non_finite_numbers_are_bad_input(args: list[str], field: str, tmp_path:
 def test_non_finite_number_in_a_config_file(tmp_path: Path) -> None:
     path = tmp_path / "inf.yaml"
     path.write_text(f"input:\n  audio: {AUDIO}\nvideo:\n  sample_interval_s: .inf\n", encoding="utf-8")
-    proc = run_cli("--config", str(path), "--out", str(tmp_path / "out"), timeout=120)
+    proc = run_main("--config", str(path), "--out", str(tmp_path / "out"))
     assert_one_line_error(proc, str(path), "video.sample_interval_s")
 
 
@@ -62,12 +62,12 @@ def test_non_finite_number_in_a_config_file(tmp_path: Path) -> None:
 @pytest.mark.skipif(not Path("/proc/self/mem").is_file(), reason="needs Linux /proc")
 def test_config_read_error_is_one_line() -> None:
     """Reading /proc/self/mem fails with EIO even for root (a chmod 000 file does not stop root)."""
-    proc = run_cli("--config", "/proc/self/mem", timeout=120)
+    proc = run_main("--config", "/proc/self/mem")
     assert_one_line_error(proc, "/proc/self/mem")
 
 
 def test_config_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
-    proc = run_cli("--config", str(tmp_path), timeout=120)
+    proc = run_main("--config", str(tmp_path))
     line = assert_one_line_error(proc, str(tmp_path))
     assert "not a file" in line
 
@@ -75,7 +75,7 @@ def test_config_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
 def test_config_not_utf8_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes("describer:\n  prompt: caf\xe9\n".encode("latin-1"))
-    proc = run_cli("--config", str(path), timeout=120)
+    proc = run_main("--config", str(path))
     assert_one_line_error(proc, str(path))
 
 
@@ -94,8 +94,8 @@ def test_config_permission_error_names_the_file(tmp_path: Path, monkeypatch: pyt
 
 def test_bad_look_pattern_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    proc = run_cli("--session", str(SESSION), "--speed", "0", "--set", "describer.look=true",
-                   "--set", "describer.look_pattern=(unclosed", "--out", str(out), timeout=120)
+    proc = run_main("--session", str(SESSION), "--speed", "0", "--set", "describer.look=true",
+                    "--set", "describer.look_pattern=(unclosed", "--out", str(out))
     assert_one_line_error(proc, "describer.look_pattern")
     assert not (out / "events.jsonl").exists()
 
@@ -256,7 +256,7 @@ def test_sigterm_live_ends_it_like_ctrl_c(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args", [["--speed", "fast"], ["--bogus"], ["--config"]])
 def test_a_bad_argument_is_one_line_and_exit_2(args: list[str]) -> None:
-    proc = run_cli(*args)
+    proc = run_main(*args)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("omnilive: error:"), proc.stderr
     assert "usage:" not in proc.stderr

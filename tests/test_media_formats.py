@@ -20,7 +20,7 @@ from dialogue.prompt import ReplyRequest
 from perception.frames import VideoFileSource
 from speech.audio_file import AudioFileSource
 
-from .conftest import SESSION, read_events, run_cli
+from .conftest import SESSION, read_events, run_main
 
 AUDIO = SESSION / "audio.wav"
 VIDEO = SESSION / "video.mp4"
@@ -131,7 +131,7 @@ def test_video_file_rate_size_duration_and_frames(
 
 def test_video_only_replay_describes_scenes_and_hears_nothing(desk_clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    proc = run_cli("--video", str(desk_clip), "--speed", "0", "--out", str(out), "-q", timeout=120)
+    proc = run_main("--video", str(desk_clip), "--speed", "0", "--out", str(out), "-q")
     assert proc.returncode == 0, proc.stderr
     events = read_events(out)
     assert all(isinstance(e["type"], str) and isinstance(e["t"], float | int) for e in events)
@@ -158,9 +158,8 @@ def test_audio_only_replay_answers_without_a_scene(
     sf.write(piece, audio[round(start_s * rate) : round(end_s * rate)], rate)
 
     out = tmp_path / "out"
-    proc = run_cli(
+    proc = run_main(
         "--audio", str(piece), "--speed", "0", "--set", "dialogue.backend=offline", "--out", str(out), "-q",
-        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     events = read_events(out)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from .conftest import ROOT, SESSION, read_events, run_cli
+from .conftest import ROOT, SESSION, read_events, run_main
 
 SAMPLE = (1, 2, 7, 8, 12, 31, 32, 33, 40, 64, 127, 128, 129)  # the other side, for every side of 1..40
 WIDE = (64, 65, 100, 128, 160, 320, 321, 640, 1920, 4000)  # with a short side: HOG's crashing ground
@@ -110,8 +110,8 @@ def test_replay_of_a_tiny_or_wide_video_runs_to_the_end(tmp_path: Path, width: i
     samples, rate = sf.read(SESSION / "audio.wav", dtype="float32", frames=3 * 16_000)
     sf.write(audio, samples, rate)
     out = tmp_path / "out"
-    proc = run_cli("--config", str(ROOT / "configs" / "demo.yaml"), "--video", str(video), "--audio", str(audio),
-                   "--speed", "0", "--set", "dialogue.backend=offline", "--out", str(out), "-q", timeout=240)
+    proc = run_main("--config", str(ROOT / "configs" / "demo.yaml"), "--video", str(video), "--audio", str(audio),
+                    "--speed", "0", "--set", "dialogue.backend=offline", "--out", str(out), "-q")
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 0, (proc.returncode, proc.stderr)
     events = read_events(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .conftest import read_events, run_cli
+from .conftest import read_events, run_main
 from .fakes import chat_server
 
 REPLY = "I can see a red sign. It says open, so the shop is welcoming you in."
@@ -13,7 +13,7 @@ REPLY = "I can see a red sign. It says open, so the shop is welcoming you in."
 def test_replay_with_openai_backend(tmp_path) -> None:
     out = tmp_path / "run"
     with chat_server(REPLY) as (base_url, requests):
-        proc = run_cli(
+        proc = run_main(
             "--config", "configs/demo.yaml", "--speed", "0", "--out", str(out),
             env={"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "sk-test", "OPENAI_MODEL": "local-model"},
         )
@@ -44,7 +44,7 @@ def test_replay_with_openai_backend(tmp_path) -> None:
 def test_server_failure_is_reported_and_spoken(tmp_path) -> None:
     out = tmp_path / "run"
     with chat_server(REPLY, status=500) as (base_url, requests):
-        proc = run_cli(
+        proc = run_main(
             "--config", "configs/demo.yaml", "--speed", "0", "--out", str(out),
             "--set", "dialogue.backend=openai", "--set", f"dialogue.base_url={base_url}",
             "--set", "dialogue.timeout_s=5", "--set", "dialogue.max_retries=0",
@@ -62,7 +62,7 @@ def test_server_failure_is_reported_and_spoken(tmp_path) -> None:
 def test_garbage_and_stalls_get_an_apology_then_the_next_turn_recovers(tmp_path) -> None:
     out = tmp_path / "run"
     with chat_server(REPLY, script=["garbage", "stall", "ok"]) as (base_url, requests):
-        proc = run_cli(
+        proc = run_main(
             "--config", "configs/demo.yaml", "--speed", "0", "--out", str(out),
             "--set", "dialogue.backend=openai", "--set", f"dialogue.base_url={base_url}",
             "--set", "dialogue.timeout_s=1", "--set", "dialogue.max_retries=0",

@@ -30,7 +30,7 @@ from perception.frames import Frame, Image, VideoFileSource
 from speech.audio import BLOCK, SAMPLE_RATE, Audio, AudioBlock
 from speech.audio_file import AudioFileSource
 
-from .conftest import ROOT, SESSION, read_events, run_cli, write_clip
+from .conftest import ROOT, SESSION, read_events, run_main, write_clip
 
 FPS = 10.0
 SECONDS = 8.0
@@ -257,7 +257,7 @@ def test_a_killed_recording_replays(kill_encoder: bool, tmp_path: Path, record_p
     assert abs(audio_lost) <= BLOCK / SAMPLE_RATE + 1e-3
     assert -1 / FPS - 1e-3 <= video_lost <= (1.0 if kill_encoder else 0.0) + 2 / FPS + 1e-3
 
-    proc = run_cli("--session", str(folder), "--speed", "0", "--out", str(out), "-q", timeout=240)
+    proc = run_main("--session", str(folder), "--speed", "0", "--out", str(out), "-q")
     assert proc.returncode == 0, proc.stderr
     assert read_events(out)[-1]["type"] == "session_end"
 
@@ -281,11 +281,11 @@ def test_a_recorded_folder_replays_to_the_same_transcript(recorded: Recorded, tm
     original.mkdir()
     sf.write(original / "audio.wav", recorded.audio, SAMPLE_RATE, subtype="PCM_16")
     write_clip(SESSION / "video.mp4", original / "video.avi", SECONDS)
-    first = run_cli(
+    first = run_main(
         "--video", str(original / "video.avi"), "--audio", str(original / "audio.wav"),
         "--speed", "0", "--out", str(tmp_path / "out-original"), "-q",
     )  # fmt: skip
-    second = run_cli("--session", str(recorded.folder), "--speed", "0", "--out", str(tmp_path / "out-recorded"), "-q")
+    second = run_main("--session", str(recorded.folder), "--speed", "0", "--out", str(tmp_path / "out-recorded"), "-q")
     assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from perception.openai_vision import OpenAIVisionDescriber, data_url
 
-from .conftest import SESSION, read_events, run_cli, write_clip
+from .conftest import SESSION, read_events, run_main, write_clip
 from .fakes import chat_server
 
 
@@ -45,8 +45,8 @@ def test_replay_with_a_served_describer_and_its_failures(tmp_path: Path) -> None
     write_clip(SESSION / "video.mp4", clip, 3.0)
     out = tmp_path / "run"
     with chat_server("A wooden desk with a blue mug.", status=200) as (base_url, requests):
-        proc = run_cli("--video", str(clip), "--speed", "0", "--out", str(out),
-                       "--set", "describer.backend=openai", "--set", f"describer.base_url={base_url}")
+        proc = run_main("--video", str(clip), "--speed", "0", "--out", str(out),
+                        "--set", "describer.backend=openai", "--set", f"describer.base_url={base_url}")
     assert proc.returncode == 0, proc.stderr
     scenes = [e for e in read_events(out) if e["type"] == "scene"]
     assert scenes and all(e["text"] == "A wooden desk with a blue mug." and e["backend"] == "openai" for e in scenes)
@@ -54,9 +54,9 @@ def test_replay_with_a_served_describer_and_its_failures(tmp_path: Path) -> None
 
     out2 = tmp_path / "failing"
     with chat_server("x", status=503) as (base_url, requests):
-        proc = run_cli("--video", str(clip), "--speed", "0", "--out", str(out2),
-                       "--set", "describer.backend=openai", "--set", f"describer.base_url={base_url}",
-                       "--set", "describer.max_retries=1")
+        proc = run_main("--video", str(clip), "--speed", "0", "--out", str(out2),
+                        "--set", "describer.backend=openai", "--set", f"describer.base_url={base_url}",
+                        "--set", "describer.max_retries=1")
     assert proc.returncode == 0, proc.stderr  # the session survives a failing VLM
     events = read_events(out2)
     errors = [e for e in events if e["type"] == "error"]
@@ -166,9 +166,9 @@ def test_omnilmm_through_the_repository_chat_api(tmp_path: Path) -> None:
 def test_omnilmm_without_its_repository_is_one_clear_line(tmp_path: Path) -> None:
     clip = tmp_path / "clip.avi"
     write_clip(SESSION / "video.mp4", clip, 1.0)
-    proc = run_cli("--video", str(clip), "--speed", "0", "--out", str(tmp_path / "out"),
-                   "--set", "describer.backend=omnilmm", "--set", f"describer.repo={tmp_path / 'nowhere'}",
-                   "--set", "describer.model=OmniLMM-12B")
+    proc = run_main("--video", str(clip), "--speed", "0", "--out", str(tmp_path / "out"),
+                    "--set", "describer.backend=omnilmm", "--set", f"describer.repo={tmp_path / 'nowhere'}",
+                    "--set", "describer.model=OmniLMM-12B")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "describer.repo" in lines[0] and "chat.py" in lines[0]
@@ -206,7 +206,7 @@ def test_bundled_session_with_a_config_pointing_at_a_served_vision_model(tmp_pat
             "replay": {"speed": 0},
             "describer": {"backend": "openai", "base_url": base_url, "model": "minicpm-v", "timeout_s": 5},
         }))
-        proc = run_cli("--config", str(config), "--out", str(out))
+        proc = run_main("--config", str(config), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     events = read_events(out)
     scenes = [e for e in events if e["type"] == "scene"]
