@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, TypeVar
@@ -30,7 +31,6 @@ from rich.console import Console
 
 from kernel.diagnostics import with_task_dump
 from kernel.errors import AssistantError, InputError
-from kernel.eventlog import EventBus, JsonlWriter
 
 from .config import Settings, load_settings, parse_override
 from .console import ConsoleView
@@ -124,10 +124,10 @@ def _overrides(args: argparse.Namespace) -> list[tuple[str, Any]]:
         ]
     if args.live:
         out.append(("mode", "live"))
-    for flag, field in (("camera", "live.camera"), ("mic", "live.microphone"), ("speaker", "live.speaker")):
+    for flag, path in (("camera", "live.camera"), ("mic", "live.microphone"), ("speaker", "live.speaker")):
         value = getattr(args, flag)
         if value is not None:
-            out.append((field, None if value == "none" else value))
+            out.append((path, None if value == "none" else value))
     if args.record is not None:
         out.append(("live.record", str(args.record)))
     if args.preview:
@@ -184,76 +184,31 @@ def entry() -> NoReturn:
     sys.exit(code)
 
 
+@dataclass(slots=True)
+class _Run:
+    """What ``main`` must write whatever happens: the report, into the output folder."""
+
+    started: float = field(default_factory=time.perf_counter)
+    out: Path | None = None
+    report: Report | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def finish(self) -> None:
+        if self.report is not None and self.out is not None:
+            self.extra["wall_seconds"] = round(time.perf_counter() - self.started, 2)
+            self.report.write(self.out, self.extra)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _sigterm_outside_the_loop)
-    wall_start = time.perf_counter()
-    extra: dict[str, Any] = {}
+    run = _Run()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     console = Console(quiet=args.quiet, highlight=False)
-    writer: JsonlWriter | None = None
-    report: Report | None = None
-    out: Path | None = None
     try:
-        if args.list_devices:
-            from .devices import describe_devices
-
-            console.print(describe_devices())
-            return 0
-        settings = load_settings(args.config, _overrides(args))
-        logging.getLogger().setLevel(settings.log_level)
-        if args.check:
-            from kiosk.check import print_checks, run_checks
-
-            logging.getLogger().setLevel(logging.WARNING)  # the table is the output
-
-            return print_checks(console, run_checks(settings, args.config))
-        if settings.kiosk.enabled:
-            from kiosk.runtime import configure_json_logs, run_kiosk
-
-            configure_json_logs(settings.log_level)
-            if settings.kiosk.mqtt.enabled:
-                from kiosk.settings import check_credentials
-
-                check_credentials(settings.kiosk.mqtt)  # before its output folder is made
-            # A service starts many times: each start gets its own folder under output.dir.
-            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-            out = _out_dir(settings.model_copy(update={"output": settings.output.model_copy(
-                update={"dir": (settings.output.dir or Path("runs")) / stamp})}))
-            asyncio.run(run_kiosk(settings, out))
-            return 0
-        if settings.mode == "live":
-            from .live_cli import run_live_cli
-
-            out = _out_dir(settings)
-            made_for_this_run = settings.output.dir is None and settings.live.record is None
-            return run_live_cli(settings, console, extra, out, prune_siblings=made_for_this_run)
-        from .models import prepare_models
-        from .session import make_clock, prepare_sources, run_replay
-
-        sources = prepare_sources(settings)
-        models = prepare_models(settings, hearing=sources.audio is not None, seeing=sources.video is not None)
-        out = _out_dir(settings)
-        speed = settings.replay.speed
-        bus = EventBus(make_clock(speed))
-        writer = JsonlWriter(out / "events.jsonl")
-        report = Report()
-        duration = max(s.duration for s in (sources.audio, sources.video) if s is not None)
-        view = ConsoleView(console, duration=duration, progress=speed != 1 and not args.quiet)
-        for subscriber in (writer, report, view):
-            bus.subscribe(subscriber)
-        console.print(f"[bold]omnilive[/] replaying {sources.label} at speed {speed:g} → {out}")
-        try:
-            stats = run_async(run_replay(settings, sources, models, bus, out, on_progress=view.progress))
-        finally:
-            view.close()
-        extra["pipeline_seconds"] = round(stats.wall_seconds, 2)
-        console.print(
-            f"done: {stats.media_seconds:.1f} s of media in {stats.wall_seconds:.1f} s; "
-            f"{len(report.turns)} replies; output in {out}"
-        )
-        return 0
+        return _dispatch(args, console, run)
     except KeyboardInterrupt:
+        out = run.out
         print(f"omnilive: interrupted; output kept in {out}" if out else "omnilive: interrupted", file=sys.stderr)
         return 130
     except BaseException as exc:
@@ -263,8 +218,72 @@ def main(argv: list[str] | None = None) -> int:
         print(f"omnilive: error: {found}", file=sys.stderr)
         return 2
     finally:
-        if report is not None and out is not None:
-            extra["wall_seconds"] = round(time.perf_counter() - wall_start, 2)
-            report.write(out, extra)
-        if writer is not None:
-            writer.close()
+        run.finish()
+
+
+def _dispatch(args: argparse.Namespace, console: Console, run: _Run) -> int:
+    """The branch the arguments and settings ask for: devices, check, kiosk, live or replay."""
+    if args.list_devices:
+        from .devices import describe_devices
+
+        console.print(describe_devices())
+        return 0
+    settings = load_settings(args.config, _overrides(args))
+    logging.getLogger().setLevel(settings.log_level)
+    if args.check:
+        from kiosk.check import print_checks, run_checks
+
+        logging.getLogger().setLevel(logging.WARNING)  # the table is the output
+
+        return print_checks(console, run_checks(settings, args.config))
+    if settings.kiosk.enabled:
+        return _run_kiosk(settings, run)
+    if settings.mode == "live":
+        from .live_cli import run_live_cli
+
+        run.out = _out_dir(settings)
+        made_for_this_run = settings.output.dir is None and settings.live.record is None
+        return run_live_cli(settings, console, run.extra, run.out, prune_siblings=made_for_this_run)
+    return _run_replay(settings, console, run, quiet=args.quiet)
+
+
+def _run_kiosk(settings: Settings, run: _Run) -> int:
+    from kiosk.runtime import configure_json_logs, run_kiosk
+
+    configure_json_logs(settings.log_level)
+    if settings.kiosk.mqtt.enabled:
+        from kiosk.settings import check_credentials
+
+        check_credentials(settings.kiosk.mqtt)  # before its output folder is made
+    # A service starts many times: each start gets its own folder under output.dir.
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run.out = _out_dir(settings.model_copy(update={"output": settings.output.model_copy(
+        update={"dir": (settings.output.dir or Path("runs")) / stamp})}))
+    asyncio.run(run_kiosk(settings, run.out))
+    return 0
+
+
+def _run_replay(settings: Settings, console: Console, run: _Run, *, quiet: bool) -> int:
+    from .models import prepare_models
+    from .session import Record, prepare_sources, replay_session
+
+    sources = prepare_sources(settings)
+    models = prepare_models(settings, hearing=sources.audio is not None, seeing=sources.video is not None)
+    run.out = out = _out_dir(settings)
+    speed = settings.replay.speed
+    run.report = report = Report()
+    duration = max(s.duration for s in (sources.audio, sources.video) if s is not None)
+    view = ConsoleView(console, duration=duration, progress=speed != 1 and not quiet)
+    # The command line's log does not rotate, and it prunes nothing.
+    record = Record(out, settings.output, (report, view), rotate=False, retention=False)
+    console.print(f"[bold]omnilive[/] replaying {sources.label} at speed {speed:g} → {out}")
+    try:
+        stats = run_async(replay_session(settings, sources, models, record, on_progress=view.progress))
+    finally:
+        view.close()
+    run.extra["pipeline_seconds"] = round(stats.wall_seconds, 2)
+    console.print(
+        f"done: {stats.media_seconds:.1f} s of media in {stats.wall_seconds:.1f} s; "
+        f"{len(report.turns)} replies; output in {out}"
+    )
+    return 0

@@ -17,49 +17,59 @@ from kernel.events import (
     ErrorOccurred,
     Event,
     ReplyAudioEnded,
-    ReplyAudioStarted,
     ReplyChunk,
     ReplyText,
     SceneDescribed,
     SessionEnded,
-    SpeechEnded,
     SpeechStarted,
     Transcribed,
     TurnMetrics,
 )
 
+from .state import Phase, StateTracker
+
+# the status line's words for each phase
+SHOWN = {Phase.LISTENING: "listening", Phase.HEARING: "hearing you", Phase.THINKING: "thinking",
+         Phase.SPEAKING: "speaking"}
+
 
 class LiveStatus:
-    """What the assistant is doing right now, rendered as a few lines."""
+    """What the assistant is doing right now, rendered as a few lines. The state is the
+    :class:`~assistant.state.StateTracker`'s phase; pass one the bus already feeds to share it,
+    or this status feeds its own."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, tracker: StateTracker | None = None) -> None:
         self.clock = clock
-        self.state = "listening"
+        self.tracker = tracker if tracker is not None else StateTracker()
+        self._feeds = tracker is None
         self.partial = ""
         self.reply = ""
         self.scene = ""
         self.scene_t: float | None = None
 
+    @property
+    def state(self) -> str:
+        return SHOWN[self.tracker.phase]
+
     def __call__(self, event: Event) -> None:
+        if self._feeds:
+            self.tracker(event)
         if isinstance(event, SpeechStarted):
-            self.state, self.partial = "hearing you", ""
-        elif isinstance(event, SpeechEnded):
-            self.state = "thinking"
+            self.partial = ""
         elif isinstance(event, Transcribed):
             self.partial = event.text
         elif isinstance(event, ReplyChunk):
             self.reply = (self.reply + " " + event.text).strip()
-        elif isinstance(event, ReplyAudioStarted):
-            self.state = "speaking"
         elif isinstance(event, ReplyAudioEnded | BargeIn):
-            self.state, self.reply = "listening", ""
+            self.reply = ""
         elif isinstance(event, SceneDescribed):
             self.scene, self.scene_t = event.text, event.frame_t
 
     def __rich__(self) -> Group:
         colour = {"listening": "green", "hearing you": "cyan", "thinking": "yellow", "speaking": "magenta"}
-        lines = [Text.assemble(("● ", colour.get(self.state, "white")), (self.state, "bold"))]
-        if self.state == "hearing you" and self.partial:
+        state = self.state
+        lines = [Text.assemble(("● ", colour.get(state, "white")), (state, "bold"))]
+        if state == "hearing you" and self.partial:
             lines.append(Text(f"  you: {self.partial} …", style="cyan"))
         if self.reply:
             lines.append(Text(f"  assistant: {self.reply}", style="green"))

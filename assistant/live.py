@@ -21,9 +21,9 @@ from typing import Protocol
 
 import numpy as np
 
-from kernel.channels import Channel, Overflow
+from kernel.channels import Channel
 from kernel.clock import Clock, MediaClock
-from kernel.eventlog import EventBus
+from kernel.eventlog import EventBus, Subscriber
 from kernel.events import BargeIn, Event, ReplyChunk, SessionEnded, SessionStarted, SpeechStarted
 from perception.frames import Frame
 from perception.sampling import Sampler
@@ -33,6 +33,7 @@ from speech.sinks import ReplySink
 from speech.stages import FinalTranscript
 
 from .config import Settings
+from .graph import CAMERA, MICROPHONE
 from .models import Models
 from .pipeline import Pipeline
 from .session import RunStats
@@ -134,85 +135,22 @@ async def run_live(
     """Runs until ``stop`` is set, the task is cancelled (Ctrl-C), or every input has ended."""
     clock = bus.clock
     assert isinstance(clock, MediaClock), "a live session runs on the microphone's sample clock"
-    loop = asyncio.get_running_loop()
-    live = settings.live
     guard = EchoGuard(settings, player, clock)
     stats = RunStats()
     pipeline = Pipeline(
         settings, models, bus, player, screen=guard.screen, on_interrupt=player.flush,
-        min_speech_ms=live.barge_in_min_speech_ms,
+        min_speech_ms=settings.live.barge_in_min_speech_ms,
     )
     stats.vision = pipeline.vision
     if on_ready is not None:
         on_ready(pipeline)
-
-    def watch(event: Event) -> None:
-        if isinstance(event, ReplyChunk):
-            guard.recent.add(event.t, event.text)
-        elif isinstance(event, SpeechStarted) and player.playing and pipeline.manager is not None:
-            score = guard.score(live.barge_in_min_speech_ms / 1000)
-            if score >= live.echo.correlation_threshold:
-                guard.echo_utterances.add(event.utterance)
-                log.info("speech at %.2f s is the assistant's echo (%.2f); no barge-in", event.t, score)
-            elif live.barge_in and pipeline.manager.active:
-                turn = pipeline.manager.turn
-                pipeline.manager.interrupt()
-                bus.publish(BargeIn(t=clock.now(), utterance=event.utterance, turn=turn, echo_score=score))
-
-    bus.subscribe(watch)
-    mic_ch: Channel[AudioBlock] = Channel("microphone", 128, Overflow.DROP_OLDEST)
-    camera_ch: Channel[Frame] = Channel("camera", 2, Overflow.DROP_OLDEST)
-    vision_sampler = Sampler(settings.video.sample_interval_s)
-    async def mic_tap() -> None:
-        async for block in mic_ch:
-            clock.set(block.t + BLOCK_S)
-            if recorder is not None:
-                recorder.write_audio(block)
-            await pipeline.audio_in.put(AudioBlock(block.t, guard.heard(block)))
-        pipeline.audio_in.close()
-
-    async def camera_tap() -> None:
-        async for frame in camera_ch:
-            if on_frame is not None:
-                on_frame(frame)
-            if recorder is not None:
-                recorder.write_frame(frame)
-            if models.describer is not None and vision_sampler.due(frame.t):
-                pipeline.frames_in.put_nowait(frame)
-        pipeline.frames_in.close()
-
-    async def stopper() -> None:
-        if stop is not None:
-            await stop.wait()
-            mic_ch.close()
-            camera_ch.close()
-
+    bus.subscribe(barge_in_watcher(settings, pipeline, guard, player))
+    taps = LiveTaps(settings, pipeline, clock, guard, recorder=recorder, on_frame=on_frame)
     bus.publish(SessionStarted(t=clock.now(), source=label, speed=1.0, config=settings.model_dump(mode="json")))
     started = time.perf_counter()
     reason = "error"
     try:
-        async with asyncio.TaskGroup() as tg:
-            pipeline.start(tg)
-            taps: list[asyncio.Task[None]] = []
-            if mic is not None:
-                mic.start(loop, mic_ch)
-                taps.append(pipeline.supervisor.spawn(tg, "mic-tap", mic_tap, [mic_ch]))
-            else:
-                mic_ch.close()
-                pipeline.audio_in.close()
-            if camera is not None:
-                # The camera thread has its own sampler: every recorded (or previewed) frame,
-                # or only what the describer will look at; the tap's sampler picks those.
-                rate = recorder.fps if recorder is not None else 10.0 if on_frame is not None else 0.0
-                want = Sampler(1 / rate if rate else settings.video.sample_interval_s).due
-                camera.start(loop, camera_ch, clock, want)
-                taps.append(pipeline.supervisor.spawn(tg, "camera-tap", camera_tap, [camera_ch]))
-            else:
-                camera_ch.close()
-                pipeline.frames_in.close()
-            stop_task = tg.create_task(stopper(), name="stopper")
-            await asyncio.gather(*taps)  # until the inputs end or ``stop`` closes them
-            stop_task.cancel()
+        await taps.run(mic, camera, stop)
         reason = "stopped"
     except asyncio.CancelledError:
         reason = "interrupted"
@@ -226,3 +164,105 @@ async def run_live(
         stats.dropped = {**pipeline.dropped(), "microphone": mic.overflows if mic else 0}  # includes mic_ch drops
         bus.publish(SessionEnded(t=clock.now(), reason=reason, media_seconds=clock.now(), dropped=stats.dropped))
     return stats
+
+
+def barge_in_watcher(settings: Settings, pipeline: Pipeline, guard: EchoGuard, player: Player) -> Subscriber:
+    """Speech heard while the assistant speaks: its own echo, or a barge-in that stops the turn."""
+    live = settings.live
+    bus = pipeline.bus
+
+    def watch(event: Event) -> None:
+        if isinstance(event, ReplyChunk):
+            guard.recent.add(event.t, event.text)
+        elif isinstance(event, SpeechStarted) and player.playing and pipeline.manager is not None:
+            score = guard.score(live.barge_in_min_speech_ms / 1000)
+            if score >= live.echo.correlation_threshold:
+                guard.echo_utterances.add(event.utterance)
+                log.info("speech at %.2f s is the assistant's echo (%.2f); no barge-in", event.t, score)
+            elif live.barge_in and pipeline.manager.active:
+                turn = pipeline.manager.turn
+                pipeline.manager.interrupt()
+                bus.publish(BargeIn(t=bus.clock.now(), utterance=event.utterance, turn=turn, echo_score=score))
+
+    return watch
+
+
+class LiveTaps:
+    """The devices' channels (``microphone``, ``camera``) and the taps that feed the pipeline from them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        pipeline: Pipeline,
+        clock: MediaClock,
+        guard: EchoGuard,
+        *,
+        recorder: Recorder | None,
+        on_frame: Callable[[Frame], None] | None,
+    ) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.clock = clock
+        self.guard = guard
+        self.recorder = recorder
+        self.on_frame = on_frame
+        self.mic_ch = pipeline.open_channel(MICROPHONE)
+        self.camera_ch = pipeline.open_channel(CAMERA)
+        self.vision_sampler = Sampler(settings.video.sample_interval_s)
+
+    async def mic_tap(self) -> None:
+        pipeline = self.pipeline
+        async for block in self.mic_ch:
+            self.clock.set(block.t + BLOCK_S)
+            if self.recorder is not None:
+                self.recorder.write_audio(block)
+            await pipeline.audio_in.put(AudioBlock(block.t, self.guard.heard(block)))
+        pipeline.audio_in.close()
+
+    async def camera_tap(self) -> None:
+        pipeline = self.pipeline
+        seeing = pipeline.models.describer is not None
+        async for frame in self.camera_ch:
+            if self.on_frame is not None:
+                self.on_frame(frame)
+            if self.recorder is not None:
+                self.recorder.write_frame(frame)
+            if seeing and self.vision_sampler.due(frame.t):
+                pipeline.frames_in.put_nowait(frame)
+        pipeline.frames_in.close()
+
+    async def stopper(self, stop: asyncio.Event | None) -> None:
+        if stop is not None:
+            await stop.wait()
+            self.mic_ch.close()
+            self.camera_ch.close()
+
+    async def run(self, mic: Microphone | None, camera: Camera | None, stop: asyncio.Event | None) -> None:
+        """The pipeline and the taps, until the inputs end or ``stop`` closes them."""
+        async with asyncio.TaskGroup() as tg:
+            self.pipeline.start(tg)
+            taps = [self._start_mic(tg, mic), self._start_camera(tg, camera)]
+            stop_task = tg.create_task(self.stopper(stop), name="stopper")
+            await asyncio.gather(*(tap for tap in taps if tap is not None))
+            stop_task.cancel()
+
+    def _start_mic(self, tg: asyncio.TaskGroup, mic: Microphone | None) -> asyncio.Task[None] | None:
+        if mic is None:
+            self.mic_ch.close()
+            self.pipeline.audio_in.close()
+            return None
+        mic.start(asyncio.get_running_loop(), self.mic_ch)
+        return self.pipeline.supervisor.spawn(tg, "mic-tap", self.mic_tap, [self.mic_ch])
+
+    def _start_camera(self, tg: asyncio.TaskGroup, camera: Camera | None) -> asyncio.Task[None] | None:
+        if camera is None:
+            self.camera_ch.close()
+            self.pipeline.frames_in.close()
+            return None
+        # The camera thread has its own sampler: every recorded (or previewed) frame,
+        # or only what the describer will look at; the tap's sampler picks those.
+        recorder = self.recorder
+        rate = recorder.fps if recorder is not None else 10.0 if self.on_frame is not None else 0.0
+        want = Sampler(1 / rate if rate else self.settings.video.sample_interval_s).due
+        camera.start(asyncio.get_running_loop(), self.camera_ch, self.clock, want)
+        return self.pipeline.supervisor.spawn(tg, "camera-tap", self.camera_tap, [self.camera_ch])

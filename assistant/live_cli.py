@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from kernel.clock import MediaClock
-from kernel.eventlog import EventBus, JsonlWriter, Subscriber
+from kernel.eventlog import EventBus, Subscriber
 from kernel.events import DeviceStatus
 
-from .config import OutputSettings, Settings
+from .config import Settings
 from .console import ConsoleView
 from .pipeline import Pipeline
 from .report import Report
-from .retention import MB, RetentionGuard
+from .session import Record, RunStats, run_session
+
+if TYPE_CHECKING:
+    from perception.camera import CameraSource
+    from speech.mic import Microphone
+    from speech.player import SpeakerPlayer
+
+    from .preview import Preview
 
 
 async def run_live_session(
@@ -37,28 +45,79 @@ async def run_live_session(
 
     Output is kept under ``output.max_mb`` (:mod:`assistant.retention`); the run folders beside
     ``out`` are pruned only with ``prune_siblings`` (a folder made for this run, not one the user named)."""
+    from .live import run_live
+    from .models import prepare_models
+    from .recorder import SessionRecorder
+
+    live = settings.live
+    clock = MediaClock()
+    bus = EventBus(clock)
+    devices = await open_devices(settings, bus)
+    recorder = None
+    try:
+        models = prepare_models(settings, hearing=True, seeing=devices.camera is not None)
+        if live.record is not None:
+            recorder = SessionRecorder(out)
+            recorder.start()
+        console_view = ConsoleView(console, live=clock) if view else None
+        record = Record(out, settings.output, (report, console_view, *subscribers), prune_siblings=prune_siblings)
+        preview = _preview(settings, console)
+
+        async def body() -> RunStats:
+            console.print(f"[bold]omnilive[/] live: camera {live.camera or 'none'}, microphone "
+                          f"{devices.mic.device or 'default'}, speaker {devices.player.device_name or 'default'}"
+                          f" → {out}")
+            if preview is not None:
+                bus.subscribe(preview)
+            drawing = asyncio.create_task(preview.run(), name="preview") if preview else None
+            stats = await run_live(
+                settings, models, bus, mic=devices.mic, player=devices.player, camera=devices.camera,
+                recorder=recorder, on_frame=preview.show if preview else None, stop=stop, on_ready=on_ready,
+            )
+            if drawing is not None:
+                drawing.cancel()
+            return stats
+
+        try:
+            stats = await run_session(bus, record, body)
+            extra["pipeline_seconds"] = round(stats.wall_seconds, 2)
+        finally:
+            if console_view is not None:
+                console_view.close()
+    finally:
+        devices.player.close()
+        if recorder is not None:
+            await asyncio.to_thread(recorder.close)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveDevices:
+    """The opened devices (their modules are imported only here: they load PortAudio and OpenCV)."""
+
+    mic: Microphone
+    player: SpeakerPlayer
+    camera: CameraSource | None
+
+
+async def open_devices(settings: Settings, bus: EventBus) -> LiveDevices:
+    """Every device is checked before any model loads: a wrong name fails in a moment. The
+    devices report their state (lost, retrying, restored) as ``device_status`` events on ``bus``."""
     from perception.camera import CameraSource
     from speech.devices import resolve_audio_device
     from speech.mic import Microphone
     from speech.player import SpeakerPlayer
 
-    from .live import run_live
-    from .models import prepare_models
-    from .recorder import SessionRecorder
-
     loop = asyncio.get_running_loop()
     live = settings.live
-    clock = MediaClock()
-    bus = EventBus(clock)
+    clock = bus.clock
 
-    def status(kind: str, device: str) -> Any:
+    def status(kind: str, device: str) -> Callable[[str, str], None]:
         def report_status(state: str, message: str) -> None:
             event = DeviceStatus(t=clock.now(), kind=kind, device=device, state=state, message=message)
             loop.call_soon_threadsafe(bus.publish, event)
 
         return report_status
 
-    # Every device is checked before any model loads: a wrong name fails in a moment.
     resolve_audio_device(live.microphone, "input")
     resolve_audio_device(live.speaker, "output")
     camera = CameraSource(live.camera, on_status=status("camera", live.camera)) if live.camera else None
@@ -67,59 +126,16 @@ async def run_live_session(
     mic = Microphone(live.microphone, on_status=status("microphone", str(live.microphone or "default")))
     player = SpeakerPlayer(live.speaker, on_status=status("speaker", str(live.speaker or "default")))
     player.start(loop)
-    recorder = None
-    try:
-        models = prepare_models(settings, hearing=True, seeing=camera is not None)
-        if live.record is not None:
-            recorder = SessionRecorder(out)
-            recorder.start()
-        writer = event_log(out, settings.output)
-        guard = retention_guard(out, settings.output, siblings=prune_siblings)
-        if guard is not None:
-            guard.run_once()
-            bus.subscribe(guard)
-        console_view = ConsoleView(console, live=clock) if view else None
-        for subscriber in (writer, report, console_view, *subscribers):
-            if subscriber is not None:
-                bus.subscribe(subscriber)
-        console.print(f"[bold]omnilive[/] live: camera {live.camera or 'none'}, microphone "
-                      f"{mic.device or 'default'}, speaker {player.device_name or 'default'} → {out}")
-        preview = None
-        if live.preview:
-            from .preview import Preview, can_show
-
-            if can_show(console):
-                preview = Preview()
-                bus.subscribe(preview)
-        try:
-            drawing = asyncio.create_task(preview.run(), name="preview") if preview else None
-            stats = await run_live(
-                settings, models, bus, mic=mic, player=player, camera=camera, recorder=recorder,
-                on_frame=preview.show if preview else None, stop=stop, on_ready=on_ready,
-            )
-            if drawing is not None:
-                drawing.cancel()
-            extra["pipeline_seconds"] = round(stats.wall_seconds, 2)
-        finally:
-            if console_view is not None:
-                console_view.close()
-            writer.close()
-    finally:
-        player.close()
-        if recorder is not None:
-            await asyncio.to_thread(recorder.close)
+    return LiveDevices(mic=mic, player=player, camera=camera)
 
 
-def event_log(out: Path, output: OutputSettings) -> JsonlWriter:
-    """``events.jsonl`` in ``out``, rotated past ``output.events_max_mb``."""
-    limit = None if output.events_max_mb is None else int(output.events_max_mb * MB)
-    return JsonlWriter(out / "events.jsonl", max_bytes=limit, keep=output.events_keep)
-
-
-def retention_guard(out: Path, output: OutputSettings, *, siblings: bool) -> RetentionGuard | None:
-    if output.max_mb is None:
+def _preview(settings: Settings, console: Console) -> Preview | None:
+    """The camera window (``live.preview``), where one can be shown."""
+    if not settings.live.preview:
         return None
-    return RetentionGuard(out, max_mb=output.max_mb, max_age_days=output.max_age_days, siblings=siblings)
+    from .preview import Preview, can_show
+
+    return Preview() if can_show(console) else None
 
 
 def run_live_cli(settings: Settings, console: Console, extra: dict[str, Any], out: Path,

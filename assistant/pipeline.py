@@ -8,25 +8,31 @@ input ends; the stages then drain in order and :meth:`Pipeline.start`'s tasks en
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from dialogue.prompt import Conversation
-from kernel.channels import Activity, Channel, Overflow
+from kernel.channels import Activity, Channel
 from kernel.eventlog import EventBus
 from perception.frames import Frame
 from perception.look import VISUAL_QUESTION, Look
 from perception.memory import SceneMemory
 from perception.sampling import ChangeGate
-from perception.stages import VisionStats, run_vision
-from speech.audio import AudioBlock
+from perception.stages import VisionStats, checked_description, record_description, run_vision
 from speech.sinks import ReplySink
-from speech.stages import EarlyTranscriber, FinalTranscript, Utterance, run_asr, run_partial_asr, run_vad
+from speech.stages import EarlyTranscriber, Utterance, run_asr, run_partial_asr, run_vad
 from speech.vad import Segmenter
 
 from .config import Settings
+from .graph import AUDIO, FRAMES, PARTIALS, TRANSCRIPTS, UTTERANCES, Edge
 from .models import Models
+from .sharing import PromptWarmer, ReplyPriority
 from .supervisor import Supervisor
-from .turns import PromptWarmer, ReplyPriority, Screen, TurnManager, TurnRunner, TurnTimer
+from .timing import TurnTimer
+from .turns import Screen, TurnManager, TurnRunner
+
+T = TypeVar("T")
 
 
 class Pipeline:
@@ -45,10 +51,11 @@ class Pipeline:
         self.models = models
         self.bus = bus
         self.activity = Activity()
-        self.audio_in: Channel[AudioBlock] = Channel("audio", 64, Overflow.BLOCK, self.activity)
-        self.frames_in: Channel[Frame] = Channel("frames", 1, Overflow.DROP_OLDEST, self.activity)
-        self.utterances: Channel[Utterance] = Channel("utterances", 8, Overflow.BLOCK, self.activity)
-        self.transcripts: Channel[FinalTranscript] = Channel("transcripts", 8, Overflow.BLOCK, self.activity)
+        self.channels: dict[str, Channel[Any]] = {}  # every counted channel, by name: see dropped()
+        self.audio_in = self.open_channel(AUDIO)
+        self.frames_in = self.open_channel(FRAMES)
+        self.utterances = self.open_channel(UTTERANCES)
+        self.transcripts = self.open_channel(TRANSCRIPTS)
         sup = settings.supervisor
         self.supervisor = Supervisor(bus, enabled=sup.enabled, stall_s=sup.stall_s,
                                      backoff_initial_s=sup.backoff_initial_s, backoff_max_s=sup.backoff_max_s)
@@ -63,32 +70,47 @@ class Pipeline:
         self.look = self._look()
         self.hearing = bool(models.vad and models.asr and models.llm and models.tts)
         if self.hearing:
-            assert models.llm is not None and models.tts is not None
-            self.timer = TurnTimer()
-            bus.subscribe(self.timer)
-            runner = TurnRunner(
-                bus=bus,
-                llm=models.llm,
-                tts=models.tts,
-                sink=sink,
-                memory=self.memory,
-                conversation=Conversation(settings.dialogue.history_turns,
-                                           budget_tokens=settings.dialogue.history_tokens),
-                timer=self.timer,
-                system_prompt=settings.dialogue.system_prompt,
-                history_tokens=settings.dialogue.history_tokens,
-                observations=settings.dialogue.observations,
-                first_chunk_words=settings.dialogue.first_chunk_words,
-                first_max_words=settings.dialogue.first_chunk_max_words,
-                look=self.look,
-                stale_after_s=settings.describer.stale_after_s,
-            )
-            self.manager = TurnManager(runner, self.activity, screen=screen, on_interrupt=on_interrupt)
-            if hasattr(models.llm, "prefill"):
-                self.warmer = PromptWarmer(runner)
-                bus.subscribe(self.warmer)
-        v = settings.vad
-        self.segmenter = Segmenter(
+            self._wire_turns(sink, screen, on_interrupt)
+        self.segmenter = self._segmenter(min_speech_ms)
+
+    def open_channel(self, edge: Edge[T]) -> Channel[T]:
+        """A channel as :mod:`assistant.graph` declares it, on this pipeline's activity; its drops
+        are reported by :meth:`dropped` when the table says they are counted."""
+        channel = edge.open(self.activity)
+        if edge.counted:
+            self.channels[channel.name] = channel
+        return channel
+
+    def _wire_turns(self, sink: ReplySink, screen: Screen | None, on_interrupt: Callable[[], None] | None) -> None:
+        models, settings = self.models, self.settings
+        assert models.llm is not None and models.tts is not None
+        self.timer = TurnTimer()
+        self.bus.subscribe(self.timer)
+        dialogue = settings.dialogue
+        runner = TurnRunner(
+            bus=self.bus,
+            llm=models.llm,
+            tts=models.tts,
+            sink=sink,
+            memory=self.memory,
+            conversation=Conversation(dialogue.history_turns, budget_tokens=dialogue.history_tokens),
+            timer=self.timer,
+            system_prompt=dialogue.system_prompt,
+            history_tokens=dialogue.history_tokens,
+            observations=dialogue.observations,
+            first_chunk_words=dialogue.first_chunk_words,
+            first_max_words=dialogue.first_chunk_max_words,
+            look=self.look,
+            stale_after_s=settings.describer.stale_after_s,
+        )
+        self.manager = TurnManager(runner, self.activity, screen=screen, on_interrupt=on_interrupt)
+        if hasattr(models.llm, "prefill"):
+            self.warmer = PromptWarmer(runner)
+            self.bus.subscribe(self.warmer)
+
+    def _segmenter(self, min_speech_ms: int | None) -> Segmenter:
+        v = self.settings.vad
+        return Segmenter(
             threshold=v.threshold,
             min_speech_ms=min_speech_ms or v.min_speech_ms,
             min_silence_ms=v.min_silence_ms,
@@ -119,8 +141,7 @@ class Pipeline:
             interval = self.settings.asr.partial_interval_s
             partials: Channel[Utterance] | None = None
             if interval > 0:
-                partials = Channel("partials", 1, Overflow.DROP_OLDEST, self.activity)
-                partial_in = partials
+                partials = partial_in = self.open_channel(PARTIALS)
                 spawn(tg, "partial-asr", lambda: run_partial_asr(partial_in, asr, self.bus, self.segmenter),
                       [partial_in])
             prefetch = self.look.prefetch if self.look is not None else None
@@ -139,4 +160,60 @@ class Pipeline:
             self.audio_in.close()
 
     def dropped(self) -> dict[str, int]:
-        return {c.name: c.dropped for c in (self.audio_in, self.frames_in, self.utterances, self.transcripts)}
+        """Items each counted channel dropped, by name (see :mod:`assistant.graph`)."""
+        return {name: channel.dropped for name, channel in self.channels.items()}
+
+    # The control surface: what a controller (the kiosk's commands) does to a running pipeline.
+
+    @property
+    def voiced(self) -> bool:
+        """It can hear and answer (VAD, ASR, LLM and TTS are all there)."""
+        return self.manager is not None
+
+    @property
+    def seeing(self) -> bool:
+        return self.models.describer is not None
+
+    @property
+    def latest_frame(self) -> Frame | None:
+        """The freshest sampled frame, or None before the first."""
+        return self.memory.latest_frame
+
+    def set_muted(self, muted: bool) -> None:
+        """Muted, it hears nothing and says nothing: muting stops the reply in progress."""
+        self.muted = muted
+        if muted and self.manager is not None:
+            self.manager.interrupt()
+
+    def _voice(self) -> TurnManager:
+        if self.manager is None:
+            raise RuntimeError("this pipeline has no voice (see Pipeline.voiced)")
+        return self.manager
+
+    async def announce(self, text: str) -> int:
+        """Says ``text`` as a turn of its own; returns the turn's number."""
+        return await self._voice().announce(text)
+
+    def set_volume(self, level: float) -> None:
+        """Gain on the synthesized replies."""
+        self._voice().runner.volume = level
+
+    def reset_conversation(self) -> int:
+        """Stops the reply in progress and forgets the conversation; returns the exchanges forgotten."""
+        manager = self._voice()
+        manager.interrupt()
+        return manager.runner.conversation.clear()
+
+    async def describe_now(self) -> tuple[Frame, str] | None:
+        """Describes the freshest frame now, into scene memory and a ``scene`` event; None before the
+        first frame. Needs a describer (see :attr:`seeing`)."""
+        describer = self.models.describer
+        if describer is None:
+            raise RuntimeError("this pipeline has no describer (see Pipeline.seeing)")
+        frame = self.memory.latest_frame
+        if frame is None:
+            return None
+        started = time.perf_counter()
+        text = checked_description(await asyncio.to_thread(describer.describe, frame.image))
+        record_description(self.memory, self.bus, frame, text, f"{describer.name}:now", started)
+        return frame, text

@@ -1,5 +1,9 @@
 """Session wiring: settings → sources, models, channels and stages → one TaskGroup.
 
+:func:`run_session` is every mode's runner: the event log, retention and the mode's
+subscribers around the mode's body (:func:`replay_session` for a replay,
+:func:`assistant.live_cli.run_live_session` for the devices).
+
 ``prepare_*`` functions fail early, with a typed error, before anything runs:
 input files are opened and probed, then models are loaded once. ``run_replay``
 then runs the pipeline until the media ends and the last reply is spoken.
@@ -11,7 +15,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kernel.clock import MediaClock, WallClock
 from kernel.errors import InputError
-from kernel.eventlog import EventBus
+from kernel.eventlog import EventBus, JsonlWriter, Subscriber
 from kernel.events import SessionEnded, SessionStarted
 from perception.frames import VideoFileSource
 from perception.sampling import Sampler
@@ -27,10 +31,11 @@ from perception.stages import VisionStats
 from speech.audio_file import AudioFileSource
 from speech.sinks import ReplySink, WavReplySink
 
-from .config import Settings
+from .config import OutputSettings, Settings
 from .models import Models
 from .pipeline import Pipeline
 from .replay import Progress, ReplayDriver
+from .retention import MB, RetentionGuard
 
 log = logging.getLogger(__name__)
 
@@ -146,3 +151,64 @@ async def run_replay(
 
 def make_clock(speed: float) -> MediaClock | WallClock:
     return MediaClock() if speed == 0 else WallClock(speed)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Where a session's events go, whatever its mode: ``events.jsonl`` in ``out`` and the mode's
+    subscribers (a report, a console view, the kiosk's state and link). ``rotate``: the log rotates
+    past ``output.events_max_mb``; ``retention``: the output is kept under ``output.max_mb``
+    (:mod:`assistant.retention`), pruning the run folders beside ``out`` only with ``prune_siblings``."""
+
+    out: Path
+    output: OutputSettings
+    subscribers: Sequence[Subscriber | None] = ()
+    rotate: bool = True
+    retention: bool = True
+    prune_siblings: bool = False
+
+
+def event_log(out: Path, output: OutputSettings) -> JsonlWriter:
+    """``events.jsonl`` in ``out``, rotated past ``output.events_max_mb``."""
+    limit = None if output.events_max_mb is None else int(output.events_max_mb * MB)
+    return JsonlWriter(out / "events.jsonl", max_bytes=limit, keep=output.events_keep)
+
+
+def retention_guard(out: Path, output: OutputSettings, *, siblings: bool) -> RetentionGuard | None:
+    if output.max_mb is None:
+        return None
+    return RetentionGuard(out, max_mb=output.max_mb, max_age_days=output.max_age_days, siblings=siblings)
+
+
+async def run_session(bus: EventBus, record: Record, body: Callable[[], Awaitable[RunStats]]) -> RunStats:
+    """One session of any mode: ``body`` (the mode's sources and sinks through a :class:`Pipeline`,
+    publishing on ``bus``) runs with its events recorded as ``record`` says; the log is closed after."""
+    writer = event_log(record.out, record.output) if record.rotate else JsonlWriter(record.out / "events.jsonl")
+    bus.subscribe(writer)
+    guard = retention_guard(record.out, record.output, siblings=record.prune_siblings) if record.retention else None
+    if guard is not None:
+        guard.run_once()
+        bus.subscribe(guard)
+    for subscriber in record.subscribers:
+        if subscriber is not None:
+            bus.subscribe(subscriber)
+    try:
+        return await body()
+    finally:
+        writer.close()
+
+
+async def replay_session(
+    settings: Settings,
+    sources: Sources,
+    models: Models,
+    record: Record,
+    *,
+    on_progress: Progress | None = None,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[Pipeline], None] | None = None,
+) -> RunStats:
+    """A replay of ``sources`` recorded as ``record`` says: the command line's and the kiosk's."""
+    bus = EventBus(make_clock(settings.replay.speed))
+    return await run_session(bus, record, lambda: run_replay(
+        settings, sources, models, bus, record.out, on_progress=on_progress, stop=stop, on_ready=on_ready))

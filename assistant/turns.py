@@ -14,7 +14,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
 from dialogue.backends import ChatBackend
@@ -34,187 +33,26 @@ from kernel.errors import AssistantError
 from kernel.eventlog import EventBus
 from kernel.events import (
     ErrorOccurred,
-    Event,
     ReplyAudioEnded,
     ReplyAudioStarted,
     ReplyChunk,
     ReplyRequested,
     ReplyStarted,
     ReplyText,
-    SceneDescribed,
-    SessionEnded,
-    SpeechEnded,
-    SpeechStarted,
     Stage,
-    Transcribed,
     TranscriptIgnored,
-    TurnMetrics,
 )
 from perception.memory import SceneMemory
 from speech.sinks import ReplySink
 from speech.stages import FinalTranscript
 from speech.tts import Tts
 
+from .graph import PIECES
+from .timing import TurnTimer
+
 log = logging.getLogger(__name__)
 
 FALLBACK_REPLY = "Sorry, I could not get an answer just now."
-
-
-@dataclass(slots=True)
-class _TurnTimes:
-    utterance: int
-    request: float | None = None
-    first_token: float | None = None
-    first_chunk: float | None = None
-    first_audio: float | None = None
-    compute: dict[str, float] = field(default_factory=dict)
-
-
-KEEP_UTTERANCES = 16
-
-
-class TurnTimer:
-    """Reads the event log and works out each turn's latencies from the end of speech."""
-
-    def __init__(self) -> None:
-        self._speech_end: dict[int, tuple[float, float]] = {}  # utterance -> (end_at, detected t)
-        self._final: dict[int, tuple[float, float, float | None]] = {}  # utterance -> (t, compute ms, decode ms)
-        self._turns: dict[int, _TurnTimes] = {}
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, SpeechEnded):
-            self._speech_end[event.utterance] = (event.speech_end_at, event.t)
-            self._forget_before(event.utterance - KEEP_UTTERANCES)
-        elif isinstance(event, Transcribed) and event.final:
-            self._final[event.utterance] = (event.t, event.compute_ms, event.decode_ms)
-        elif isinstance(event, ReplyRequested) and event.turn in self._turns:
-            self._turns[event.turn].request = event.t
-        elif isinstance(event, ReplyStarted):
-            self._turns.setdefault(event.turn, _TurnTimes(event.utterance)).first_token = event.t
-        elif isinstance(event, ReplyChunk) and event.turn in self._turns:
-            times = self._turns[event.turn]
-            times.first_chunk = times.first_chunk if times.first_chunk is not None else event.t
-        elif isinstance(event, ReplyAudioStarted) and event.turn in self._turns:
-            self._turns[event.turn].first_audio = event.t
-
-    def _forget_before(self, utterance: int) -> None:
-        """Utterances that never became a finished turn (no words, echo, a turn cancelled early)
-        leave entries behind; only the last few are kept, so memory stays flat."""
-        for table in (self._speech_end, self._final):
-            for key in [k for k in table if k < utterance]:
-                del table[key]
-        for turn in [t for t, times in self._turns.items() if times.utterance < utterance]:
-            del self._turns[turn]
-
-    def begin(self, turn: int, utterance: int) -> None:
-        self._turns[turn] = _TurnTimes(utterance)
-
-    def add_compute(self, turn: int, key: str, ms: float) -> None:
-        times = self._turns.get(turn)
-        if times is None:
-            return  # an announcement (``say``, a greeting) is not a timed turn
-        times.compute[key] = times.compute.get(key, 0.0) + ms
-
-    def finish(self, turn: int, t: float) -> TurnMetrics | None:
-        times = self._turns.pop(turn, None)
-        if times is None or times.utterance not in self._speech_end:
-            return None
-        end_at, detected = self._speech_end.pop(times.utterance)
-        final_t, asr_ms, decode_ms = self._final.pop(times.utterance, (detected, 0.0, None))
-        decoded = {} if decode_ms is None else {"asr_decode_ms": round(decode_ms, 1)}
-
-        def since_end(x: float | None) -> float | None:
-            return None if x is None else round((x - end_at) * 1000, 1)
-
-        return TurnMetrics(
-            t=t,
-            turn=turn,
-            utterance=times.utterance,
-            speech_end_at=end_at,
-            vad_end_ms=round((detected - end_at) * 1000, 1),
-            asr_final_ms=round((final_t - end_at) * 1000, 1),
-            llm_request_ms=since_end(times.request),
-            first_token_ms=since_end(times.first_token),
-            first_chunk_ms=since_end(times.first_chunk),
-            first_audio_ms=since_end(times.first_audio),
-            compute={"asr_ms": round(asr_ms, 1), **decoded, **{k: round(v, 1) for k, v in times.compute.items()}},
-        )
-
-
-class ReplyPriority:
-    """Tells background work (the describer) to wait while a reply is being produced.
-
-    From the end of the user's speech until the turn ends (its ``reply_text``), or an
-    empty or ignored transcript, the CPU belongs to ASR, the LLM and TTS: on two cores a
-    background description would slow the first token and the decoding of the reply.
-    """
-
-    def __init__(self) -> None:
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, SpeechEnded):
-            self._idle.clear()
-        elif (
-            isinstance(event, ReplyText | SessionEnded | TranscriptIgnored)
-            or (isinstance(event, Transcribed) and event.final and not event.text.strip())
-        ):
-            self._idle.set()
-
-    @property
-    def reply_pending(self) -> bool:
-        return not self._idle.is_set()
-
-    async def wait(self) -> None:
-        await self._idle.wait()
-
-
-class PromptWarmer:
-    """Warms the local LLM's prompt while the user speaks: at the start of speech, and again
-    whenever the view changes before the request goes out (a new description, the question-aware
-    look). At most one warm-up runs, with at most one more queued behind it.
-
-    No warm-up starts while ``hold()`` says so: the pipeline holds them while Whisper decodes
-    the pause that may end the turn. A warm-up there would halve the speed of both on two
-    cores (a 13-token warm-up and the decode took 1.3 s and 1.5 s side by side), and the
-    transcript is what the reply waits for; the request evaluates the new tokens itself."""
-
-    def __init__(self, runner: TurnRunner, hold: Callable[[], bool] | None = None) -> None:
-        self.runner = runner
-        self.hold = hold
-        self._pending = False
-        self._again = False
-        self._task: asyncio.Task[None] | None = None
-        self.warmed = 0
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, SpeechStarted):
-            self._pending = True
-            self._kick()
-        elif isinstance(event, SceneDescribed) and self._pending:
-            self._kick()
-        elif isinstance(event, ReplyRequested | SessionEnded):
-            self._pending = False
-
-    def _held(self) -> bool:
-        return self.hold is not None and self.hold()
-
-    def _kick(self) -> None:
-        if self._held():
-            return
-        if self._task is not None and not self._task.done():
-            self._again = True
-            return
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="prompt-warm")
-
-    async def _run(self) -> None:
-        while True:
-            self._again = False
-            await self.runner.warm()
-            self.warmed += 1
-            if not (self._again and self._pending) or self._held():
-                return
 
 
 class TurnRunner:
@@ -317,7 +155,7 @@ class TurnRunner:
         """Pieces of text from ``produce`` → TTS → the sink; then the record of the turn (with the
         camera block the question was asked with, kept in the conversation as it was sent)."""
         clock = self.bus.clock
-        pieces: Channel[str] = Channel(f"turn-{turn}-pieces", maxsize=8)
+        pieces = PIECES.open(name=f"turn-{turn}-pieces")
         await self.sink.open_turn(turn, self.tts.sample_rate)
         interrupted = False
         try:

@@ -32,7 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.turns import TurnRunner, TurnTimer  # noqa: E402
+from assistant.timing import TurnTimer  # noqa: E402
+from assistant.turns import TurnRunner  # noqa: E402
 from dialogue.prompt import Conversation, ReplyRequest  # noqa: E402
 from kernel.channels import Channel  # noqa: E402
 from kernel.clock import WallClock  # noqa: E402

@@ -30,16 +30,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from assistant.state import StateTracker
 from kernel.eventlog import EventBus
-from kernel.events import (
-    Event,
-    Presence,
-    ReplyAudioEnded,
-    ReplyAudioStarted,
-    SpeechEnded,
-    SpeechStarted,
-    StageRestarted,
-)
+from kernel.events import Presence
 from perception.basic import count_faces, count_people, detection_image, face_cascade, people_detector
 from perception.frames import Frame, Image
 
@@ -99,6 +92,7 @@ class Attract:
         is_idle: Callable[[], bool],
         frames: Callable[[], Frame | None],
         bus: EventBus,
+        tracker: StateTracker | None = None,
     ) -> None:
         self.settings = settings
         self._detector = detector
@@ -108,15 +102,16 @@ class Attract:
         self._bus = bus
         self.present = False
         self.greetings = 0
-        self.last_activity: float | None = None  # bus time of the last speech or reply audio event
         self.last_greeting: float | None = None
         self._greeted = False  # this arrival has been greeted
         self._hits = 0
         self._last_seen: float | None = None  # frame time of the newest frame with a detection
         self._frame_t: float | None = None  # frame time of the newest frame looked at
-        self._speaking = False  # between speech_start and speech_end
-        self._replying = False  # between reply_audio_start and reply_audio_end
-        bus.subscribe(self._on_event)
+        # speech or reply audio under way, and when there was last any: the bus's tracker if given,
+        # else one of its own, fed by the bus
+        self._state = tracker if tracker is not None else StateTracker()
+        if tracker is None:
+            bus.subscribe(self._state)
 
     async def run(self) -> None:
         """Checks every ``check_interval_s`` on the bus clock, forever (returns at once when disabled)."""
@@ -150,9 +145,14 @@ class Attract:
         if self.present and not self._greeted and self._may_greet():
             await self._greet()
 
+    @property
+    def last_activity(self) -> float | None:
+        """Bus time of the last speech or reply audio starting or ending."""
+        return self._state.last_activity
+
     def idle(self) -> bool:
         """No speech or reply audio under way, none for ``idle_s``, and the runtime idle."""
-        if self._speaking or self._replying or not self._is_idle():
+        if self._state.user_speaking or self._state.reply_playing or not self._is_idle():
             return False
         return self.last_activity is None or self._bus.clock.now() - self.last_activity >= self.settings.idle_s
 
@@ -192,16 +192,3 @@ class Attract:
         self._bus.publish(
             Presence(t=self._bus.clock.now(), present=self.present, greeted=greeted, detector=self._detector.kind)
         )
-
-    def _on_event(self, event: Event) -> None:
-        if isinstance(event, StageRestarted):
-            # a restarted stage may never send the end that matches a start it sent: start over
-            self._speaking = self._replying = False
-            return
-        if isinstance(event, SpeechStarted | SpeechEnded):
-            self._speaking = isinstance(event, SpeechStarted)
-        elif isinstance(event, ReplyAudioStarted | ReplyAudioEnded):
-            self._replying = isinstance(event, ReplyAudioStarted)
-        else:
-            return
-        self.last_activity = event.t if self.last_activity is None else max(self.last_activity, event.t)

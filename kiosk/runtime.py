@@ -16,30 +16,23 @@ import resource
 import signal
 import statistics
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from assistant.config import Settings
-from assistant.live_cli import event_log, retention_guard
 from assistant.pipeline import Pipeline
-from assistant.turns import TurnManager
+from assistant.state import Phase, StateTracker
 from kernel.diagnostics import dump_tasks
-from kernel.eventlog import EventBus, Subscriber
+from kernel.eventlog import Subscriber
 from kernel.events import (
     ErrorOccurred,
     Event,
-    ReplyAudioEnded,
-    ReplyAudioStarted,
     ReplyText,
-    SpeechStarted,
     StageRestarted,
     Transcribed,
-    TranscriptIgnored,
     TurnMetrics,
 )
-from perception.stages import checked_description, record_description
 
 from .commands import CommandFailed
 from .mqtt import MqttLink
@@ -49,43 +42,49 @@ log = logging.getLogger("omnilive.kiosk")
 RECENT_TURNS = 50
 
 
+# the kiosk's published state for each phase of the assistant
+KIOSK_STATE = {Phase.LISTENING: "idle", Phase.HEARING: "listening", Phase.THINKING: "thinking",
+               Phase.SPEAKING: "speaking"}
+
+
 class KioskState:
-    """What the kiosk is doing, from its events: idle, listening, thinking, speaking, or muted."""
+    """What the kiosk is doing, from its events: idle, listening, thinking, speaking, or muted.
+    The :class:`~assistant.state.StateTracker`'s phase in the kiosk's words; "starting" until
+    :meth:`ready` or the first change. ``listeners`` get each new state."""
 
-    def __init__(self) -> None:
+    def __init__(self, tracker: StateTracker | None = None) -> None:
+        self.tracker = tracker if tracker is not None else StateTracker()
+        self._feeds = tracker is None
         self.state = "starting"
-        self.muted = False
-        self.listeners: list[Any] = []
-        self.last_activity = 0.0  # session time of the last speech heard or said
+        self.listeners: list[Callable[[str], None]] = []
+        self.tracker.listeners.append(lambda _: self._show())
 
-    def _set(self, state: str) -> None:
-        shown = "muted" if self.muted else state
+    @property
+    def muted(self) -> bool:
+        return self.tracker.muted
+
+    @property
+    def last_activity(self) -> float:
+        """Session time of the last speech heard or said (0 before any)."""
+        return self.tracker.last_activity or 0.0
+
+    def _show(self) -> None:
+        shown = "muted" if self.tracker.muted else KIOSK_STATE[self.tracker.phase]
         if shown != self.state:
             self.state = shown
             for listener in self.listeners:
                 listener(shown)
 
     def set_muted(self, muted: bool) -> None:
-        self.muted = muted
-        self._set("idle")
+        self.tracker.set_muted(muted)
+        self._show()
 
     def ready(self) -> None:
-        self._set("idle")
+        self._show()
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, SpeechStarted):
-            self.last_activity = event.t
-            self._set("listening")
-        elif isinstance(event, Transcribed) and event.final:
-            # an utterance with no words never becomes a turn: nothing to think about
-            self._set("thinking" if any(c.isalnum() for c in event.text) else "idle")
-        elif isinstance(event, ReplyAudioStarted):
-            self.last_activity = event.t
-            self._set("speaking")
-        elif isinstance(event, ReplyAudioEnded):
-            self.last_activity = event.t
-        elif isinstance(event, ReplyText | TranscriptIgnored):
-            self._set("idle")
+        if self._feeds:
+            self.tracker(event)
 
 
 class KioskMetrics:
@@ -153,54 +152,46 @@ class KioskController:
             raise CommandFailed("the assistant is still starting", retryable=True)
         return self.pipeline
 
-    def _manager(self) -> TurnManager:
-        manager = self._ready().manager
-        if manager is None:
+    def _voiced(self) -> Pipeline:
+        pipeline = self._ready()
+        if not pipeline.voiced:
             raise CommandFailed("this kiosk has no voice (no audio input or no TTS)")
-        return manager
+        return pipeline
 
     async def say(self, text: str) -> dict[str, Any]:
         if self.state.muted:
             raise CommandFailed("muted: send unmute first")
-        turn = await self._manager().announce(text)
+        turn = await self._voiced().announce(text)
         # Let the turn's task take its first step before the next command runs: a task cancelled before it
         # starts never runs its cleanup, and the turn would be acknowledged with no reply_text ever published.
         await asyncio.sleep(0)
         return {"turn": turn}
 
     async def mute(self) -> dict[str, Any]:
-        pipeline = self._ready()
-        pipeline.muted = True
-        if pipeline.manager is not None:
-            pipeline.manager.interrupt()
+        self._ready().set_muted(True)
         self.state.set_muted(True)
         return {"muted": True}
 
     async def unmute(self) -> dict[str, Any]:
-        self._ready().muted = False
+        self._ready().set_muted(False)
         self.state.set_muted(False)
         return {"muted": False}
 
     async def reset(self) -> dict[str, Any]:
-        manager = self._manager()
-        manager.interrupt()
-        return {"cleared": manager.runner.conversation.clear()}
+        return {"cleared": self._voiced().reset_conversation()}
 
     async def describe_now(self) -> dict[str, Any]:
         pipeline = self._ready()
-        describer = pipeline.models.describer
-        frame = pipeline.memory.latest_frame
-        if describer is None:
+        if not pipeline.seeing:
             raise CommandFailed("this kiosk has no camera or no describer")
-        if frame is None:
+        described = await pipeline.describe_now() if pipeline.latest_frame is not None else None
+        if described is None:
             raise CommandFailed("no camera frame yet", retryable=True)
-        started = time.perf_counter()
-        text = checked_description(await asyncio.to_thread(describer.describe, frame.image))
-        record_description(pipeline.memory, pipeline.bus, frame, text, f"{describer.name}:now", started)
+        frame, text = described
         return {"text": text, "frame_t": round(frame.t, 3)}
 
     async def set_volume(self, level: float) -> dict[str, Any]:
-        self._manager().runner.volume = level
+        self._voiced().set_volume(level)
         return {"volume": level}
 
     async def shutdown(self) -> dict[str, Any]:
@@ -316,8 +307,8 @@ def _start_attract(settings: Settings, pipeline: Pipeline, controller: KioskCont
 
     manager = pipeline.manager
     greeter = Attract(attract, PresenceDetector(attract.detector), say=manager.announce,
-                      is_idle=controller.greeter_idle, frames=lambda: pipeline.memory.latest_frame,
-                      bus=pipeline.bus)
+                      is_idle=controller.greeter_idle, frames=lambda: pipeline.latest_frame,
+                      bus=pipeline.bus, tracker=controller.state.tracker)
     return asyncio.create_task(greeter.run(), name="attract")
 
 
@@ -335,21 +326,10 @@ async def _run_live(settings: Settings, out: Path, extra: dict[str, Any], *, sto
 async def _run_replay(settings: Settings, out: Path, extra: dict[str, Any], *, stop: asyncio.Event,
                       on_ready: Callable[[Pipeline], None], subscribers: list[Subscriber]) -> None:
     from assistant.models import prepare_models
-    from assistant.session import make_clock, prepare_sources, run_replay
+    from assistant.session import Record, prepare_sources, replay_session
 
     sources = prepare_sources(settings)
     models = prepare_models(settings, hearing=sources.audio is not None, seeing=sources.video is not None)
-    bus = EventBus(make_clock(settings.replay.speed))
-    writer = event_log(out, settings.output)
-    bus.subscribe(writer)
-    guard = retention_guard(out, settings.output, siblings=True)
-    if guard is not None:
-        guard.run_once()
-        bus.subscribe(guard)
-    for subscriber in subscribers:
-        bus.subscribe(subscriber)
-    try:
-        stats = await run_replay(settings, sources, models, bus, out, stop=stop, on_ready=on_ready)
-        extra["media_seconds"] = round(stats.media_seconds, 2)
-    finally:
-        writer.close()
+    record = Record(out, settings.output, subscribers, prune_siblings=True)
+    stats = await replay_session(settings, sources, models, record, stop=stop, on_ready=on_ready)
+    extra["media_seconds"] = round(stats.media_seconds, 2)

@@ -175,17 +175,7 @@ class MiniCPMVDescriber:
         local_only = not allow_download
         config = read_model_config(model, revision=revision, local_only=local_only)
         self.api: Api = detect_api(config) if api == "auto" else api
-        hub = _is_hub_id(model)
-        if hub and revision is None:
-            if self.api == "chat":
-                raise ConfigError(
-                    f"describer.revision: '{model}' runs remote code from the hub; pin the commit to run"
-                )
-            log.warning("describer.revision is not set: '%s' loads whatever the cache holds as main", model)
-        source = model
-        if not hub and self.api == "chat":
-            links = links_dir or Path.home() / ".cache" / "omnilive" / "models"
-            source = str(importable_folder(Path(model).expanduser(), links))
+        source = self._source(model, revision, links_dir)
         self.device = pick_device(self.torch, device)
         self.dtype = pick_dtype(self.device, dtype)
         self.prompt = prompt or DEFAULT_PROMPT
@@ -193,6 +183,32 @@ class MiniCPMVDescriber:
         self.max_side = max_side
         self._lock = threading.Lock()
         started = time.perf_counter()
+        self._load(model, source, revision=revision, local_only=local_only)
+        self.load_s = time.perf_counter() - started
+        self.warmup_s = 0.0
+        if warmup:
+            started = time.perf_counter()
+            self.describe(np.full((64, 64, 3), 128, np.uint8))
+            self.warmup_s = time.perf_counter() - started
+        log.info("MiniCPM-V (%s API) on %s/%s: loaded in %.2f s, warm-up %.2f s",
+                 self.api, self.device, self.dtype, self.load_s, self.warmup_s)
+
+    def _source(self, model: str, revision: str | None, links_dir: Path | None) -> str:
+        """Where transformers loads from: the hub id, or (remote code) an importable link to the folder."""
+        hub = _is_hub_id(model)
+        if hub and revision is None:
+            if self.api == "chat":
+                raise ConfigError(
+                    f"describer.revision: '{model}' runs remote code from the hub; pin the commit to run"
+                )
+            log.warning("describer.revision is not set: '%s' loads whatever the cache holds as main", model)
+        if not hub and self.api == "chat":
+            links = links_dir or Path.home() / ".cache" / "omnilive" / "models"
+            return str(importable_folder(Path(model).expanduser(), links))
+        return model
+
+    def _load(self, model: str, source: str, *, revision: str | None, local_only: bool) -> None:
+        """The processor (or tokenizer) and the model, on the device; any failure is one ModelError line."""
         common: dict[str, Any] = {"revision": revision, "local_files_only": local_only}
         try:
             if self.api == "native":
@@ -212,14 +228,6 @@ class MiniCPMVDescriber:
             raise
         except Exception as exc:  # torch / transformers / remote code: one line, not a traceback
             raise ModelError(f"describer: MiniCPM-V could not load '{model}': {type(exc).__name__}: {exc}") from exc
-        self.load_s = time.perf_counter() - started
-        self.warmup_s = 0.0
-        if warmup:
-            started = time.perf_counter()
-            self.describe(np.full((64, 64, 3), 128, np.uint8))
-            self.warmup_s = time.perf_counter() - started
-        log.info("MiniCPM-V (%s API) on %s/%s: loaded in %.2f s, warm-up %.2f s",
-                 self.api, self.device, self.dtype, self.load_s, self.warmup_s)
 
     @classmethod
     def from_settings(cls, settings: MiniCPMVDescriberSettings) -> MiniCPMVDescriber:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.turns import PromptWarmer
+from assistant.sharing import PromptWarmer
 from kernel.events import SceneDescribed, SpeechStarted
 from perception.stages import BACKGROUND_NICE, BackgroundThread, background_work_running
 from speech.stages import EarlyTranscriber

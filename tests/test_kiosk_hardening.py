@@ -22,7 +22,8 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
-from assistant.turns import TurnManager, TurnRunner, TurnTimer
+from assistant.timing import TurnTimer
+from assistant.turns import TurnManager, TurnRunner
 from dialogue.offline import OfflineResponder
 from dialogue.prompt import Conversation
 from kernel.channels import Activity
@@ -288,7 +289,9 @@ async def test_says_back_to_back_each_end_with_a_reply_text() -> None:
     activity = Activity()
     manager = TurnManager(runner, activity)
     controller = KioskController(asyncio.Event(), KioskState())
-    controller.pipeline = cast(Any, type("Pipeline", (), {"manager": manager, "muted": False})())
+    # the part of Pipeline's control surface that ``say`` uses
+    controller.pipeline = cast(Any, type("Pipeline", (), {
+        "voiced": True, "muted": False, "announce": staticmethod(manager.announce)})())
     turns = [(await controller.say(f"Announcement {n}."))["turn"] for n in range(8)]
     await asyncio.wait_for(activity.wait_idle(), 10)
     replies = {e.turn: e for e in events if isinstance(e, ReplyText)}

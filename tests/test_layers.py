@@ -64,3 +64,23 @@ def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     bad.parent.mkdir()
     bad.write_text("from assistant.config import Settings\nfrom .events import Event\nimport speech.vad\n")
     assert imported_packages(bad) == {"assistant", "kernel", "speech"}
+
+
+PACKAGES = ("kernel", "assistant", "speech", "perception", "dialogue", "kiosk")
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_module_over_400_lines_nor_function_over_60() -> None:
+    """Small pieces with one job each: a module past 400 lines or a function past 60 gets split."""
+    modules = [m for pkg in PACKAGES for m in sorted((ROOT / pkg).glob("*.py"))]
+    long_modules = {str(m.relative_to(ROOT)): n for m in modules
+                    if (n := len(m.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    long_functions = {
+        f"{m.relative_to(ROOT)}:{node.lineno} {node.name}": node.end_lineno - node.lineno + 1
+        for m in modules
+        for node in ast.walk(ast.parse(m.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    }
+    assert long_modules == {} and long_functions == {}

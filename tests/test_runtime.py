@@ -129,7 +129,8 @@ def piper() -> PiperTts:
 
 
 async def test_cancelled_turn_is_recorded_as_interrupted(piper: PiperTts) -> None:
-    from assistant.turns import TurnRunner, TurnTimer
+    from assistant.timing import TurnTimer
+    from assistant.turns import TurnRunner
 
     clock = FakeClock(1.5)
     bus = EventBus(clock)
@@ -172,7 +173,8 @@ async def test_cancelled_turn_is_recorded_as_interrupted(piper: PiperTts) -> Non
 
 
 async def test_turn_completes_and_is_remembered(piper: PiperTts) -> None:
-    from assistant.turns import TurnRunner, TurnTimer
+    from assistant.timing import TurnTimer
+    from assistant.turns import TurnRunner
 
     bus = EventBus(FakeClock())
     events: list[Event] = []
@@ -232,7 +234,8 @@ async def test_a_cancelled_turn_never_leaves_two_syntheses_running_and_no_piece_
     cancelled turn's synthesis went on in its own thread beside the next one's."""
     import threading
 
-    from assistant.turns import TurnRunner, TurnTimer
+    from assistant.timing import TurnTimer
+    from assistant.turns import TurnRunner
 
     class Watched:
         sample_rate = piper.sample_rate
@@ -277,7 +280,8 @@ async def test_a_cancelled_turn_never_leaves_two_syntheses_running_and_no_piece_
 
 
 async def test_a_piece_the_voice_cannot_say_is_a_clear_tts_error_and_the_rest_is_spoken(piper: PiperTts) -> None:
-    from assistant.turns import TurnRunner, TurnTimer
+    from assistant.timing import TurnTimer
+    from assistant.turns import TurnRunner
     from kernel.events import ErrorOccurred
 
     class Picky:

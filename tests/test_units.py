@@ -218,7 +218,7 @@ def test_every_shipped_config_is_valid(name: str) -> None:
 
 def test_turn_timer_forgets_utterances_that_never_became_turns() -> None:
     """A kiosk hears thousands of utterances a day, many ignored (echo, no words): memory stays flat."""
-    from assistant.turns import KEEP_UTTERANCES, TurnTimer
+    from assistant.timing import KEEP_UTTERANCES, TurnTimer
     from kernel.events import SpeechEnded, Transcribed
 
     timer = TurnTimer()
