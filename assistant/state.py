@@ -38,7 +38,6 @@ listening     otherwise
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Callable
 
 from kernel.events import (
@@ -54,14 +53,6 @@ from kernel.events import (
     Transcribed,
     TranscriptIgnored,
 )
-
-# The ASR stage's test (``speech.stages.run_asr``): a final transcript without a word character
-# is dropped there and never becomes a turn.
-_WORDS = re.compile(r"\w")
-
-
-def has_words(text: str) -> bool:
-    return _WORDS.search(text) is not None
 
 
 class Phase(enum.Enum):
@@ -118,7 +109,7 @@ class StateTracker:
         elif isinstance(event, Transcribed) and event.final:
             if self.hearing == event.utterance:
                 self.hearing, self._hearing_shown = None, False
-            if has_words(event.text):
+            if event.has_words:
                 self._waiting.add(event.utterance)
             else:
                 self._waiting.discard(event.utterance)

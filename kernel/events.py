@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+_WORD = re.compile(r"\w")
 
 
 class Stage(enum.Enum):
@@ -76,6 +79,12 @@ class Transcribed(Event):
     # Whisper's whole time on it: ``compute_ms`` is only what was left after the utterance ended
     # (0 at ``--speed 0`` when the early decode was done by then)
     decode_ms: float | None = None
+
+    @property
+    def has_words(self) -> bool:
+        """Whether the text has a word character: a final transcript without one never becomes a
+        turn (the ASR stage drops it), so nothing waits for a reply to it."""
+        return _WORD.search(self.text) is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,9 +17,6 @@ from .protocols import Asr, Vad
 from .vad import Segmenter, VadEnd, VadStart
 
 log = logging.getLogger(__name__)
-
-_WORDS = re.compile(r"\w")
-
 
 @dataclass(frozen=True, slots=True)
 class Utterance:
@@ -237,13 +233,12 @@ async def run_asr(
             text = await asyncio.to_thread(asr.transcribe, utt.audio)
         compute_ms = (time.perf_counter() - started) * 1000
         decode_ms = job.decode_ms if was_early and job is not None else compute_ms
-        bus.publish(
-            Transcribed(
-                t=bus.clock.now(), utterance=utt.utterance, text=text, final=True, compute_ms=compute_ms,
-                early=was_early, decode_ms=decode_ms,
-            )
+        transcribed = Transcribed(
+            t=bus.clock.now(), utterance=utt.utterance, text=text, final=True, compute_ms=compute_ms,
+            early=was_early, decode_ms=decode_ms,
         )
-        if _WORDS.search(text):
+        bus.publish(transcribed)
+        if transcribed.has_words:
             await transcripts.put(FinalTranscript(utt.utterance, text, utt.end))
         else:
             log.debug("utterance %d gave no words; ignored", utt.utterance)
