@@ -21,6 +21,20 @@ channel               item             bound  policy       activity  opened by
 
 The live ``microphone`` count is the microphone's own ``overflows`` (PortAudio overflows
 plus this channel's drops).
+
+Control reaches the stages as typed values (:class:`Controls`), never as closures:
+
+==============  =====================  =========================  ==============================
+control         type                   set by                     obeyed by
+==============  =====================  =========================  ==============================
+``muted``       Flag                   ``Pipeline.set_muted``     VAD (hears silence), ASR (drops)
+``priority``    ReplyPriority          the reply events           the describer (waits)
+``early_busy``  Flag                   the early decode           the prompt warmer (holds)
+``scene``       SceneMemory            the describer stage        the turns, attract, describe_now
+==============  =====================  =========================  ==============================
+
+Interrupting a reply is ``TurnManager.interrupt`` (barge-in, mute, reset), and speech start and
+barge-in also go on the event bus, which is synchronous and never drops.
 """
 
 from __future__ import annotations
@@ -29,9 +43,13 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from kernel.channels import Activity, Channel, Overflow
+from kernel.control import Flag
 from perception.frames import Frame
+from perception.memory import SceneMemory
 from speech.audio import AudioBlock
 from speech.stages import FinalTranscript, Utterance
+
+from .sharing import ReplyPriority
 
 T = TypeVar("T")
 
@@ -61,3 +79,13 @@ PARTIALS = Edge("partials", Utterance, 1, Overflow.DROP_OLDEST)
 PIECES = Edge("pieces", str, 8, Overflow.BLOCK, activity=False, counted=False)  # named turn-N-pieces
 
 CHANNELS: tuple[Edge[Any], ...] = (MICROPHONE, CAMERA, AUDIO, FRAMES, UTTERANCES, TRANSCRIPTS, PARTIALS, PIECES)
+
+
+@dataclass(frozen=True, slots=True)
+class Controls:
+    """The pipeline's control values (see the table above); one object each, shared by the
+    controller that sets it and the stages that obey it."""
+
+    muted: Flag
+    priority: ReplyPriority
+    scene: SceneMemory

@@ -32,7 +32,7 @@ from speech.echo import RecentReplies, echo_score
 from speech.sinks import ReplySink
 from speech.stages import FinalTranscript
 
-from .config import Settings
+from .config import RuntimeSettings
 from .graph import CAMERA, MICROPHONE
 from .models import Models
 from .pipeline import Pipeline
@@ -84,7 +84,7 @@ class Recorder(Protocol):
 class EchoGuard:
     """Decides whether speech heard over the assistant is a barge-in or its own echo."""
 
-    def __init__(self, settings: Settings, player: Player, clock: Clock) -> None:
+    def __init__(self, settings: RuntimeSettings, player: Player, clock: Clock) -> None:
         self.echo = settings.live.echo
         self.player = player
         self.clock = clock
@@ -119,7 +119,7 @@ class EchoGuard:
 
 
 async def run_live(
-    settings: Settings,
+    settings: RuntimeSettings,
     models: Models,
     bus: EventBus,
     *,
@@ -166,7 +166,7 @@ async def run_live(
     return stats
 
 
-def barge_in_watcher(settings: Settings, pipeline: Pipeline, guard: EchoGuard, player: Player) -> Subscriber:
+def barge_in_watcher(settings: RuntimeSettings, pipeline: Pipeline, guard: EchoGuard, player: Player) -> Subscriber:
     """Speech heard while the assistant speaks: its own echo, or a barge-in that stops the turn."""
     live = settings.live
     bus = pipeline.bus
@@ -192,7 +192,7 @@ class LiveTaps:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: RuntimeSettings,
         pipeline: Pipeline,
         clock: MediaClock,
         guard: EchoGuard,

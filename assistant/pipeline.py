@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from dialogue.prompt import Conversation
 from kernel.channels import Activity, Channel
+from kernel.control import Flag
 from kernel.eventlog import EventBus
 from perception.frames import Frame
 from perception.look import VISUAL_QUESTION, Look
@@ -24,8 +25,8 @@ from speech.sinks import ReplySink
 from speech.stages import EarlyTranscriber, Utterance, run_asr, run_partial_asr, run_vad
 from speech.vad import Segmenter
 
-from .config import Settings
-from .graph import AUDIO, FRAMES, PARTIALS, TRANSCRIPTS, UTTERANCES, Edge
+from .config import RuntimeSettings
+from .graph import AUDIO, FRAMES, PARTIALS, TRANSCRIPTS, UTTERANCES, Controls, Edge
 from .models import Models
 from .sharing import PromptWarmer, ReplyPriority
 from .supervisor import Supervisor
@@ -38,7 +39,7 @@ T = TypeVar("T")
 class Pipeline:
     def __init__(
         self,
-        settings: Settings,
+        settings: RuntimeSettings,
         models: Models,
         bus: EventBus,
         sink: ReplySink,
@@ -62,11 +63,12 @@ class Pipeline:
         # The window is what the prompt shows; older descriptions live on in the summary.
         self.memory = SceneMemory(keep=settings.dialogue.observations)
         self.vision = VisionStats()
-        self.priority = ReplyPriority()
+        # A muted assistant hears nothing (the VAD gets silence) and says nothing.
+        self.controls = Controls(muted=Flag("muted"), priority=ReplyPriority(), scene=self.memory)
+        self.priority = self.controls.priority
         bus.subscribe(self.priority)
         self.manager: TurnManager | None = None
         self.warmer: PromptWarmer | None = None
-        self.muted = False  # a muted assistant hears nothing (the VAD gets silence) and says nothing
         self.look = self._look()
         self.hearing = bool(models.vad and models.asr and models.llm and models.tts)
         if self.hearing:
@@ -132,7 +134,7 @@ class Pipeline:
             gate = ChangeGate(self.settings.video.change_threshold)
             describer = models.describer
             spawn(tg, "vision", lambda: run_vision(self.frames_in, gate, describer, self.memory, self.bus,
-                                                   self.vision, self.priority.wait), [self.frames_in])
+                                                   self.vision, self.controls.priority), [self.frames_in])
         else:
             self.frames_in.close()
         if self.hearing and self.manager is not None:
@@ -149,11 +151,11 @@ class Pipeline:
             early = EarlyTranscriber(asr, self.activity, prefetch, after_ms=a.early_decode_after_ms) \
                 if a.early_decode else None
             if self.warmer is not None and early is not None:
-                self.warmer.hold = lambda: early.decoding
+                self.warmer.hold = early.busy
+            muted = self.controls.muted
             spawn(tg, "vad", lambda: run_vad(self.audio_in, self.utterances, vad, self.segmenter, self.bus,
-                                             partials, interval, early, lambda: self.muted), [self.audio_in])
-            spawn(tg, "asr", lambda: run_asr(self.utterances, self.transcripts, asr, self.bus, early,
-                                             lambda: self.muted),
+                                             partials, interval, early, muted), [self.audio_in])
+            spawn(tg, "asr", lambda: run_asr(self.utterances, self.transcripts, asr, self.bus, early, muted),
                   [self.utterances])
             spawn(tg, "dialogue", lambda: manager.run(self.transcripts), [self.transcripts])
         else:
@@ -179,9 +181,13 @@ class Pipeline:
         """The freshest sampled frame, or None before the first."""
         return self.memory.latest_frame
 
+    @property
+    def muted(self) -> bool:
+        return bool(self.controls.muted)
+
     def set_muted(self, muted: bool) -> None:
         """Muted, it hears nothing and says nothing: muting stops the reply in progress."""
-        self.muted = muted
+        self.controls.muted.set(muted)
         if muted and self.manager is not None:
             self.manager.interrupt()
 

@@ -2,7 +2,7 @@
 
 :func:`run_session` is every mode's runner: the event log, retention and the mode's
 subscribers around the mode's body (:func:`replay_session` for a replay,
-:func:`assistant.live_cli.run_live_session` for the devices).
+:func:`assistant.live_session.run_live_session` for the devices).
 
 ``prepare_*`` functions fail early, with a typed error, before anything runs:
 input files are opened and probed, then models are loaded once. ``run_replay``
@@ -31,7 +31,7 @@ from perception.stages import VisionStats
 from speech.audio_file import AudioFileSource
 from speech.sinks import ReplySink, WavReplySink
 
-from .config import OutputSettings, Settings
+from .config import OutputSettings, RuntimeSettings
 from .models import Models
 from .pipeline import Pipeline
 from .replay import Progress, ReplayDriver
@@ -55,7 +55,7 @@ class Sources:
     label: str
 
 
-def prepare_sources(settings: Settings) -> Sources:
+def prepare_sources(settings: RuntimeSettings) -> Sources:
     inp = settings.input
     video_path, audio_path, label = inp.video, inp.audio, ""
     if inp.session is not None:
@@ -91,7 +91,7 @@ class RunStats:
 
 
 async def run_replay(
-    settings: Settings,
+    settings: RuntimeSettings,
     sources: Sources,
     models: Models,
     bus: EventBus,
@@ -199,7 +199,7 @@ async def run_session(bus: EventBus, record: Record, body: Callable[[], Awaitabl
 
 
 async def replay_session(
-    settings: Settings,
+    settings: RuntimeSettings,
     sources: Sources,
     models: Models,
     record: Record,

@@ -4,9 +4,9 @@ produced, and the local LLM's prompt is warmed while the user speaks."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from kernel.control import Flag
 from kernel.events import (
     Event,
     ReplyRequested,
@@ -61,12 +61,12 @@ class PromptWarmer:
     whenever the view changes before the request goes out (a new description, the question-aware
     look). At most one warm-up runs, with at most one more queued behind it.
 
-    No warm-up starts while ``hold()`` says so: the pipeline holds them while Whisper decodes
+    No warm-up starts while ``hold`` is set: the pipeline holds them while Whisper decodes
     the pause that may end the turn. A warm-up there would halve the speed of both on two
     cores (a 13-token warm-up and the decode took 1.3 s and 1.5 s side by side), and the
     transcript is what the reply waits for; the request evaluates the new tokens itself."""
 
-    def __init__(self, runner: TurnRunner, hold: Callable[[], bool] | None = None) -> None:
+    def __init__(self, runner: TurnRunner, hold: Flag | None = None) -> None:
         self.runner = runner
         self.hold = hold
         self._pending = False
@@ -84,7 +84,7 @@ class PromptWarmer:
             self._pending = False
 
     def _held(self) -> bool:
-        return self.hold is not None and self.hold()
+        return bool(self.hold)
 
     def _kick(self) -> None:
         if self._held():

@@ -1,7 +1,7 @@
 """What the assistant is doing right now, worked out once from the events on the bus.
 
 :class:`StateTracker` is the one reducer behind the console's status line
-(:class:`assistant.console.LiveStatus`), the kiosk's published state
+(:class:`omnilive.console.LiveStatus`), the kiosk's published state
 (:class:`kiosk.runtime.KioskState`), attract mode's "is anything under way"
 (:class:`kiosk.attract.Attract`) and the reply priority (:class:`assistant.sharing.ReplyPriority`).
 Each of those only translates it into its own words.

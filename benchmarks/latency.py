@@ -30,12 +30,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.config import Settings, load_settings, parse_override  # noqa: E402
 from assistant.models import Models, prepare_models  # noqa: E402
 from assistant.session import make_clock, prepare_sources, run_replay  # noqa: E402
 from dialogue.prompt import ReplyRequest  # noqa: E402
 from kernel.eventlog import EventBus  # noqa: E402
 from kernel.events import Event, ReplyAudioStarted, TurnMetrics  # noqa: E402
+from omnilive.settings import Settings, load_settings, parse_override  # noqa: E402
 
 # Shaped like a real model's reply: a long first sentence with its comma late, no "Sure." to
 # speak early; streamed as subword tokens (about 4 characters each, as BPE gives English).

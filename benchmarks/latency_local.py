@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from latency import pct, replay_with  # noqa: E402  (benchmarks/latency.py, beside this file)
 
-from assistant.config import Settings, load_settings, parse_override  # noqa: E402
 from assistant.models import Models, prepare_models  # noqa: E402
 from kernel.events import Event, ReplyChunk, SessionStarted, TurnMetrics  # noqa: E402
+from omnilive.settings import Settings, load_settings, parse_override  # noqa: E402
 
 SESSION = ROOT / "examples" / "sessions" / "desk"
 

@@ -25,12 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.config import load_settings, parse_override  # noqa: E402
 from assistant.models import prepare_models  # noqa: E402
 from assistant.session import make_clock, prepare_sources, run_replay  # noqa: E402
 from dialogue.shipped import SHIPPED  # noqa: E402
 from kernel.eventlog import EventBus  # noqa: E402
 from kernel.events import Event, ReplyText, TurnMetrics  # noqa: E402
+from omnilive.settings import load_settings, parse_override  # noqa: E402
 
 BLIND = ("no language model", "cannot see right now", "can't see right now")
 

@@ -1,17 +1,15 @@
-"""LLM backends: a Protocol and the factory that picks one from the settings."""
+"""What every LLM backend is (:class:`ChatBackend`), and whether the local one can run here.
+The table of backends, and ``auto``, are in :mod:`dialogue.registry`."""
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
-from kernel.errors import ConfigError
-
 from .prompt import ReplyRequest
-from .shipped import DEFAULT_MODEL, SHIPPED
+from .shipped import SHIPPED
 
 
 class ChatBackend(Protocol):
@@ -28,16 +26,3 @@ def local_model_installed(model: str) -> bool:
         return False
     path = SHIPPED[model].path if model in SHIPPED else Path(model).expanduser()
     return path.is_file()
-
-
-def choose_backend(backend: str, api_key_env: str = "OPENAI_API_KEY", local_model: str = DEFAULT_MODEL) -> str:
-    """``auto`` means: the OpenAI-compatible backend when the environment points at one
-    (``OPENAI_BASE_URL``, or a key in the variable named by ``api_key_env``); otherwise the
-    local model when it is installed; otherwise the offline responder."""
-    if backend == "auto":
-        if os.environ.get("OPENAI_BASE_URL") or os.environ.get(api_key_env):
-            return "openai"
-        return "local" if local_model_installed(local_model) else "offline"
-    if backend not in ("openai", "local", "offline"):
-        raise ConfigError(f"dialogue.backend: unknown backend '{backend}' (known: auto, openai, local, offline)")
-    return backend

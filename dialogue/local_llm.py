@@ -23,12 +23,15 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel.errors import ConfigError, ModelError
 
 from .prompt import ReplyRequest
 from .shipped import SHIPPED, check_gguf, verified
+
+if TYPE_CHECKING:
+    from .settings import DialogueSettings
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,12 @@ _END = object()
 
 class LocalLlm:
     name = "local"
+
+    @classmethod
+    def from_settings(cls, settings: DialogueSettings) -> LocalLlm:
+        loc = settings.local
+        return cls(loc.model, threads=loc.threads, context=loc.context, batch=loc.batch,
+                   max_tokens=loc.max_tokens, temperature=loc.temperature)
 
     def __init__(
         self,

@@ -47,6 +47,11 @@ def offline_reply(request: ReplyRequest) -> str:
 class OfflineResponder:
     name = "offline"
 
+    @classmethod
+    def from_settings(cls, settings: object) -> OfflineResponder:
+        """It has no settings of its own."""
+        return cls()
+
     async def stream(self, request: ReplyRequest) -> AsyncIterator[str]:
         words = offline_reply(request).split(" ")
         for i, word in enumerate(words):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncIterator
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -15,6 +15,9 @@ from kernel.openai_compat import backend_error, key_from_env
 
 from .prompt import ReplyRequest
 
+if TYPE_CHECKING:
+    from .settings import DialogueSettings
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gpt-3.5-turbo"
@@ -23,6 +26,12 @@ DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 
 class OpenAIChat:
     name = "openai"
+
+    @classmethod
+    def from_settings(cls, settings: DialogueSettings) -> OpenAIChat:
+        d = settings
+        return cls(base_url=d.base_url, model=d.model, api_key_env=d.api_key_env, temperature=d.temperature,
+                   max_tokens=d.max_tokens, timeout_s=d.timeout_s, max_retries=d.max_retries)
 
     def __init__(
         self,

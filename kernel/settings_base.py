@@ -1,8 +1,8 @@
 """The strict base of every settings model.
 
-It lives apart from :mod:`assistant.config` so that packages whose settings nest
-inside the root ``Settings`` (``kiosk.settings``) can subclass it without an
-import cycle: ``assistant.config`` imports them, and they import only this.
+It lives in the kernel so that every package can own its settings (``speech.settings``,
+``dialogue.settings``, ``perception.settings``, ``kiosk.settings``) while the runtime's
+(``assistant.config``) and the app's root settings (``omnilive.settings``) gather them.
 """
 
 from __future__ import annotations

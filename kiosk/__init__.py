@@ -3,7 +3,7 @@
 - ``kiosk.settings``: the ``kiosk:`` section of the config (MQTT, attract mode); light, no runtime.
 - ``kiosk.runtime``: :func:`~kiosk.runtime.run_kiosk`, the kiosk's state, metrics and the
   controller that carries out commands on the running pipeline.
-- ``kiosk.check``: ``--check``: the config, inputs, models and broker, one line each.
+- ``--check`` (the config, inputs, models and broker, one line each) is the app's: ``omnilive.check``.
 - ``kiosk.attract``: attract mode, greeting a person who walks up to an idle kiosk.
 - ``kiosk.commands``: the remote command schema, and the command errors.
 - ``kiosk.mqtt``: :class:`~kiosk.mqtt.MqttLink`, the connection to the broker and its

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.config import Settings
+from assistant.config import RuntimeSettings
 from assistant.pipeline import Pipeline
 from assistant.state import Phase, StateTracker
 from kernel.diagnostics import dump_tasks
@@ -36,6 +36,7 @@ from kernel.events import (
 
 from .commands import CommandFailed
 from .mqtt import MqttLink
+from .settings import AttractSettings, KioskSettings
 
 log = logging.getLogger("omnilive.kiosk")
 
@@ -230,13 +231,15 @@ def log_event(event: Event) -> None:
         log.warning("error", extra={"stage": event.stage, "code": event.code, "detail": event.message})
 
 
-async def run_kiosk(settings: Settings, out: Path) -> dict[str, Any]:
-    """Runs until SIGTERM/SIGINT, a ``shutdown`` command, or (a replay that does not loop) the end of input."""
+async def run_kiosk(settings: RuntimeSettings, kiosk: KioskSettings, out: Path, *, live: bool) -> dict[str, Any]:
+    """Runs ``settings`` live on the devices (or, not ``live``, as a replay of its input), with
+    ``kiosk``'s MQTT link and attract mode, until SIGTERM/SIGINT, a ``shutdown`` command, or (a
+    replay that does not loop) the end of input."""
     stop = asyncio.Event()
     state = KioskState()
     metrics = KioskMetrics()
     controller = KioskController(stop, state)
-    mqtt = settings.kiosk.mqtt
+    mqtt = kiosk.mqtt
     with _stop_on_signals(stop):
         link = MqttLink(mqtt, controller=controller, metrics=lambda: metrics.snapshot(controller.pipeline)) \
             if mqtt.enabled else None
@@ -249,16 +252,16 @@ async def run_kiosk(settings: Settings, out: Path) -> dict[str, Any]:
         def ready(pipeline: Pipeline) -> None:
             controller.pipeline = pipeline
             state.ready()
-            greeter = _start_attract(settings, pipeline, controller)
+            greeter = _start_attract(kiosk.attract, pipeline, controller)
             if greeter is not None:
                 tasks.append(greeter)
-            log.info("ready", extra={"mode": settings.mode, "kiosk_id": mqtt.kiosk_id})
+            log.info("ready", extra={"mode": "live" if live else "replay", "kiosk_id": mqtt.kiosk_id})
 
         extra: dict[str, Any] = {}
         try:
             async with _link_running(link):
                 try:
-                    run = _run_live if settings.mode == "live" else _run_replay
+                    run = _run_live if live else _run_replay
                     await run(settings, out, extra, stop=stop, on_ready=ready, subscribers=subscribers)
                 finally:
                     for task in tasks:
@@ -298,9 +301,9 @@ async def _link_running(link: MqttLink | None) -> AsyncIterator[None]:
         await link_task
 
 
-def _start_attract(settings: Settings, pipeline: Pipeline, controller: KioskController) -> asyncio.Task[None] | None:
+def _start_attract(attract: AttractSettings, pipeline: Pipeline,
+                   controller: KioskController) -> asyncio.Task[None] | None:
     """Attract mode's task, when it is on and the kiosk can see and speak."""
-    attract = settings.kiosk.attract
     if not (attract.enabled and pipeline.models.describer is not None and pipeline.manager is not None):
         return None
     from .attract import Attract, PresenceDetector
@@ -312,18 +315,17 @@ def _start_attract(settings: Settings, pipeline: Pipeline, controller: KioskCont
     return asyncio.create_task(greeter.run(), name="attract")
 
 
-async def _run_live(settings: Settings, out: Path, extra: dict[str, Any], *, stop: asyncio.Event,
+async def _run_live(settings: RuntimeSettings, out: Path, extra: dict[str, Any], *, stop: asyncio.Event,
                     on_ready: Callable[[Pipeline], None], subscribers: list[Subscriber]) -> None:
-    from rich.console import Console
-
-    from assistant.live_cli import run_live_session
+    from assistant.live_session import run_live_session
 
     # Each start gets its own folder under output.dir: the ones before it are pruned.
-    await run_live_session(settings, Console(quiet=True), out, None, extra, stop=stop, on_ready=on_ready,
-                           subscribers=subscribers, view=False, prune_siblings=True)
+    stats = await run_live_session(settings, out, subscribers=subscribers, stop=stop, on_ready=on_ready,
+                                   prune_siblings=True)
+    extra["pipeline_seconds"] = round(stats.wall_seconds, 2)
 
 
-async def _run_replay(settings: Settings, out: Path, extra: dict[str, Any], *, stop: asyncio.Event,
+async def _run_replay(settings: RuntimeSettings, out: Path, extra: dict[str, Any], *, stop: asyncio.Event,
                       on_ready: Callable[[Pipeline], None], subscribers: list[Subscriber]) -> None:
     from assistant.models import prepare_models
     from assistant.session import Record, prepare_sources, replay_session

@@ -9,11 +9,12 @@ openai, torch), which loading the config must not.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import BeforeValidator, Field
+
+from kernel.plugins import import_attribute
 
 from .describer import Describer
 from .settings import (
@@ -32,11 +33,7 @@ class Backend:
 
     def builder(self) -> Any:
         """The loader itself; importing it imports the backend's module."""
-        module, _, attribute = self.loader.partition(":")
-        found: Any = importlib.import_module(module)
-        for name in attribute.split("."):
-            found = getattr(found, name)
-        return found
+        return import_attribute(self.loader)
 
     def load(self, settings: DescriberSettingsBase) -> Describer:
         describer: Describer = self.builder()(settings)

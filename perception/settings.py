@@ -4,7 +4,7 @@ model per backend with only its own options. ``describer.backend`` picks the mod
 backend (``backend: openai`` with ``repo:``) is an unknown field, not a silent no-op.
 
 They live beside the describers so that ``perception`` needs nothing from the app above it;
-``assistant.config`` takes them into the root settings. Importing this module is cheap: no backend
+``assistant.config`` takes them into the runtime's settings. Importing this module is cheap: no backend
 (OpenCV, openai, torch) is loaded until :func:`perception.registry.make_describer` picks one.
 """
 

@@ -9,9 +9,9 @@ import queue
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from kernel.channels import Channel
 from kernel.errors import AssistantError, BackendError, ModelError
@@ -89,7 +89,7 @@ def background_work_running() -> bool:
     code (ONNX Runtime, OpenCV), CPython 3.11 ends the thread with ``pthread_exit`` when it
     next wants the GIL, and the forced unwind through C++ frames aborts the whole process
     ("terminate called without an active exception"). A program that sees this at its end
-    leaves with ``os._exit`` instead of finalizing (see ``assistant.cli.entry``)."""
+    leaves with ``os._exit`` instead of finalizing (see ``omnilive.cli.entry``)."""
     return any(worker.busy and worker._thread.is_alive() for worker in list(_workers))
 
 
@@ -160,6 +160,13 @@ def record_description(
                                compute_ms=(time.perf_counter() - started) * 1000))
 
 
+class ReplyGate(Protocol):
+    """Says when describing may go on: the runtime's reply priority, which waits while a reply
+    is being produced."""
+
+    async def wait(self) -> None: ...
+
+
 async def run_vision(
     frames: Channel[Frame],
     gate: ChangeGate,
@@ -167,12 +174,12 @@ async def run_vision(
     memory: SceneMemory,
     bus: EventBus,
     stats: VisionStats,
-    wait_turn: Callable[[], Awaitable[None]] | None = None,
+    priority: ReplyGate | None = None,
     backoff_max_s: float = 30.0,
 ) -> None:
     """Describes the newest changed frame in a worker thread, in the background.
 
-    ``wait_turn`` is awaited before each description, so that describing never
+    ``priority.wait()`` is awaited before each description, so that describing never
     competes with a reply for the CPU; a frame that arrives meanwhile replaces
     the one waiting. An unchanged frame confirms the newest description (it is
     still what the camera shows). A describer that fails (raises, times out,
@@ -187,8 +194,8 @@ async def run_vision(
         retry_at = float("-inf")
         async for frame in frames:
             memory.latest_frame = frame
-            if wait_turn is not None:
-                await wait_turn()
+            if priority is not None:
+                await priority.wait()
                 if len(frames):
                     continue  # a newer frame came while we waited: describe that one
             stats.frames += 1

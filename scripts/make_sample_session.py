@@ -170,8 +170,8 @@ def verify_transcripts(pcm: npt.NDArray[np.int16], spans: list[dict[str, object]
     default and the fast ``tiny.en``), whatever the margin of silence a voice-activity
     detector might leave around it."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from assistant.config import AsrSettings
     from speech.asr import WhisperAsr
+    from speech.settings import AsrSettings
 
     accurate = AsrSettings()
     profiles = {

@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from kernel.cache import cache_dir
 from kernel.errors import ConfigError, ModelError
 
 from .audio import Audio
+
+if TYPE_CHECKING:
+    from .settings import AsrSettings
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +148,12 @@ def _write_atomically(dst: Path, chunks: Iterable[bytes]) -> None:
 
 
 class WhisperAsr:
+    @classmethod
+    def from_settings(cls, settings: AsrSettings) -> WhisperAsr:
+        s = settings
+        return cls(s.model, device=s.device, compute_type=s.compute_type, cpu_threads=s.cpu_threads,
+                   beam_size=s.beam_size, language=s.language, initial_prompt=s.initial_prompt)
+
     def __init__(
         self,
         model: str = "tiny.en",

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kernel.channels import Activity, Channel
+from kernel.control import Flag
 from kernel.eventlog import EventBus
 from kernel.events import SpeechEnded, SpeechStarted, Transcribed, TranscriptIgnored
 
@@ -72,13 +73,14 @@ class EarlyTranscriber:
         self.activity = activity  # an early decode is pipeline work: ``--speed 0`` waits for it
         self._job: EarlyJob | None = None
         self._live: set[asyncio.Task[str]] = set()  # decodes running or waiting, taken or not
+        self.busy = Flag("early-decode")  # set while a decode is running or waiting to run
         self.used = 0
         self.wasted = 0
 
     @property
     def decoding(self) -> bool:
-        """An early decode is running or waiting to run."""
-        return bool(self._live)
+        """An early decode is running or waiting to run (:attr:`busy`)."""
+        return bool(self.busy)
 
     def pause(self, utterance: int, end: float, audio: Audio) -> None:
         after: asyncio.Task[str] | None = None
@@ -94,6 +96,7 @@ class EarlyTranscriber:
         job = EarlyJob(utterance, end, after)
         job.task = asyncio.create_task(self._decode(job, audio), name=f"early-asr-{utterance}")
         self._live.add(job.task)
+        self.busy.set(True)
         if self.activity is not None:
             self.activity.begin()
         job.task.add_done_callback(lambda t: self._done(utterance, t))
@@ -111,6 +114,7 @@ class EarlyTranscriber:
 
     def _done(self, utterance: int, task: asyncio.Task[str]) -> None:
         self._live.discard(task)
+        self.busy.set(bool(self._live))
         if self.activity is not None:
             self.activity.end()
         if task.cancelled() or task.exception() is not None:
@@ -141,15 +145,15 @@ async def run_vad(
     partials: Channel[Utterance] | None = None,
     partial_interval_s: float = 0.0,
     early: EarlyTranscriber | None = None,
-    muted: Callable[[], bool] | None = None,
+    muted: Flag | None = None,
 ) -> None:
-    """Scores every block and reports where speech starts and ends; while ``muted()`` it hears silence.
+    """Scores every block and reports where speech starts and ends; while ``muted`` is set it hears silence.
 
     With ``partials``, the growing utterance is offered every ``partial_interval_s``
     of speech (newest wins: the channel keeps one) for a partial transcript."""
     next_partial = 0.0
     async for block in blocks:
-        prob = 0.0 if muted is not None and muted() else vad(block.samples)
+        prob = 0.0 if muted else vad(block.samples)
         for signal in segmenter.push(block.samples, block.t, prob):
             if isinstance(signal, VadStart):
                 next_partial = block.t + partial_interval_s
@@ -206,15 +210,15 @@ async def run_asr(
     asr: Asr,
     bus: EventBus,
     early: EarlyTranscriber | None = None,
-    muted: Callable[[], bool] | None = None,
+    muted: Flag | None = None,
 ) -> None:
     """Transcribes each utterance in a worker thread; empty results are dropped.
 
     ``compute_ms`` is the time spent after the utterance ended: with an early
-    decode, only what was left of it. While ``muted()``, an utterance (begun before
+    decode, only what was left of it. While ``muted`` is set, an utterance (begun before
     the mute) is dropped unheard."""
     async for utt in utterances:
-        if muted is not None and muted():
+        if muted:
             if early is not None:
                 early.take(utt.utterance, utt.end)  # its early decode is not wanted either
             log.info("utterance %d dropped: muted", utt.utterance)

@@ -14,13 +14,16 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
 from kernel.errors import ConfigError, ModelError
+
+if TYPE_CHECKING:
+    from .settings import TtsSettings
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,10 @@ def _resolve_piper_voice(voice: str) -> Path:
 class PiperTts:
     name = "piper"
 
+    @classmethod
+    def from_settings(cls, settings: TtsSettings) -> PiperTts:
+        return cls(settings.voice, length_scale=settings.length_scale)
+
     def __init__(self, voice: str = "joe", *, length_scale: float | None = None) -> None:
         from piper import PiperVoice, SynthesisConfig
 
@@ -74,6 +81,11 @@ class Pyttsx3Tts:
     """pyttsx3 through a WAV file: its only headless path that returns samples."""
 
     name = "pyttsx3"
+
+    @classmethod
+    def from_settings(cls, settings: TtsSettings) -> Pyttsx3Tts:
+        """``tts.voice`` names the engine's voice; the default (Piper's "joe") means the engine's own."""
+        return cls(rate=settings.rate, voice=None if settings.voice == "joe" else settings.voice)
 
     def __init__(self, *, rate: int | None = None, voice: str | None = None) -> None:
         import pyttsx3

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from assistant.testing import CliResult
-from assistant.testing import read_events as read_events  # re-exported for the tests
-from assistant.testing import run_cli as in_process
+from omnilive.testing import CliResult
+from omnilive.testing import read_events as read_events  # re-exported for the tests
+from omnilive.testing import run_cli as in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 SESSION = ROOT / "examples" / "sessions" / "desk"
@@ -62,7 +62,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 240)
 
 
 def run_main(*args: str, env: dict[str, str] | None = None) -> CliResult:
-    """As :func:`run_cli`, in this process (``assistant.testing.run_cli``): no seconds of imports per
+    """As :func:`run_cli`, in this process (``omnilive.testing.run_cli``): no seconds of imports per
     run. A test of what needs a process of its own (signals, ``os._exit``, C libraries writing to
     the file descriptors, environment read at import) uses :func:`run_cli`."""
     scrubbed: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OPENAI_")}

@@ -1,7 +1,7 @@
 """Bad input through the real CLI: exit status 2, one line on stderr naming the culprit, no traceback.
 
 Most cases fail in validation or while probing the input files, before any model loads. They run
-``assistant.cli.main`` in the test process (``run_main``); a few also go through ``run_assistant.py``
+``omnilive.cli.main`` in the test process (``run_main``); a few also go through ``run_assistant.py``
 in a process of its own (``run_cli``), as a user starts it.
 """
 
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from assistant.config import load_settings, parse_override
-from assistant.testing import CliResult
+from omnilive.settings import load_settings, parse_override
+from omnilive.testing import CliResult
 
 from .conftest import SESSION, read_events, run_cli, run_main
 

@@ -1,4 +1,4 @@
-"""``assistant.testing.run_cli``: the command line in the test process, and the process as it was after."""
+"""``omnilive.testing.run_cli``: the command line in the test process, and the process as it was after."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from assistant import cli
-from assistant.testing import run_cli
 from kernel.errors import InputError
+from omnilive import cli
+from omnilive.testing import run_cli
 
 
 def test_output_logs_exit_status_and_the_process_put_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

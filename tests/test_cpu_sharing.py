@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.sharing import PromptWarmer
+from kernel.control import Flag
 from kernel.events import SceneDescribed, SpeechStarted
 from perception.stages import BACKGROUND_NICE, BackgroundThread, background_work_running
 from speech.stages import EarlyTranscriber
@@ -81,13 +82,13 @@ async def test_warm_ups_are_held_while_whisper_decodes() -> None:
         async def warm(self) -> None:
             Runner.warmed += 1
 
-    decoding = True
-    warmer = PromptWarmer(Runner(), hold=lambda: decoding)  # type: ignore[arg-type]
+    decoding = Flag("early-decode", True)
+    warmer = PromptWarmer(Runner(), hold=decoding)  # type: ignore[arg-type]
     warmer(SpeechStarted(t=0.0, utterance=1, speech_start_at=0.0))
     warmer(SceneDescribed(t=0.5, text="a cup", frame_t=0.4, change=0.2, backend="basic", compute_ms=1.0))
     await asyncio.sleep(0)
     assert Runner.warmed == 0  # both would have competed with the decode
-    decoding = False
+    decoding.set(False)
     warmer(SceneDescribed(t=1.5, text="a cup; text: OPEN", frame_t=1.4, change=0.2, backend="basic", compute_ms=1.0))
     assert warmer._task is not None
     await warmer._task
@@ -131,7 +132,7 @@ def test_a_description_still_running_does_not_hold_up_the_exit(tmp_path: Path) -
 
 
 async def test_the_program_knows_when_a_description_is_still_running() -> None:
-    """``assistant.cli.entry`` leaves with ``os._exit`` then, so the interpreter never finalizes
+    """``omnilive.cli.entry`` leaves with ``os._exit`` then, so the interpreter never finalizes
     around a daemon thread inside native code."""
     worker = BackgroundThread("test-busy")
     started, release = threading.Event(), threading.Event()
@@ -154,7 +155,7 @@ def test_the_program_leaves_at_once_when_a_description_is_still_running(tmp_path
     child = tmp_path / "child.py"
     child.write_text(
         "import asyncio, atexit, threading\n"
-        "import assistant.cli\n"
+        "import omnilive.cli\n"
         "from perception.stages import BackgroundThread\n"
         "started = threading.Event()\n"
         "def stuck():\n"
@@ -169,9 +170,9 @@ def test_the_program_leaves_at_once_when_a_description_is_still_running(tmp_path
         "    asyncio.run(go())\n"
         "    print('written')  # not flushed yet: stdout is a pipe\n"
         "    return 130\n"
-        "assistant.cli.main = run\n"
+        "omnilive.cli.main = run\n"
         "atexit.register(lambda: print('finalized', flush=True))\n"
-        "assistant.cli.entry()\n"
+        "omnilive.cli.entry()\n"
     )
     done = subprocess.run([sys.executable, str(child)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 130, done.stderr

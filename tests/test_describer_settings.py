@@ -12,8 +12,8 @@ from typing import Any, get_args
 
 import pytest
 
-from assistant.config import Settings, load_settings, parse_override
 from kernel.errors import ConfigError
+from omnilive.settings import Settings, load_settings, parse_override
 from perception.registry import BACKENDS, DEFAULT_BACKEND
 from perception.settings import (
     BasicDescriberSettings,

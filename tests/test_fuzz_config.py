@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from assistant.config import Settings, load_settings, parse_override
 from kernel.errors import ConfigError
+from omnilive.settings import Settings, load_settings, parse_override
 
 FUZZ = settings(max_examples=200, deadline=None, derandomize=True)
 

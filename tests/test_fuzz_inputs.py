@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.config import Settings
 from assistant.session import prepare_sources
 from kernel.errors import InputError
+from omnilive.settings import Settings
 
 from .conftest import SESSION
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from assistant.config import load_settings
 from kernel.errors import ConfigError
+from omnilive.settings import load_settings
 from speech.sinks import WavReplySink
 
 from .conftest import ROOT, SESSION, read_events, run_main, write_clip

@@ -186,7 +186,7 @@ def test_an_invalid_kiosk_config_is_one_line(tmp_path: Path) -> None:
 
 
 def test_kiosk_secret_and_tls_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
-    from assistant.config import load_settings
+    from omnilive.settings import load_settings
 
     folder = tmp_path / "etc"
     folder.mkdir()

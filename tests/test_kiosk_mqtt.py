@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from assistant.config import Settings, load_settings
 from kernel.clock import FakeClock
 from kernel.errors import ConfigError
 from kernel.eventlog import EventBus
@@ -42,6 +41,7 @@ from kernel.events import (
 from kiosk.commands import MAX_PAYLOAD, CommandRejected, parse_command
 from kiosk.mqtt import MqttLink, check_broker
 from kiosk.settings import DEFAULT_EVENTS, KioskSettings, MqttSettings, read_password
+from omnilive.settings import Settings, load_settings
 
 from .broker import Mosquitto, Watcher, find_mosquitto, make_certificates
 

@@ -23,12 +23,12 @@ import aiomqtt
 import pytest
 import yaml
 
-from assistant.config import load_settings
 from kernel.errors import ConfigError, InputError
 from kernel.events import Transcribed
-from kiosk import check
 from kiosk.mqtt import MqttLink
 from kiosk.settings import ANONYMOUS_RISK, MqttSettings, check_credentials
+from omnilive import check
+from omnilive.settings import load_settings
 
 from .broker import Mosquitto, Watcher, find_mosquitto, free_port
 from .conftest import ROOT, SESSION, run_cli

@@ -1,6 +1,6 @@
-"""The import layers, which only go down: the kernel imports nothing of ours; the backends
-(``speech``, ``perception``, ``dialogue``) import the kernel and each other, never the runtime
-and app above them (``assistant``, ``kiosk``)."""
+"""The import layers, which only go down (ARCHITECTURE.md): kernel < backends (``speech``,
+``perception``, ``dialogue``) < runtime (``assistant``) < modes (``kiosk``) < app (``omnilive``).
+Each package imports only the ones below it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,18 @@ from pathlib import Path
 
 from .conftest import ROOT
 
-OURS = {"kernel", "assistant", "speech", "perception", "dialogue", "kiosk"}
+OURS = {"kernel", "assistant", "speech", "perception", "dialogue", "kiosk", "omnilive"}
+
+# Each package and what it may import of ours (itself included).
+LAYERS: dict[str, set[str]] = {
+    "kernel": {"kernel"},
+    "speech": {"kernel", "speech"},
+    "perception": {"kernel", "perception"},
+    "dialogue": {"kernel", "dialogue"},
+    "assistant": {"kernel", "speech", "perception", "dialogue", "assistant"},
+    "kiosk": {"kernel", "speech", "perception", "dialogue", "assistant", "kiosk"},
+    "omnilive": OURS,
+}
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -53,6 +64,28 @@ def test_dialogue_and_perception_never_import_each_other() -> None:
     assert {name: pkgs for name, pkgs in crossed.items() if pkgs} == {}
 
 
+def test_every_import_goes_down_a_layer() -> None:
+    modules = [m for pkg in LAYERS for m in sorted((ROOT / pkg).glob("*.py"))]
+    assert set(OURS) == set(LAYERS) and len(modules) > 90
+    upward = {f"{m.parent.name}/{m.name}": imported_packages(m) - LAYERS[m.parent.name] for m in modules}
+    assert {name: pkgs for name, pkgs in upward.items() if pkgs} == {}
+
+
+def test_the_runtime_never_imports_a_mode_or_the_app() -> None:
+    """The runtime runs a session whatever mode asked for it: the kiosk and the command line
+    (``omnilive``) hand it their settings, sources and subscribers; it never reaches up for them."""
+    modules = sorted((ROOT / "assistant").glob("*.py"))
+    assert len(modules) > 15
+    upward = {m.name: imported_packages(m) & {"kiosk", "omnilive"} for m in modules}
+    assert {name: pkgs for name, pkgs in upward.items() if pkgs} == {}
+
+
+def test_every_package_is_a_layer() -> None:
+    """A new top-level package must be given its place in ``LAYERS`` (and ARCHITECTURE.md)."""
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "benchmarks", "scripts"}
+    assert packages == set(LAYERS)
+
+
 def test_importing_dialogue_loads_no_heavy_backend() -> None:
     code = "import sys, dialogue; print(sorted({'openai', 'llama_cpp', 'perception'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -66,7 +99,7 @@ def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     assert imported_packages(bad) == {"assistant", "kernel", "speech"}
 
 
-PACKAGES = ("kernel", "assistant", "speech", "perception", "dialogue", "kiosk")
+PACKAGES = tuple(LAYERS)
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 

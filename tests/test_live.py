@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from assistant.config import Settings
 from assistant.live import run_live
 from assistant.models import Models
 from assistant.pipeline import Pipeline
@@ -38,6 +37,7 @@ from kernel.events import (
     SpeechStarted,
     Transcribed,
 )
+from omnilive.settings import Settings
 from perception.camera import CameraSource
 from speech.asr import WhisperAsr
 from speech.mic import Microphone

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from dialogue.backends import choose_backend
 from dialogue.local_llm import LocalLlm
 from dialogue.prompt import Conversation, Exchange, build_request
+from dialogue.registry import choose_backend
 from dialogue.shipped import SHIPPED, ShippedModel, verified
 from kernel.errors import ConfigError, ModelError
 from perception.memory import SceneDescription

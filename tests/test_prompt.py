@@ -6,8 +6,6 @@ import re
 
 import pytest
 
-from assistant.config import load_settings, parse_override
-from assistant.models import make_llm
 from dialogue.openai_chat import OpenAIChat
 from dialogue.prompt import (
     CLOSE_TAG,
@@ -18,7 +16,9 @@ from dialogue.prompt import (
     camera_message,
     estimate_tokens,
 )
+from dialogue.registry import make_llm
 from kernel.errors import ConfigError
+from omnilive.settings import load_settings, parse_override
 from perception.memory import SceneDescription, SceneMemory
 
 from .conftest import ROOT, read_events, run_main
@@ -141,7 +141,7 @@ async def test_api_key_env_names_the_variable_the_key_is_read_from(monkeypatch: 
         settings = load_settings(
             None, [parse_override(f"dialogue.base_url={base_url}"), parse_override("dialogue.api_key_env=MY_KEY")]
         )
-        llm = make_llm(settings)
+        llm = make_llm(settings.dialogue)
         assert isinstance(llm, OpenAIChat)
         try:
             assert "".join([p async for p in llm.stream(build_request("hi", Conversation(), [], 0.0))]) == "Hello."
@@ -154,9 +154,9 @@ def test_auto_backend_follows_the_named_key_variable(monkeypatch: pytest.MonkeyP
     for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "MY_KEY"):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings(None, [parse_override("dialogue.api_key_env=MY_KEY")])
-    assert make_llm(settings).name == "offline"
+    assert make_llm(settings.dialogue).name == "offline"
     monkeypatch.setenv("MY_KEY", "sk-custom-456")
-    assert make_llm(settings).name == "openai"
+    assert make_llm(settings.dialogue).name == "openai"
 
 
 def test_a_key_pasted_as_api_key_env_is_refused_without_echoing_it() -> None:

@@ -22,10 +22,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from assistant.config import InputSettings, Settings
+from assistant.config import InputSettings
 from assistant.recorder import SessionRecorder
 from assistant.session import Sources, prepare_sources
 from kernel.errors import InputError
+from omnilive.settings import Settings
 from perception.frames import Frame, Image, VideoFileSource
 from speech.audio import BLOCK, SAMPLE_RATE, Audio, AudioBlock
 from speech.audio_file import AudioFileSource

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from assistant.report import Report
 from kernel.events import (
     ErrorOccurred,
     ReplyText,
@@ -15,6 +14,7 @@ from kernel.events import (
     StageRestarted,
     Transcribed,
 )
+from omnilive.report import Report
 
 
 def test_failures_facts_and_the_look_are_in_every_report_file(tmp_path: Path) -> None:

@@ -196,9 +196,9 @@ async def test_turn_completes_and_is_remembered(piper: PiperTts) -> None:
 
 async def test_shutdown_mid_replay_ends_the_record(tmp_path, piper: PiperTts) -> None:
     """Cancelling a replay (Ctrl-C) closes every stage and still writes session_end."""
-    from assistant.config import Settings
     from assistant.models import Models
     from assistant.session import Sources, run_replay
+    from omnilive.settings import Settings
     from speech.asr import WhisperAsr
     from speech.vad import SileroVad
 

@@ -8,7 +8,6 @@ import asyncio
 import pytest
 from rich.console import Console
 
-from assistant.console import LiveStatus
 from assistant.sharing import ReplyPriority
 from assistant.state import Phase, StateTracker
 from kernel.clock import FakeClock
@@ -26,6 +25,7 @@ from kernel.events import (
     TranscriptIgnored,
 )
 from kiosk.runtime import KioskState
+from omnilive.console import LiveStatus
 
 L, H, T, S = Phase.LISTENING, Phase.HEARING, Phase.THINKING, Phase.SPEAKING
 

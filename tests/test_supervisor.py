@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import Settings
 from assistant.models import Models
 from assistant.supervisor import Supervisor
 from dialogue.offline import OfflineResponder
@@ -16,6 +15,7 @@ from kernel.channels import Channel, Overflow
 from kernel.clock import FakeClock, MediaClock
 from kernel.eventlog import EventBus
 from kernel.events import Event, ReplyText, SessionEnded, StageRestarted
+from omnilive.settings import Settings
 from speech.asr import WhisperAsr
 from speech.audio_file import AudioFileSource
 from speech.tts import PiperTts
@@ -192,7 +192,7 @@ async def test_muting_mid_utterance_drops_it_and_frees_the_describer(tmp_path: P
 
     def mute_on_second_question(event: Event) -> None:
         if isinstance(event, SpeechStarted) and event.utterance == 2:
-            pipelines[0].muted = True
+            pipelines[0].controls.muted.set(True)
 
     bus.subscribe(mute_on_second_question)
     models = Models(vad=SileroVad(), asr=WhisperAsr("tiny.en"), describer=BasicDescriber(use_tesseract=False),

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from assistant.config import load_settings, parse_override
 from dialogue.chunker import SentenceChunker
 from dialogue.offline import offline_reply
 from dialogue.prompt import Conversation, Exchange, build_request
 from kernel.errors import ConfigError
+from omnilive.settings import load_settings, parse_override
 from perception.memory import SceneDescription
 from perception.sampling import ChangeGate, Sampler
 from speech.audio import BLOCK
@@ -163,7 +163,6 @@ def test_sampler_and_change_gate() -> None:
 def test_live_status_shows_state_partial_scene_and_reply() -> None:
     from rich.console import Console
 
-    from assistant.console import LiveStatus
     from kernel.clock import FakeClock
     from kernel.events import (
         ReplyAudioEnded,
@@ -173,6 +172,7 @@ def test_live_status_shows_state_partial_scene_and_reply() -> None:
         SpeechStarted,
         Transcribed,
     )
+    from omnilive.console import LiveStatus
 
     clock = FakeClock(10.0)
     status = LiveStatus(clock)
@@ -195,12 +195,12 @@ def test_live_status_shows_state_partial_scene_and_reply() -> None:
 
 
 def test_dialogue_limits_reach_the_turns() -> None:
-    from assistant.config import Settings
     from assistant.models import Models
     from assistant.pipeline import Pipeline
     from dialogue.offline import OfflineResponder
     from kernel.clock import FakeClock
     from kernel.eventlog import EventBus
+    from omnilive.settings import Settings
 
     settings = Settings.model_validate({"dialogue": {"history_tokens": 50, "observations": 1}})
     tts = object()

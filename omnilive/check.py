@@ -18,10 +18,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from assistant.config import Settings
 from kernel.errors import AssistantError
+from kiosk.settings import ANONYMOUS_RISK, MqttSettings, check_credentials, connects_anonymously
 
-from .settings import ANONYMOUS_RISK, MqttSettings, check_credentials, connects_anonymously
+from .settings import Settings
 
 Check = tuple[str, bool, str]
 
@@ -100,7 +100,7 @@ def run_checks(settings: Settings, config: Path | None) -> list[Check]:
         checks.append(("models", False, "not checked: the inputs failed"))
     mqtt = settings.kiosk.mqtt
     if mqtt.enabled:
-        from .mqtt import check_broker
+        from kiosk.mqtt import check_broker
 
         def broker() -> str:
             reason = asyncio.run(check_broker(mqtt, timeout_s=min(mqtt.timeout_s, 5.0)))

@@ -1,7 +1,7 @@
 """Run the command line in this process, as a test would run ``run_assistant.py``.
 
 Starting ``run_assistant.py`` as a child costs seconds of imports (numpy, OpenCV, ONNX Runtime,
-CTranslate2) per run; :func:`run_cli` calls :func:`assistant.cli.main` instead and captures what it
+CTranslate2) per run; :func:`run_cli` calls :func:`omnilive.cli.main` instead and captures what it
 prints. Around the call it saves and restores what ``main`` changes for the whole process: the
 signal handlers, the environment, the working folder and the root logger. Log lines the run emits
 land in the captured stderr in the format ``main`` gives them (``logging.basicConfig`` does nothing
@@ -36,7 +36,7 @@ from kernel.eventlog import read_events as _read_log
 _SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR1", "SIGHUP", "SIGQUIT") if hasattr(signal, name)
 )
-_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # as assistant.cli.main's logging.basicConfig
+_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # as omnilive.cli.main's logging.basicConfig
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def run_cli(
     cwd: str | os.PathLike[str] | None = None,
     background_timeout: float = 60.0,
 ) -> CliResult:
-    """Runs ``assistant.cli.main(argv)`` in this process and returns its exit status and output.
+    """Runs ``omnilive.cli.main(argv)`` in this process and returns its exit status and output.
 
     ``env`` is laid over the environment for the run (a value of ``None`` removes the variable);
     ``cwd`` is the working folder for the run. An exception ``main`` lets through becomes what the

@@ -23,18 +23,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
-# Quiet the ffmpeg/OpenCV loggers before cv2 is imported: bad input gets our one line.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
-
+# (The package's __init__, run first, has quieted the ffmpeg/OpenCV loggers.)
 from rich.console import Console
 
 from kernel.diagnostics import with_task_dump
 from kernel.errors import AssistantError, InputError
 
-from .config import Settings, load_settings, parse_override
 from .console import ConsoleView
 from .report import Report
+from .settings import Settings, load_settings, parse_override
 
 log = logging.getLogger("omnilive")
 
@@ -231,7 +228,7 @@ def _dispatch(args: argparse.Namespace, console: Console, run: _Run) -> int:
     settings = load_settings(args.config, _overrides(args))
     logging.getLogger().setLevel(settings.log_level)
     if args.check:
-        from kiosk.check import print_checks, run_checks
+        from .check import print_checks, run_checks
 
         logging.getLogger().setLevel(logging.WARNING)  # the table is the output
 
@@ -259,13 +256,13 @@ def _run_kiosk(settings: Settings, run: _Run) -> int:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     run.out = _out_dir(settings.model_copy(update={"output": settings.output.model_copy(
         update={"dir": (settings.output.dir or Path("runs")) / stamp})}))
-    asyncio.run(run_kiosk(settings, run.out))
+    asyncio.run(run_kiosk(settings, settings.kiosk, run.out, live=settings.mode == "live"))
     return 0
 
 
 def _run_replay(settings: Settings, console: Console, run: _Run, *, quiet: bool) -> int:
-    from .models import prepare_models
-    from .session import Record, prepare_sources, replay_session
+    from assistant.models import prepare_models
+    from assistant.session import Record, prepare_sources, replay_session
 
     sources = prepare_sources(settings)
     models = prepare_models(settings, hearing=sources.audio is not None, seeing=sources.video is not None)

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from assistant.state import Phase, StateTracker
 from kernel.clock import Clock
 from kernel.events import (
     BargeIn,
@@ -25,8 +26,6 @@ from kernel.events import (
     Transcribed,
     TurnMetrics,
 )
-
-from .state import Phase, StateTracker
 
 # the status line's words for each phase
 SHOWN = {Phase.LISTENING: "listening", Phase.HEARING: "hearing you", Phase.THINKING: "thinking",

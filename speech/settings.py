@@ -1,0 +1,76 @@
+"""The speech backends' settings: the ``vad:``, ``asr:``, ``tts:`` and ``live.echo:`` sections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from kernel.settings_base import StrictModel
+
+from .registry import ASR_BACKENDS, TTS_BACKENDS
+
+
+def _known(value: str, table: dict[str, str]) -> str:
+    if value not in table:
+        raise ValueError(f"Input should be one of {', '.join(repr(name) for name in table)}")
+    return value
+
+
+class VadSettings(StrictModel):
+    model: Path | None = None
+    threshold: float = Field(0.5, gt=0, lt=1)
+    min_speech_ms: int = Field(250, ge=32)
+    min_silence_ms: int = Field(500, ge=32)
+    pad_ms: int = Field(200, ge=0)
+    max_utterance_s: float = Field(30.0, gt=1)
+
+
+# Primes Whisper for questions to a seeing assistant; no short speakable sentence in it (those
+# come back as hallucinations on silence). Chosen by benchmarks/asr_wer.py.
+ASR_PROMPT = "Questions to an assistant that looks through a camera and describes what it sees."
+
+
+class AsrSettings(StrictModel):
+    """Chosen by word error rate on voices the project was not tuned on (benchmarks/asr_wer.py):
+    the default is accurate; ``model: tiny.en`` is the fast profile."""
+
+    backend: str = "faster-whisper"  # a name in speech.registry.ASR_BACKENDS
+    model: str = "base"  # multilingual Whisper base, shipped in PyPI packages; "tiny.en" is the fast profile
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = Field(2, ge=1)
+    beam_size: int = Field(5, ge=1)
+    language: str | None = "en"
+    initial_prompt: str | None = ASR_PROMPT  # null: none
+    partial_interval_s: float = Field(0.0, ge=0)  # 0: no partial transcripts (live: 1.0)
+    early_decode: bool = True  # decode at the first pause instead of after the VAD's end-of-turn silence
+    # How much silence makes a pause worth an early decode. Gaps between words are 32-96 ms in
+    # speech; a decode started on one is wasted when the voice goes on (keep it under vad.min_silence_ms).
+    early_decode_after_ms: int = Field(96, ge=1)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        return _known(value, ASR_BACKENDS)
+
+
+class TtsSettings(StrictModel):
+    backend: str = "piper"  # a name in speech.registry.TTS_BACKENDS
+    voice: str = "joe"
+    length_scale: float | None = Field(None, gt=0)
+    rate: int | None = Field(None, gt=0)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        return _known(value, TTS_BACKENDS)
+
+
+class EchoSettings(StrictModel):
+    half_duplex: bool = False  # mute the microphone while the assistant speaks
+    half_duplex_tail_ms: int = Field(300, ge=0)
+    correlation_threshold: float = Field(0.6, gt=0, le=1)  # speech this like the speaker output is echo
+    transcript_similarity: float = Field(80.0, ge=0, le=100)  # transcripts this like a recent reply are echo
+    window_s: float = Field(8.0, gt=0)
