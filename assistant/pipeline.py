@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from dialogue.backends import Prefills
 from dialogue.prompt import Conversation
 from kernel.channels import Activity, Channel
 from kernel.control import Flag
@@ -106,7 +107,7 @@ class Pipeline:
             stale_after_s=settings.describer.stale_after_s,
         )
         self.manager = TurnManager(runner, self.activity, screen=screen, on_interrupt=on_interrupt)
-        if hasattr(models.llm, "prefill"):
+        if isinstance(models.llm, Prefills):
             self.warmer = PromptWarmer(runner)
             self.bus.subscribe(self.warmer)
 

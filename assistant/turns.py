@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from dialogue.backends import ChatBackend
+from dialogue.backends import ChatBackend, Prefills
 from dialogue.chunker import SentenceChunker
 from dialogue.prompt import (
     DEFAULT_HISTORY_TOKENS,
@@ -118,15 +118,14 @@ class TurnRunner:
         """Lets a local LLM evaluate the prompt up to the question while the user is still
         speaking (persona, history, the camera block as it is now): the request then adds
         only the question. Backends without ``prefill`` need nothing."""
-        prefill = getattr(self.llm, "prefill", None)
-        if prefill is None:
+        if not isinstance(self.llm, Prefills):
             return
         request = build_request(
             "", self.conversation, self.memory.history(), self.bus.clock.now(), self.system_prompt,
             observations=self.observations, history_tokens=self.history_tokens,
             events=self.memory.events(), stale_after_s=self.stale_after_s,
         )
-        await prefill(request.messages)
+        await self.llm.prefill(request.messages)
 
     async def announce(self, turn: int, text: str) -> None:
         """Speaks ``text`` as turn ``turn`` without asking the LLM (an operator's ``say``, a greeting).

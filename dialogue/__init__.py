@@ -7,12 +7,13 @@ from their own modules, so ``import dialogue`` loads neither.
 
 from __future__ import annotations
 
-from .backends import ChatBackend
+from .backends import ChatBackend, Prefills
 from .observation import Observation, ObservedEvent
 from .prompt import Conversation, Exchange, ReplyRequest, build_request
 
 __all__ = [
     "ChatBackend",
+    "Prefills",
     "Conversation",
     "Exchange",
     "Observation",

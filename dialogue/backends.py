@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from .prompt import ReplyRequest
 from .shipped import SHIPPED
@@ -18,6 +18,14 @@ class ChatBackend(Protocol):
     def stream(self, request: ReplyRequest) -> AsyncIterator[str]:
         """The reply as it is generated, a few characters at a time."""
         ...
+
+
+@runtime_checkable
+class Prefills(Protocol):
+    """A backend that can evaluate a prompt before the request comes (llama.cpp keeps it in its
+    cache): the runtime warms the stable part of the prompt while the user is still speaking."""
+
+    async def prefill(self, messages: list[dict[str, str]]) -> None: ...
 
 
 def local_model_installed(model: str) -> bool:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from dialogue.backends import Prefills
 from dialogue.local_llm import LocalLlm
+from dialogue.offline import OfflineResponder
 from dialogue.prompt import Conversation, Exchange, build_request
 from dialogue.registry import choose_backend
 from dialogue.shipped import SHIPPED, ShippedModel, verified
@@ -161,6 +163,8 @@ def test_a_bad_model_file_is_one_line_and_exit_2(case: str, tmp_path: Path) -> N
 
 
 async def test_a_prompt_warmed_while_the_user_speaks_leaves_only_the_question_to_evaluate(llm: LocalLlm) -> None:
+    # The runtime warms the prompt of any backend that can (Prefills); the others are asked as they are.
+    assert isinstance(llm, Prefills) and not isinstance(OfflineResponder(), Prefills)
     conv = Conversation()
     conv.add(Exchange(user="What is on the table?", assistant="A cup.", camera="(earlier block)"))
     views = [scene("a red sign; text: OPEN", 5.0)]
