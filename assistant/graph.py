@@ -39,6 +39,7 @@ barge-in also go on the event bus, which is synchronous and never drops.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -89,3 +90,14 @@ class Controls:
     muted: Flag
     priority: ReplyPriority
     scene: SceneMemory
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One stage of the graph: its name (in events and restarts), how to start it (called again
+    when the supervisor restarts it), and the channels it takes from (a stall is work waiting in
+    them that it does not take)."""
+
+    name: str
+    run: Callable[[], Coroutine[Any, Any, None]]
+    inputs: tuple[Channel[Any], ...] = ()

@@ -27,7 +27,7 @@ from speech.stages import EarlyTranscriber, Utterance, run_asr, run_partial_asr,
 from speech.vad import Segmenter
 
 from .config import RuntimeSettings
-from .graph import AUDIO, FRAMES, PARTIALS, TRANSCRIPTS, UTTERANCES, Controls, Edge
+from .graph import AUDIO, FRAMES, PARTIALS, TRANSCRIPTS, UTTERANCES, Controls, Edge, Stage
 from .models import Models
 from .sharing import PromptWarmer, ReplyPriority
 from .supervisor import Supervisor
@@ -129,38 +129,49 @@ class Pipeline:
                     timeout_s=d.look_timeout_s, activity=self.activity)
 
     def start(self, tg: asyncio.TaskGroup) -> None:
-        models = self.models
-        spawn = self.supervisor.spawn
-        if models.describer is not None:
-            gate = ChangeGate(self.settings.video.change_threshold)
-            describer = models.describer
-            spawn(tg, "vision", lambda: run_vision(self.frames_in, gate, describer, self.memory, self.bus,
-                                                   self.vision, self.controls.priority), [self.frames_in])
-        else:
+        """Starts every stage under the supervisor; the inputs of the halves it lacks (no describer,
+        no voice) are closed, so a mode that feeds them never waits."""
+        for stage in (*self._seeing_stages(), *self._hearing_stages()):
+            self.supervisor.spawn(tg, stage.name, stage.run, stage.inputs)
+
+    def _seeing_stages(self) -> list[Stage]:
+        describer = self.models.describer
+        if describer is None:
             self.frames_in.close()
-        if self.hearing and self.manager is not None:
-            assert models.vad is not None and models.asr is not None
-            vad, asr, manager = models.vad, models.asr, self.manager
-            interval = self.settings.asr.partial_interval_s
-            partials: Channel[Utterance] | None = None
-            if interval > 0:
-                partials = partial_in = self.open_channel(PARTIALS)
-                spawn(tg, "partial-asr", lambda: run_partial_asr(partial_in, asr, self.bus, self.segmenter),
-                      [partial_in])
-            prefetch = self.look.prefetch if self.look is not None else None
-            a = self.settings.asr
-            early = EarlyTranscriber(asr, self.activity, prefetch, after_ms=a.early_decode_after_ms) \
-                if a.early_decode else None
-            if self.warmer is not None and early is not None:
-                self.warmer.hold = early.busy
-            muted = self.controls.muted
-            spawn(tg, "vad", lambda: run_vad(self.audio_in, self.utterances, vad, self.segmenter, self.bus,
-                                             partials, interval, early, muted), [self.audio_in])
-            spawn(tg, "asr", lambda: run_asr(self.utterances, self.transcripts, asr, self.bus, early, muted),
-                  [self.utterances])
-            spawn(tg, "dialogue", lambda: manager.run(self.transcripts), [self.transcripts])
-        else:
+            return []
+        gate = ChangeGate(self.settings.video.change_threshold)
+        return [Stage("vision", lambda: run_vision(self.frames_in, gate, describer, self.memory, self.bus,
+                                                   self.vision, self.controls.priority), (self.frames_in,))]
+
+    def _hearing_stages(self) -> list[Stage]:
+        models, manager = self.models, self.manager
+        if not self.hearing or manager is None:
             self.audio_in.close()
+            return []
+        assert models.vad is not None and models.asr is not None
+        vad, asr = models.vad, models.asr
+        stages: list[Stage] = []
+        interval = self.settings.asr.partial_interval_s
+        partials: Channel[Utterance] | None = None
+        if interval > 0:
+            partials = partial_in = self.open_channel(PARTIALS)
+            stages.append(Stage("partial-asr", lambda: run_partial_asr(partial_in, asr, self.bus, self.segmenter),
+                                (partial_in,)))
+        prefetch = self.look.prefetch if self.look is not None else None
+        a = self.settings.asr
+        early = EarlyTranscriber(asr, self.activity, prefetch, after_ms=a.early_decode_after_ms) \
+            if a.early_decode else None
+        if self.warmer is not None and early is not None:
+            self.warmer.hold = early.busy
+        muted = self.controls.muted
+        return [
+            *stages,
+            Stage("vad", lambda: run_vad(self.audio_in, self.utterances, vad, self.segmenter, self.bus,
+                                         partials, interval, early, muted), (self.audio_in,)),
+            Stage("asr", lambda: run_asr(self.utterances, self.transcripts, asr, self.bus, early, muted),
+                  (self.utterances,)),
+            Stage("dialogue", lambda: manager.run(self.transcripts), (self.transcripts,)),
+        ]
 
     def dropped(self) -> dict[str, int]:
         """Items each counted channel dropped, by name (see :mod:`assistant.graph`)."""

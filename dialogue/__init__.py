@@ -13,11 +13,11 @@ from .prompt import Conversation, Exchange, ReplyRequest, build_request
 
 __all__ = [
     "ChatBackend",
-    "Prefills",
     "Conversation",
     "Exchange",
     "Observation",
     "ObservedEvent",
+    "Prefills",
     "ReplyRequest",
     "build_request",
 ]

@@ -12,3 +12,10 @@
   ``kiosk.command_queue`` (commands in, rate limit, dispatch, results) and
   ``kiosk.linkstats`` (the link's counters).
 """
+
+# The light names only: ``kiosk.runtime`` (run_kiosk) and ``kiosk.mqtt`` load aiomqtt and the
+# runtime, which loading the config must not.
+from .commands import CommandError
+from .settings import AttractSettings, KioskSettings, MqttSettings
+
+__all__ = ["AttractSettings", "CommandError", "KioskSettings", "MqttSettings"]
