@@ -17,6 +17,7 @@ from dialogue.prompt import Conversation
 from kernel.channels import Activity, Channel
 from kernel.control import Flag
 from kernel.eventlog import EventBus
+from kernel.threads import InThread
 from perception.frames import Frame
 from perception.look import VISUAL_QUESTION, Look
 from perception.memory import SceneMemory
@@ -75,6 +76,7 @@ class Pipeline:
         if self.hearing:
             self._wire_turns(sink, screen, on_interrupt)
         self.segmenter = self._segmenter(min_speech_ms)
+        self.asr_worker = InThread("asr")  # every decode (early, final, partial), one at a time
 
     def open_channel(self, edge: Edge[T]) -> Channel[T]:
         """A channel as :mod:`assistant.graph` declares it, on this pipeline's activity; its drops
@@ -150,16 +152,17 @@ class Pipeline:
             return []
         assert models.vad is not None and models.asr is not None
         vad, asr = models.vad, models.asr
+        worker = self.asr_worker
         stages: list[Stage] = []
         interval = self.settings.asr.partial_interval_s
         partials: Channel[Utterance] | None = None
         if interval > 0:
             partials = partial_in = self.open_channel(PARTIALS)
-            stages.append(Stage("partial-asr", lambda: run_partial_asr(partial_in, asr, self.bus, self.segmenter),
-                                (partial_in,)))
+            stages.append(Stage("partial-asr", lambda: run_partial_asr(partial_in, asr, self.bus, self.segmenter,
+                                                                       worker), (partial_in,)))
         prefetch = self.look.prefetch if self.look is not None else None
         a = self.settings.asr
-        early = EarlyTranscriber(asr, self.activity, prefetch, after_ms=a.early_decode_after_ms) \
+        early = EarlyTranscriber(asr, self.activity, prefetch, after_ms=a.early_decode_after_ms, worker=worker) \
             if a.early_decode else None
         if self.warmer is not None and early is not None:
             self.warmer.hold = early.busy
@@ -168,7 +171,7 @@ class Pipeline:
             *stages,
             Stage("vad", lambda: run_vad(self.audio_in, self.utterances, vad, self.segmenter, self.bus,
                                          partials, interval, early, muted), (self.audio_in,)),
-            Stage("asr", lambda: run_asr(self.utterances, self.transcripts, asr, self.bus, early, muted),
+            Stage("asr", lambda: run_asr(self.utterances, self.transcripts, asr, self.bus, early, muted, worker),
                   (self.utterances,)),
             Stage("dialogue", lambda: manager.run(self.transcripts), (self.transcripts,)),
         ]

@@ -12,6 +12,7 @@ from kernel.channels import Activity, Channel
 from kernel.control import Flag
 from kernel.eventlog import EventBus
 from kernel.events import SpeechEnded, SpeechStarted, Transcribed, TranscriptIgnored
+from kernel.threads import InThread
 
 from .audio import BLOCK, SAMPLE_RATE, Audio, AudioBlock
 from .protocols import Asr, Vad
@@ -66,8 +67,10 @@ class EarlyTranscriber:
         on_text: Callable[[int, str], None] | None = None,
         *,
         after_ms: int = 32,
+        worker: InThread | None = None,
     ) -> None:
         self.asr = asr
+        self.worker = worker or InThread("asr")  # shared with the other decodes of this ASR
         self.after_blocks = max(1, round(after_ms / 1000 * SAMPLE_RATE / BLOCK))  # silent blocks before decoding
         self.on_text = on_text  # told each early transcript as it is ready (the look starts on it)
         self.activity = activity  # an early decode is pipeline work: ``--speed 0`` waits for it
@@ -108,7 +111,7 @@ class EarlyTranscriber:
         job.started = True
         started = time.perf_counter()
         try:
-            return await asyncio.to_thread(self.asr.transcribe, audio)
+            return await self.worker.call(self.asr.transcribe, audio)
         finally:
             job.decode_ms = (time.perf_counter() - started) * 1000
 
@@ -176,13 +179,14 @@ async def run_vad(
 
 
 async def run_partial_asr(
-    partials: Channel[Utterance], asr: Asr, bus: EventBus, segmenter: Segmenter
+    partials: Channel[Utterance], asr: Asr, bus: EventBus, segmenter: Segmenter, worker: InThread | None = None
 ) -> None:
     """Partial transcripts of the utterance in progress; one decode at a time, newest audio wins.
     A partial that comes back after its utterance ended is dropped: the final has the say."""
+    worker = worker or InThread("asr")
     async for utt in partials:
         started = time.perf_counter()
-        text = await asyncio.to_thread(asr.transcribe, utt.audio)
+        text = await worker.call(asr.transcribe, utt.audio)
         current = segmenter.in_speech and segmenter.utterance == utt.utterance
         if text and current and not len(partials):
             bus.publish(
@@ -211,12 +215,15 @@ async def run_asr(
     bus: EventBus,
     early: EarlyTranscriber | None = None,
     muted: Flag | None = None,
+    worker: InThread | None = None,
 ) -> None:
-    """Transcribes each utterance in a worker thread; empty results are dropped.
+    """Transcribes each utterance on ``worker``'s thread (the early decodes' own, by default);
+    empty results are dropped.
 
     ``compute_ms`` is the time spent after the utterance ended: with an early
     decode, only what was left of it. While ``muted`` is set, an utterance (begun before
     the mute) is dropped unheard."""
+    worker = worker or (early.worker if early is not None else InThread("asr"))
     async for utt in utterances:
         if muted:
             if early is not None:
@@ -234,7 +241,7 @@ async def run_asr(
                 log.warning("early decode of utterance %d failed; decoding again", utt.utterance, exc_info=True)
         was_early = text is not None
         if text is None:
-            text = await asyncio.to_thread(asr.transcribe, utt.audio)
+            text = await worker.call(asr.transcribe, utt.audio)
         compute_ms = (time.perf_counter() - started) * 1000
         decode_ms = job.decode_ms if was_early and job is not None else compute_ms
         transcribed = Transcribed(
