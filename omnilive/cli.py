@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a config field, e.g. --set dialogue.backend=openai (repeatable)",
     )
     p.add_argument("--live", action="store_true", help="run live on the camera, microphone and speakers")
+    p.add_argument("--web", action="store_true",
+                   help="serve a page: talk through a browser's camera, mic and speaker (web.host:web.port)")
     p.add_argument("--camera", help="live camera: index, device path, file or stream URL ('none' for no camera)")
     p.add_argument("--mic", help="live microphone: name (substring) or index")
     p.add_argument("--speaker", help="live speaker: name (substring) or index")
@@ -121,6 +123,8 @@ def _overrides(args: argparse.Namespace) -> list[tuple[str, Any]]:
         ]
     if args.live:
         out.append(("mode", "live"))
+    if args.web:
+        out.append(("mode", "web"))
     for flag, path in (("camera", "live.camera"), ("mic", "live.microphone"), ("speaker", "live.speaker")):
         value = getattr(args, flag)
         if value is not None:
@@ -235,6 +239,12 @@ def _dispatch(args: argparse.Namespace, console: Console, run: _Run) -> int:
         return print_checks(console, run_checks(settings, args.config))
     if settings.kiosk.enabled:
         return _run_kiosk(settings, run)
+    if settings.mode == "web":
+        from .web_cli import run_web_cli
+
+        # Each browser session gets its own folder under this one.
+        run.out = _out_dir(settings)
+        return run_web_cli(settings, console, run.out)
     if settings.mode == "live":
         from .live_cli import run_live_cli
 

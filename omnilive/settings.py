@@ -16,13 +16,15 @@ from pydantic import Field
 from assistant.config import PATH_FIELDS, RuntimeSettings
 from kernel.settings_file import load_settings_file, parse_override
 from kiosk.settings import KioskSettings
+from web.settings import WebSettings
 
 __all__ = ["Settings", "load_settings", "parse_override"]
 
 
 class Settings(RuntimeSettings):
-    mode: Literal["replay", "live"] = "replay"
+    mode: Literal["replay", "live", "web"] = "replay"
     kiosk: KioskSettings = Field(default_factory=KioskSettings)
+    web: WebSettings = WebSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
 
@@ -32,6 +34,8 @@ _PATH_FIELDS = (
     ("kiosk", "mqtt", "tls", "ca_file"),
     ("kiosk", "mqtt", "tls", "certfile"),
     ("kiosk", "mqtt", "tls", "keyfile"),
+    ("web", "tls", "certfile"),
+    ("web", "tls", "keyfile"),
 )
 
 

@@ -210,10 +210,10 @@ def test_dialogue_limits_reach_the_turns() -> None:
     assert pipeline.manager.runner.history_tokens == 50 and pipeline.manager.runner.observations == 1
 
 
-@pytest.mark.parametrize("name", ["demo.yaml", "desktop.yaml", "served.yaml", "kiosk.yaml"])
+@pytest.mark.parametrize("name", ["demo.yaml", "desktop.yaml", "served.yaml", "kiosk.yaml", "web.yaml"])
 def test_every_shipped_config_is_valid(name: str) -> None:
     settings = load_settings(ROOT / "configs" / name)
-    assert settings.mode == ("replay" if name == "demo.yaml" else "live")
+    assert settings.mode == {"demo.yaml": "replay", "web.yaml": "web"}.get(name, "live")
 
 
 def test_turn_timer_forgets_utterances_that_never_became_turns() -> None:

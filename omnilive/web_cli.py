@@ -1,0 +1,53 @@
+"""The ``mode: web`` branch of the command line: load the models once, serve the page, and
+keep a report in each browser session's folder."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from assistant.models import prepare_models
+from assistant.session import RunStats
+from kernel.eventlog import Subscriber
+from web.server import WebServer, serving
+from web.settings import read_token
+
+from .report import Report
+from .settings import Settings
+
+
+def _report_hooks(out: Path) -> tuple[Sequence[Subscriber], Callable[[RunStats], None]]:
+    report = Report()
+
+    def finish(stats: RunStats) -> None:
+        report.write(out, {"pipeline_seconds": round(stats.wall_seconds, 2)})
+
+    return (report,), finish
+
+
+async def serve(settings: Settings, console: Console, out_root: Path, *,
+                on_url: Callable[[str], Any] | None = None, stop: asyncio.Event | None = None) -> None:
+    """Serves until cancelled (Ctrl-C, SIGTERM) or ``stop`` is set."""
+    token = read_token(settings.web)  # before the models load: a missing token fails at once
+    models = await asyncio.to_thread(prepare_models, settings, hearing=True, seeing=True)
+    server = WebServer(settings, settings.web, models, out_root, token=token, hooks=_report_hooks)
+    async with serving(server) as url:
+        shown = f"{url}?token=<your token>" if token else url
+        console.print(f"[bold]omnilive[/] web: open {shown} (sessions → {out_root}/)")
+        if not settings.web.tls.enabled and not settings.web.loopback:
+            console.print("[yellow]web: browsers allow the camera and mic only over HTTPS or on localhost: "
+                          "set web.tls.certfile/keyfile, or serve it behind an HTTPS reverse proxy[/]")
+        if on_url is not None:
+            on_url(url)
+        await (stop.wait() if stop is not None else asyncio.Event().wait())
+
+
+def run_web_cli(settings: Settings, console: Console, out_root: Path) -> int:
+    from .cli import run_async  # SIGTERM stops it as Ctrl-C does
+
+    run_async(serve(settings, console, out_root))
+    return 0

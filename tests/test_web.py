@@ -1,0 +1,284 @@
+"""The browser mode, in a real browser: Debian's Chromium driven by Playwright, with fake media
+devices fed from recorded files, talking to the real pipeline (Silero, Whisper, the basic
+describer, the offline responder, Piper) through the web server in this process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import subprocess
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from assistant.models import Models, prepare_models
+from assistant.session import RunStats
+from kernel.errors import ConfigError
+from kernel.eventlog import Subscriber
+from omnilive.settings import Settings, load_settings, parse_override
+from omnilive.web_cli import _report_hooks
+from web.server import WebServer, serving
+from web.settings import WebSettings, read_token
+
+from .conftest import ROOT, SESSION
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+WAIT_MS = 120_000  # real time: the fake mic plays the recording at its own pace
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (make test installs it)")
+
+
+def web_settings(**web: Any) -> Settings:
+    overrides = ["asr.model=tiny.en", "dialogue.backend=offline", "describer.backend=basic", "mode=web",
+                 "web.port=0", *(f"web.{k}={json.dumps(v)}" for k, v in web.items())]
+    return load_settings(None, [parse_override(o) for o in overrides])
+
+
+@pytest.fixture(scope="module")
+def models() -> Models:
+    return prepare_models(web_settings(), hearing=True, seeing=True)
+
+
+@pytest.fixture(scope="module")
+def fake_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The desk session's video as MJPEG, which Chromium's fake camera plays (and loops)."""
+    out = tmp_path_factory.mktemp("media") / "desk.mjpeg"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(SESSION / "video.mp4"), "-vf", "scale=320:240",
+                    "-r", "10", "-q:v", "5", "-f", "mjpeg", str(out)], check=True)
+    return out
+
+
+def espeak(text: str, path: Path) -> np.ndarray:
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text], check=True)
+    with wave.open(str(path)) as w:
+        rate = w.getframerate()
+        audio = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    assert rate == 22050
+    return audio
+
+
+@pytest.fixture(scope="module")
+def barge_in_audio(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A question, then three seconds later (while the reply plays) the user talks over it."""
+    folder = tmp_path_factory.mktemp("barge")
+    first = espeak("What do you see on the table?", folder / "a.wav")
+    second = espeak("Wait, stop. Tell me about the colours of the wall behind it instead, please.", folder / "b.wav")
+    silence = np.zeros(int(22050 * 1.0), dtype="<i2")
+    audio = np.concatenate([silence, first, np.zeros(int(22050 * 3.0), dtype="<i2"), second,
+                            np.zeros(22050 * 30, dtype="<i2")])
+    out = folder / "barge.wav"
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(22050)
+        w.writeframes(audio.tobytes())
+    return out
+
+
+class Finished:
+    """The report hooks, and a way to wait for a session to end."""
+
+    def __init__(self) -> None:
+        self.ended: asyncio.Queue[Path] = asyncio.Queue()
+
+    def __call__(self, out: Path) -> tuple[list[Subscriber], Any]:
+        watchers, finish = _report_hooks(out)
+
+        def done(stats: RunStats) -> None:
+            finish(stats)
+            self.ended.put_nowait(out)
+
+        return list(watchers), done
+
+
+@contextlib.asynccontextmanager
+async def running(models: Models, tmp_path: Path, *, token: str | None = None,
+                  **web: Any) -> AsyncIterator[tuple[WebServer, str, Finished]]:
+    settings = web_settings(**web)
+    finished = Finished()
+    server = WebServer(settings, settings.web, models, tmp_path / "sessions", token=token, hooks=finished)
+    async with serving(server) as url:
+        yield server, url, finished
+
+
+@contextlib.asynccontextmanager
+async def chromium(audio: Path, video: Path) -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={audio}", f"--use-file-for-fake-video-capture={video}",
+            "--autoplay-policy=no-user-gesture-required",
+        ])
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def new_page(browser: Browser) -> Page:
+    """A tab whose test probes (``wait_for_function``, which evaluates strings) may run despite the
+    page's Content-Security-Policy; the page's own code never needs that."""
+    context = await browser.new_context(bypass_csp=True)
+    return await context.new_page()
+
+
+async def until(page: Page, condition: str) -> None:
+    await page.wait_for_function(condition, timeout=WAIT_MS)
+
+
+def events_of(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+
+
+async def test_a_spoken_conversation_through_the_browser(models: Models, fake_video: Path, tmp_path: Path) -> None:
+    """The desk session's first question, through the page's mic: transcribed, the scene described,
+    the reply streamed back and played in the page, and every part of it on the page."""
+    async with running(models, tmp_path) as (_server, url, finished), \
+            chromium(SESSION / "audio.wav", fake_video) as browser:
+        page = await new_page(browser)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(url)
+        await until(page, "document.querySelectorAll('#conversation .assistant').length >= 1"
+                          " && window.omnilive && window.omnilive.chunksPlayed >= 1")
+        await until(page, "document.querySelector('#scene').textContent.trim().length > 0")
+        await until(page, "document.querySelector('#metrics').textContent.includes('ms')")
+        you = await page.locator("#conversation .you").first.text_content()
+        assistant = await page.locator("#conversation .assistant").first.text_content()
+        scene = await page.locator("#scene").text_content()
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "web-conversation.png"), full_page=True)
+        stats = await page.evaluate("window.omnilive")
+        await page.close()
+        out = await asyncio.wait_for(finished.ended.get(), 60)
+    assert errors == []
+    assert you is not None and "front of you" in you.lower()
+    assert scene and assistant and len(assistant) > 10
+    assert stats["chunksReceived"] >= stats["chunksPlayed"] >= 1 and stats["samplesPlayed"] > 22050 // 2
+    events = events_of(out)
+    types = [e["type"] for e in events]
+    assert types[0] == "session_start" and types[-1] == "session_end"
+    assert "scene" in types and "reply_text" in types and "turn_metrics" in types
+    assert any(e["type"] == "transcript" and e["final"] and "front" in e["text"].lower() for e in events)
+    assert (out / "report.html").is_file() and list((out / "replies").glob("turn-*.wav"))
+
+
+async def test_talking_over_the_reply_stops_it_in_the_page(models: Models, fake_video: Path,
+                                                          barge_in_audio: Path, tmp_path: Path) -> None:
+    async with running(models, tmp_path) as (_server, url, finished), \
+            chromium(barge_in_audio, fake_video) as browser:
+        page = await new_page(browser)
+        await page.goto(url)
+        await until(page, "document.querySelector('#conversation .barge') !== null && window.omnilive.flushes >= 1")
+        await page.close()
+        out = await asyncio.wait_for(finished.ended.get(), 60)
+    events = events_of(out)
+    barge = [e for e in events if e["type"] == "barge_in"]
+    assert barge, [e["type"] for e in events]
+    assert any(e["type"] == "reply_text" and e["interrupted"] for e in events)
+
+
+async def test_one_tab_too_many_gets_the_busy_page_and_a_closed_tab_ends_its_session(
+        models: Models, fake_video: Path, tmp_path: Path) -> None:
+    async with running(models, tmp_path, max_sessions=1) as (server, url, finished), \
+            chromium(SESSION / "audio.wav", fake_video) as browser:
+        first = await new_page(browser)
+        await first.goto(url)
+        await until(first, "document.querySelector('#state').dataset.state === 'speaking'")  # mid-reply
+        second = await new_page(browser)
+        response = await second.goto(url)
+        assert response is not None and response.status == 503
+        assert "busy" in (await second.locator("#busy").text_content() or "").lower()
+        await first.close()  # mid-reply
+        out = await asyncio.wait_for(finished.ended.get(), 60)
+        assert server.free == 1
+        again = await second.goto(url)  # the slot is free again
+        assert again is not None and again.status == 200
+    events = events_of(out)
+    assert events[-1]["type"] == "session_end" and (out / "report.html").is_file()
+
+
+async def test_the_page_shows_untrusted_text_as_text(models: Models, fake_video: Path, tmp_path: Path) -> None:
+    """A description or transcript holding markup is shown, never run or parsed (display view)."""
+    hostile = '<img src=x onerror="window.pwned=1"><b>bold</b>'
+    async with running(models, tmp_path) as (server, url, _finished), \
+            chromium(SESSION / "audio.wav", fake_video) as browser:
+        page = await new_page(browser)
+        await page.goto(url + "?view=display")
+        # The display is registered before its hello is sent.
+        await until(page, "document.querySelector('#status').textContent.includes('connected')")
+        assert server.displays
+        for display in server.displays:
+            display.put({"type": "event", "event": {"type": "scene", "t": 1.0, "text": hostile, "frame_t": 1.0,
+                                                    "backend": "basic", "compute_ms": 1.0}})
+            display.put({"type": "event", "event": {"type": "transcript", "t": 1.0, "utterance": 1,
+                                                    "text": hostile, "final": False, "compute_ms": 1.0}})
+        await until(page, f"document.querySelector('#scene').textContent === {json.dumps(hostile)}")
+        assert await page.evaluate("document.querySelectorAll('img, b').length") == 0
+        assert await page.evaluate("window.pwned === undefined")
+
+
+async def test_a_wrong_token_or_a_foreign_origin_is_refused(models: Models, tmp_path: Path) -> None:
+    token = "s3cret-token-for-the-test"
+    async with running(models, tmp_path, token=token) as (_server, url, _finished), \
+            aiohttp.ClientSession() as http:
+        for given in ("", "?token=wrong-token-wrong-token"):
+            async with http.get(url + given) as response:
+                assert response.status == 401
+            with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+                await http.ws_connect(url + "ws" + given)
+            assert info.value.status == 401
+        async with http.get(f"{url}?token={token}") as response:
+            assert response.status == 200 and "Content-Security-Policy" in response.headers
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await http.ws_connect(f"{url}ws?token={token}&view=display", headers={"Origin": "http://evil.example"})
+        assert info.value.status == 403
+        ws = await http.ws_connect(f"{url}ws?token={token}&view=display", headers={"Origin": url.rstrip("/")})
+        hello = await ws.receive_json(timeout=10)
+        assert hello["type"] == "hello" and hello["view"] == "display"
+        await ws.close()
+
+
+def test_beyond_loopback_the_server_needs_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMNILIVE_WEB_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match=r"web.host: '0.0.0.0'.*OMNILIVE_WEB_TOKEN"):
+        read_token(WebSettings(host="0.0.0.0"))
+    assert read_token(WebSettings()) is None  # loopback: no token needed
+    monkeypatch.setenv("OMNILIVE_WEB_TOKEN", "short")
+    with pytest.raises(ConfigError, match="at least 16"):
+        read_token(WebSettings(host="0.0.0.0"))
+    monkeypatch.setenv("OMNILIVE_WEB_TOKEN", "x" * 24)
+    assert read_token(WebSettings(host="0.0.0.0")) == "x" * 24
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+async def test_https_with_a_given_certificate_is_a_secure_context(models: Models, fake_video: Path, tmp_path: Path,
+                                                                   certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    async with running(models, tmp_path, tls={"certfile": str(cert), "keyfile": str(key)}) \
+            as (_server, url, finished), chromium(SESSION / "audio.wav", fake_video) as browser:
+        assert url.startswith("https://")
+        context = await browser.new_context(ignore_https_errors=True, bypass_csp=True)
+        page = await context.new_page()
+        await page.goto(url)
+        assert await page.evaluate("window.isSecureContext")
+        await until(page, "document.querySelector('#state').dataset.state !== undefined"
+                          " && window.omnilive && window.omnilive.session")
+        await page.close()
+        await asyncio.wait_for(finished.ended.get(), 60)

@@ -1,0 +1,238 @@
+"""The browser as microphone, camera and speaker: the live session's devices, fed by and
+feeding one WebSocket (see :mod:`web.protocol`).
+
+They satisfy the Protocols of :mod:`assistant.live`, so a browser session is a live session with
+other devices: the session clock is the browser microphone's sample count, as it is a local
+microphone's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import cv2
+import numpy as np
+import soxr
+
+from kernel.channels import Channel
+from kernel.clock import Clock
+from perception.frames import Frame
+from speech.audio import BLOCK, SAMPLE_RATE, Audio, AudioBlock
+from speech.sinks import ReplySink
+from speech.tts import Pcm
+
+from .protocol import REPLY_AUDIO, reply_audio
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME_PIXELS = 1920 * 1080  # a larger image from the page is refused (the page sends 640 px)
+
+
+class Outbox:
+    """What goes to one browser, in order: one writer task sends it. Sync code (a flush from a
+    barge-in) can queue without awaiting; nothing is sent after :meth:`close`."""
+
+    def __init__(self, send_bytes: Callable[[bytes], Any], send_str: Callable[[str], Any]) -> None:
+        self._send_bytes = send_bytes
+        self._send_str = send_str
+        self._queue: asyncio.Queue[bytes | str | None] = asyncio.Queue()
+        self.closed = False
+
+    def put(self, message: bytes | str | dict[str, Any]) -> None:
+        if self.closed:
+            return
+        self._queue.put_nowait(json.dumps(message) if isinstance(message, dict) else message)
+
+    def drop_audio(self) -> int:
+        """Forgets reply audio not yet sent (a flush); returns how many chunks."""
+        kept: list[bytes | str | None] = []
+        dropped = 0
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, bytes) and item[:1] == REPLY_AUDIO:
+                dropped += 1
+            else:
+                kept.append(item)
+        for item in kept:
+            self._queue.put_nowait(item)
+        return dropped
+
+    async def run(self) -> None:
+        """Sends until :meth:`close`; a closed socket ends it quietly."""
+        while (item := await self._queue.get()) is not None:
+            try:
+                await (self._send_bytes(item) if isinstance(item, bytes) else self._send_str(item))
+            except (ConnectionError, RuntimeError):  # the tab went away
+                self.closed = True
+                return
+
+    def close(self) -> None:
+        self.closed = True
+        self._queue.put_nowait(None)
+
+
+class BrowserMic:
+    """16 kHz Int16 PCM from the page, in any message size, cut into the pipeline's blocks."""
+
+    def __init__(self) -> None:
+        self._out: Channel[AudioBlock] | None = None
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._samples = 0  # delivered so far: the session clock
+        self.dropped = 0
+
+    @property
+    def overflows(self) -> int:
+        return self.dropped
+
+    def start(self, loop: asyncio.AbstractEventLoop, out: Channel[AudioBlock]) -> None:
+        self._out = out
+
+    def feed(self, pcm16: bytes) -> None:
+        if self._out is None or self._out.closed:
+            return
+        usable = len(pcm16) - len(pcm16) % 2
+        samples = np.frombuffer(pcm16[:usable], dtype="<i2").astype(np.float32) / np.float32(32768.0)
+        self._pending = np.concatenate([self._pending, samples])
+        while len(self._pending) >= BLOCK:
+            block, self._pending = self._pending[:BLOCK], self._pending[BLOCK:]
+            if not self._out.put_nowait(AudioBlock(self._samples / SAMPLE_RATE, block)):
+                self.dropped += 1
+            self._samples += BLOCK
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+
+
+class BrowserCamera:
+    """JPEG frames from the page, decoded and stamped with the session clock."""
+
+    def __init__(self) -> None:
+        self._out: Channel[Frame] | None = None
+        self._clock: Clock | None = None
+        self._want: Callable[[float], bool] = lambda t: True
+        self.index = 0
+        self.bad = 0
+
+    def start(self, loop: asyncio.AbstractEventLoop, out: Channel[Frame], clock: Clock,
+              want: Callable[[float], bool]) -> None:
+        self._out, self._clock, self._want = out, clock, want
+
+    def feed(self, jpeg: bytes) -> None:
+        if self._out is None or self._clock is None or self._out.closed:
+            return
+        t = self._clock.now()
+        if not self._want(t):
+            return
+        image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if image is None or image.shape[0] * image.shape[1] > MAX_FRAME_PIXELS:
+            self.bad += 1
+            log.debug("browser camera: an undecodable or oversized frame (%d so far)", self.bad)
+            return
+        self._out.put_nowait(Frame(t, self.index, image))
+        self.index += 1
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+
+
+class BrowserPlayer:
+    """The reply audio, sent to the page as it is made, and kept in the run's WAVs by ``keep``.
+
+    The page plays each chunk right after the one before; the server estimates what is playing
+    from the wall clock (``playing``, and ``recent_output`` for the echo guard). It sends at most
+    ``AHEAD_S`` ahead of what plays, and a turn ends when its audio has played, as on a local
+    speaker: so a barge-in finds the turn still speaking. A flush tells the page to stop and forget
+    what it has buffered, and drops what has not been sent."""
+
+    AHEAD_S = 2.0
+
+    def __init__(self, outbox: Outbox, keep: ReplySink | None = None, *,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        self.outbox = outbox
+        self.keep = keep
+        self.rate = 0
+        self.device_name = "browser"
+        self._now = now
+        self._play_until = 0.0
+        self._sent: collections.deque[tuple[float, Audio]] = collections.deque()  # (start, 16 kHz audio)
+        self._flushed: asyncio.Event | None = None
+        self.flushes = 0
+
+    @property
+    def playing(self) -> bool:
+        return self._now() < self._play_until
+
+    async def _until_played(self, ahead_s: float) -> None:
+        """Waits until at most ``ahead_s`` of audio is left to play, or a flush."""
+        wait = self._play_until - self._now() - ahead_s
+        if wait <= 0 or self._flushed is None or self._flushed.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._flushed.wait(), wait)
+
+    async def open_turn(self, turn: int, sample_rate: int) -> None:
+        self.rate = sample_rate
+        self._flushed = asyncio.Event()
+        if self.keep is not None:
+            await self.keep.open_turn(turn, sample_rate)
+
+    async def write(self, pcm: Pcm) -> None:
+        if not len(pcm):
+            return
+        if self.keep is not None:
+            await self.keep.write(pcm)
+        self.outbox.put(reply_audio(self.rate, pcm))
+        start = max(self._now(), self._play_until)
+        self._play_until = start + len(pcm) / self.rate
+        audio = np.asarray(pcm, dtype=np.float32) / np.float32(32768.0)
+        if self.rate != SAMPLE_RATE:
+            audio = np.asarray(soxr.resample(audio, self.rate, SAMPLE_RATE), dtype=np.float32)
+        self._sent.append((start, audio))
+        while len(self._sent) > 1 and self._sent[0][0] < self._now() - 10.0:
+            self._sent.popleft()
+        await self._until_played(self.AHEAD_S)
+
+    async def close_turn(self, *, interrupted: bool = False) -> tuple[float, str | None]:
+        if interrupted:
+            self.flush()
+        else:
+            await self._until_played(0.0)
+        if self.keep is not None:
+            return await self.keep.close_turn(interrupted=interrupted)
+        return 0.0, None
+
+    def flush(self) -> None:
+        self.flushes += 1
+        self.outbox.drop_audio()
+        self.outbox.put({"type": "flush"})
+        self._play_until = self._now()
+        self._sent.clear()
+        if self._flushed is not None:
+            self._flushed.set()
+
+    def recent_output(self, seconds: float) -> Audio:
+        """What should have played in the last ``seconds``, as 16 kHz float32 (zeros where nothing did)."""
+        want = max(0, round(seconds * SAMPLE_RATE))
+        out = np.zeros(want, dtype=np.float32)
+        end = self._now()
+        begin = end - want / SAMPLE_RATE
+        for start, audio in self._sent:
+            lo = max(start, begin)
+            hi = min(start + len(audio) / SAMPLE_RATE, end)
+            if hi <= lo:
+                continue
+            src = round((lo - start) * SAMPLE_RATE)
+            dst = round((lo - begin) * SAMPLE_RATE)
+            n = min(round((hi - lo) * SAMPLE_RATE), len(audio) - src, want - dst)
+            if n > 0:
+                out[dst:dst + n] = audio[src:src + n]
+        return out
