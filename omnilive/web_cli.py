@@ -13,7 +13,7 @@ from rich.console import Console
 from assistant.models import prepare_models
 from assistant.session import RunStats
 from kernel.eventlog import Subscriber
-from web.server import WebServer, serving
+from web.server import WebServer, serving, ssl_context
 from web.settings import read_token
 
 from .report import Report
@@ -32,7 +32,8 @@ def _report_hooks(out: Path) -> tuple[Sequence[Subscriber], Callable[[RunStats],
 async def serve(settings: Settings, console: Console, out_root: Path, *,
                 on_url: Callable[[str], Any] | None = None, stop: asyncio.Event | None = None) -> None:
     """Serves until cancelled (Ctrl-C, SIGTERM) or ``stop`` is set."""
-    token = read_token(settings.web)  # before the models load: a missing token fails at once
+    token = read_token(settings.web)  # before the models load: a missing token or certificate fails at once
+    ssl_context(settings.web)
     models = await asyncio.to_thread(prepare_models, settings, hearing=True, seeing=True)
     server = WebServer(settings, settings.web, models, out_root, token=token, hooks=_report_hooks)
     async with serving(server) as url:

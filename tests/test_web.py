@@ -24,6 +24,7 @@ from assistant.session import RunStats
 from kernel.errors import ConfigError
 from kernel.eventlog import Subscriber
 from omnilive.settings import Settings, load_settings, parse_override
+from omnilive.testing import run_cli
 from omnilive.web_cli import _report_hooks
 from web.server import WebServer, serving
 from web.settings import WebSettings, read_token
@@ -282,3 +283,20 @@ async def test_https_with_a_given_certificate_is_a_secure_context(models: Models
                           " && window.omnilive && window.omnilive.session")
         await page.close()
         await asyncio.wait_for(finished.ended.get(), 60)
+
+
+@pytest.mark.parametrize(("args", "env", "names"), [
+    (["--web", "--set", "web.host=0.0.0.0"], {"OMNILIVE_WEB_TOKEN": None}, ["web.host", "OMNILIVE_WEB_TOKEN"]),
+    (["--web", "--set", "web.tls.certfile=/nonexistent/cert.pem"], {}, ["web.tls", "certfile and keyfile"]),
+    (["--web", "--set", "web.token_env=sk-not-a-name!"], {}, ["web.token_env"]),
+    (["--web", "--set", "web.tls.certfile=/nonexistent/cert.pem", "--set", "web.tls.keyfile=/nonexistent/key.pem"],
+     {}, ["web.tls", "/nonexistent/cert.pem"]),
+    (["--web", "--set", "web.port=70000"], {}, ["web.port"]),
+])
+def test_bad_web_settings_are_one_line_and_exit_2(args: list[str], env: dict[str, str | None], names: list[str],
+                                                 tmp_path: Path) -> None:
+    result = run_cli([*args, "--out", str(tmp_path / "out")], env=env)
+    assert result.code == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and all(name in lines[0] for name in names), lines
+    assert "Traceback" not in result.stderr

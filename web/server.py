@@ -31,6 +31,7 @@ from assistant.pipeline import Pipeline
 from assistant.session import Record, RunStats, run_session
 from assistant.state import StateTracker
 from kernel.clock import MediaClock
+from kernel.errors import ConfigError
 from kernel.eventlog import EventBus, Subscriber
 from kernel.events import Event, SessionStarted, to_record
 from speech.registry import make_vad
@@ -279,7 +280,12 @@ def ssl_context(web_settings: WebSettings) -> ssl.SSLContext | None:
     if tls.certfile is None or tls.keyfile is None:
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(tls.certfile), str(tls.keyfile))
+    try:
+        context.load_cert_chain(str(tls.certfile), str(tls.keyfile))
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"web.tls: cannot load the certificate '{tls.certfile}' and key '{tls.keyfile}' "
+                          f"({reason})") from exc
     return context
 
 
@@ -289,7 +295,12 @@ async def serving(server: WebServer) -> Any:
     runner = web.AppRunner(server.app(), handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, server.web.host, server.web.port, ssl_context=ssl_context(server.web))
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(f"web: cannot listen on {server.web.host}:{server.web.port} "
+                          f"({exc.strerror or exc})") from exc
     port = runner.addresses[0][1] if runner.addresses else server.web.port
     host = "127.0.0.1" if server.web.host in ("0.0.0.0", "::") else server.web.host
     try:

@@ -33,6 +33,8 @@ let view = params.get('view') === 'display' ? 'display' : 'talk';
 // Counters a test can read with page.evaluate.
 window.omnilive = {
   chunksReceived: 0, chunksPlayed: 0, samplesPlayed: 0, firstPlayedAt: null, flushes: 0,
+  micStartedAt: null,  // performance.now() when the first mic message went out
+  playStarts: [],      // performance.now() at which each run of reply audio starts playing
 };
 
 let ws = null;
@@ -135,6 +137,7 @@ function stopCapture() {
 
 function sendMic(f32) {
   if (!ws || ws.readyState !== WebSocket.OPEN) return;
+  if (window.omnilive.micStartedAt === null) window.omnilive.micStartedAt = performance.now();
   const n = f32.length;
   const buf = new ArrayBuffer(1 + 2 * n);
   const dv = new DataView(buf);
@@ -208,6 +211,7 @@ function playChunk(buf) {
   src.buffer = audio;
   src.connect(playGain);
   const at = Math.max(ctx.currentTime, nextStart);
+  if (nextStart <= ctx.currentTime) om.playStarts.push(performance.now() + (at - ctx.currentTime) * 1000);
   src.start(at);
   nextStart = at + audio.duration;
   if (om.firstPlayedAt === null) om.firstPlayedAt = performance.now() + (at - ctx.currentTime) * 1000;
