@@ -272,7 +272,9 @@ def _run_kiosk(settings: Settings, run: _Run) -> int:
 
 def _run_replay(settings: Settings, console: Console, run: _Run, *, quiet: bool) -> int:
     from assistant.models import prepare_models
-    from assistant.session import Record, prepare_sources, replay_session
+    from assistant.session import Record, RunStats, prepare_sources, replay_session
+
+    from .web_cli import display_server
 
     sources = prepare_sources(settings)
     models = prepare_models(settings, hearing=sources.audio is not None, seeing=sources.video is not None)
@@ -281,11 +283,16 @@ def _run_replay(settings: Settings, console: Console, run: _Run, *, quiet: bool)
     run.report = report = Report()
     duration = max(s.duration for s in (sources.audio, sources.video) if s is not None)
     view = ConsoleView(console, duration=duration, progress=speed != 1 and not quiet)
-    # The command line's log does not rotate, and it prunes nothing.
-    record = Record(out, settings.output, (report, view), rotate=False, retention=False)
     console.print(f"[bold]omnilive[/] replaying {sources.label} at speed {speed:g} → {out}")
+
+    async def replay() -> RunStats:
+        async with display_server(settings, console) as display:
+            # The command line's log does not rotate, and it prunes nothing.
+            record = Record(out, settings.output, (report, view, display), rotate=False, retention=False)
+            return await replay_session(settings, sources, models, record, on_progress=view.progress)
+
     try:
-        stats = run_async(replay_session(settings, sources, models, record, on_progress=view.progress))
+        stats = run_async(replay())
     finally:
         view.close()
     run.extra["pipeline_seconds"] = round(stats.wall_seconds, 2)

@@ -16,6 +16,7 @@ from kernel.eventlog import Subscriber
 from .console import ConsoleView
 from .report import Report
 from .settings import Settings
+from .web_cli import display_server
 
 if TYPE_CHECKING:
     from .preview import Preview
@@ -44,8 +45,10 @@ async def live_with_console(settings: Settings, console: Console, out: Path, rep
         return views
 
     try:
-        stats = await run_live_session(settings, out, subscribers=(report,), watch=watch,
-                                       frame_view=_preview(settings, console), prune_siblings=prune_siblings)
+        async with display_server(settings, console) as display:
+            watchers = (report, display) if display is not None else (report,)
+            stats = await run_live_session(settings, out, subscribers=watchers, watch=watch,
+                                           frame_view=_preview(settings, console), prune_siblings=prune_siblings)
         extra["pipeline_seconds"] = round(stats.wall_seconds, 2)
     finally:
         for view in views:

@@ -4,7 +4,8 @@ keep a report in each browser session's folder."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +53,19 @@ def run_web_cli(settings: Settings, console: Console, out_root: Path) -> int:
 
     run_async(serve(settings, console, out_root))
     return 0
+
+
+@contextlib.asynccontextmanager
+async def display_server(settings: Settings, console: Console) -> AsyncIterator[Subscriber | None]:
+    """With ``web.display`` (replay and live modes), the display-only view of this session served at
+    ``web.host:web.port``; yields the session's subscriber for it (None without ``web.display``)."""
+    if not settings.web.display:
+        yield None
+        return
+    token = read_token(settings.web)
+    ssl_context(settings.web)
+    server = WebServer(settings, settings.web, None, Path("."), token=token)
+    async with serving(server) as url:
+        shown = f"{url}?token=<your token>" if token else url
+        console.print(f"[bold]omnilive[/] watch this session at {shown}")
+        yield server.watch()

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
+import re
 import shutil
 import subprocess
 import wave
@@ -18,14 +20,15 @@ import aiohttp
 import numpy as np
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
+from rich.console import Console
 
 from assistant.models import Models, prepare_models
-from assistant.session import RunStats
+from assistant.session import Record, RunStats, prepare_sources, replay_session
 from kernel.errors import ConfigError
 from kernel.eventlog import Subscriber
 from omnilive.settings import Settings, load_settings, parse_override
 from omnilive.testing import run_cli
-from omnilive.web_cli import _report_hooks
+from omnilive.web_cli import _report_hooks, display_server
 from web.server import WebServer, serving
 from web.settings import WebSettings, read_token
 
@@ -300,3 +303,30 @@ def test_bad_web_settings_are_one_line_and_exit_2(args: list[str], env: dict[str
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and all(name in lines[0] for name in names), lines
     assert "Traceback" not in result.stderr
+
+
+async def test_a_replay_can_be_watched_in_the_display_view(models: Models, fake_video: Path, tmp_path: Path) -> None:
+    """``web.display``: the display-only page of a session that runs elsewhere (here a replay, as
+    ``run_assistant.py --session ... --set web.display=true`` runs it) shows its captions and scene."""
+    settings = web_settings(display=True)
+    settings = settings.model_copy(update={"mode": "replay", "input": settings.input.model_copy(
+        update={"session": SESSION}), "replay": settings.replay.model_copy(update={"speed": 0.0})})
+    printed = io.StringIO()
+    async with display_server(settings, Console(file=printed, width=400)) as display, \
+            chromium(SESSION / "audio.wav", fake_video) as browser:
+        assert display is not None
+        url = re.search(r"(http://\S+)", printed.getvalue())
+        assert url is not None
+        page = await new_page(browser)
+        talk = await page.goto(url.group(1))  # a display-only server sends the talking view to the display
+        assert talk is not None and "view=display" in talk.url
+        await until(page, "document.querySelector('#status').textContent.includes('connected')")
+        record = Record(tmp_path / "out", settings.output, (display,), retention=False)
+        (tmp_path / "out").mkdir()
+        await replay_session(settings, prepare_sources(settings), models, record)
+        await until(page, "document.querySelectorAll('#conversation .assistant').length >= 3")
+        you = await page.locator("#conversation .you").all_text_contents()
+        scene = await page.locator("#scene").text_content()
+        state = await page.locator("#state").get_attribute("data-state")
+    assert any("sign" in line.lower() for line in you), you
+    assert scene and "green" in scene and state == "listening"  # the last view: the green ball

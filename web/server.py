@@ -70,15 +70,18 @@ def page_record(event: Event) -> dict[str, Any]:
 
 
 class WebServer:
-    def __init__(self, settings: RuntimeSettings, web_settings: WebSettings, models: Models, out_root: Path, *,
-                 token: str | None, hooks: SessionHooks = _no_hooks) -> None:
+    """``models`` None: a display-only server, for a session that runs elsewhere in this process
+    (a replay, a local-devices session); its :meth:`watch` is that session's subscriber."""
+
+    def __init__(self, settings: RuntimeSettings, web_settings: WebSettings, models: Models | None,
+                 out_root: Path, *, token: str | None, hooks: SessionHooks = _no_hooks) -> None:
         self.settings = settings
         self.web = web_settings
         self.models = models
         self.out_root = out_root
         self.token = token
         self.hooks = hooks
-        self.free = web_settings.max_sessions
+        self.free = web_settings.max_sessions if models is not None else 0
         self.sessions = 0  # started so far: each gets a number and a folder
         self.displays: set[Outbox] = set()
         self.last: dict[str, dict[str, Any]] = {}  # the newest state and scene, for a display that joins
@@ -123,8 +126,11 @@ class WebServer:
     async def index(self, request: web.Request) -> web.StreamResponse:
         if not self.authorized(request):
             return web.Response(status=401, text="omnilive: a valid access token is needed (?token=...)\n")
-        if request.query.get("view") != "display" and self.free <= 0:
-            return web.FileResponse(STATIC / "busy.html", status=503)
+        if request.query.get("view") != "display":
+            if self.models is None:  # this server only shows a session
+                raise web.HTTPFound(request.rel_url.update_query(view="display"))
+            if self.free <= 0:
+                return web.FileResponse(STATIC / "busy.html", status=503)
         return web.FileResponse(STATIC / "index.html")
 
     async def socket(self, request: web.Request) -> web.StreamResponse:
@@ -164,10 +170,30 @@ class WebServer:
         finally:
             self.displays.discard(outbox)
 
-    def _tell(self, outbox: Outbox, message: dict[str, Any]) -> None:
-        outbox.put(message)
+    def _tell(self, outbox: Outbox | None, message: dict[str, Any]) -> None:
+        if outbox is not None:
+            outbox.put(message)
         for display in self.displays:
             display.put(message)
+
+    def watch(self) -> Subscriber:
+        """A subscriber that shows a session running elsewhere in this process on the displays."""
+        tracker = StateTracker()
+        tracker.listeners.append(lambda s: self._state(None, s))
+        ticked = [float("-inf")]
+
+        def forward(event: Event) -> None:
+            tracker(event)
+            if event.t >= ticked[0] + 1.0:
+                ticked[0] = event.t
+                self._tell(None, {"type": "tick", "t": round(event.t, 2)})
+            if event.type in SHOWN:
+                message = {"type": "event", "event": page_record(event)}
+                if event.type == "scene":
+                    self.last["scene"] = message
+                self._tell(None, message)
+
+        return forward
 
     async def _talk(self, ws: web.WebSocketResponse, outbox: Outbox) -> None:
         self.free -= 1
@@ -189,6 +215,7 @@ class WebServer:
         player = BrowserPlayer(outbox, WavReplySink(out / "replies"))
         bus = EventBus(MediaClock())
         models = self.models
+        assert models is not None
         if models.vad is not None:  # the VAD keeps state between blocks: one per session
             models = dataclasses.replace(models, vad=make_vad(self.settings.vad))
         tracker = StateTracker()
@@ -259,7 +286,7 @@ class WebServer:
                 and not isinstance(command.get("level"), bool) and 0 <= command["level"] <= 2:
             pipeline.set_volume(float(command["level"]))
 
-    def _state(self, outbox: Outbox, tracker: StateTracker) -> None:
+    def _state(self, outbox: Outbox | None, tracker: StateTracker) -> None:
         message = {"type": "state", "state": "muted" if tracker.muted else tracker.phase.value}
         self.last["state"] = message
         self._tell(outbox, message)

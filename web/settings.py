@@ -46,6 +46,9 @@ class WebSettings(StrictModel):
     max_sessions: int = Field(1, ge=1, le=64)  # browsers talking at once; one more gets the "busy" page
     allowed_origins: tuple[str, ...] = ()  # pages on other origins allowed to open the media socket
     tls: WebTlsSettings = WebTlsSettings()
+    # Replay and live modes: also serve the display-only view of the running session (captions,
+    # state, latest scene) at host:port, to watch it from another machine.
+    display: bool = False
 
     @field_validator("token_env")
     @classmethod
