@@ -10,6 +10,7 @@ import io
 import json
 import re
 import shutil
+import ssl
 import subprocess
 import wave
 from collections.abc import AsyncIterator
@@ -330,3 +331,74 @@ async def test_a_replay_can_be_watched_in_the_display_view(models: Models, fake_
         state = await page.locator("#state").get_attribute("data-state")
     assert any("sign" in line.lower() for line in you), you
     assert scene and "green" in scene and state == "listening"  # the last view: the green ball
+
+
+@contextlib.asynccontextmanager
+async def https_proxy(backend: str, cert: Path, key: Path) -> AsyncIterator[str]:
+    """A reverse proxy that terminates HTTPS and forwards the page, its files and the media socket
+    to ``backend`` over plain HTTP on loopback, as nginx or Caddy would be set up (README)."""
+    from aiohttp import web as aioweb
+
+    async def forward(request: aioweb.Request) -> aioweb.StreamResponse:
+        target = backend.rstrip("/") + str(request.rel_url)
+        async with aiohttp.ClientSession() as client:
+            if request.headers.get("Upgrade", "").lower() == "websocket":
+                headers = {"Origin": request.headers.get("Origin", "")}
+                async with client.ws_connect(target, headers=headers) as upstream:
+                    downstream = aioweb.WebSocketResponse(max_msg_size=4 * 1024 * 1024)
+                    await downstream.prepare(request)
+
+                    async def pump(src: Any, dst: Any) -> None:
+                        async for message in src:
+                            if message.type == aiohttp.WSMsgType.BINARY:
+                                await dst.send_bytes(message.data)
+                            elif message.type == aiohttp.WSMsgType.TEXT:
+                                await dst.send_str(message.data)
+                        await dst.close()
+
+                    await asyncio.gather(pump(upstream, downstream), pump(downstream, upstream))
+                    return downstream
+            async with client.get(target) as response:
+                body = await response.read()
+                return aioweb.Response(body=body, status=response.status,
+                                       content_type=response.content_type)
+
+    app = aioweb.Application()
+    app.router.add_route("GET", "/{tail:.*}", forward)
+    runner = aioweb.AppRunner(app, access_log=None)
+    await runner.setup()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    site = aioweb.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    try:
+        yield f"https://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_behind_a_reverse_proxy_the_page_talks_once_its_origin_is_allowed(
+        models: Models, fake_video: Path, tmp_path: Path, certificate: tuple[Path, Path]) -> None:
+    """HTTPS ends at the proxy; the assistant listens on loopback. The page's origin is the proxy's,
+    so the media socket is refused until ``web.allowed_origins`` names it."""
+    cert, key = certificate
+    for allowed in (False, True):
+        async with contextlib.AsyncExitStack() as stack:
+            server, url, finished = await stack.enter_async_context(running(
+                models, tmp_path / str(allowed), allowed_origins=["https://proxy.invalid"]))
+            proxy = await stack.enter_async_context(https_proxy(url, cert, key))
+            if allowed:
+                server.web = server.web.model_copy(update={"allowed_origins": (proxy,)})
+            browser = await stack.enter_async_context(chromium(SESSION / "audio.wav", fake_video))
+            context = await browser.new_context(ignore_https_errors=True, bypass_csp=True)
+            page = await context.new_page()
+            await page.goto(proxy + "/")
+            assert await page.evaluate("window.isSecureContext")
+            if allowed:
+                await until(page, "window.omnilive && window.omnilive.session")
+                await until(page, "document.querySelectorAll('#conversation .you').length >= 1")
+                await page.close()
+                await asyncio.wait_for(finished.ended.get(), 60)
+            else:
+                await until(page, "document.querySelector('#status').textContent.includes('disconnected')")
+                assert server.sessions == 0  # the socket was refused (403): no session started
