@@ -80,8 +80,10 @@ $(VENV)/.stamp-llama: | $(VENV)/.stamp-run
 	$(PY) -m pip install -q --only-binary llama-cpp-python --find-links $(WHEELS) $(LLAMA_CPP)
 	touch $@
 
-$(VENV)/.stamp-model: dialogue/shipped.py speech/asr.py | $(VENV)/.stamp-run
+$(VENV)/.stamp-model: dialogue/shipped.py speech/asr.py speech/smart_turn.py | $(VENV)/.stamp-run
 	$(PY) scripts/install_models.py
+	@# Smart Turn v3.2 (vad.end_of_turn: smart_turn), out of the pinned pipecat-ai wheel, sha256-checked.
+	$(PY) -m speech.smart_turn
 	$(PY) -c 'from speech.asr import resolve_model; print("whisper base:", resolve_model("base"))'
 	touch $@
 

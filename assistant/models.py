@@ -9,8 +9,8 @@ from dialogue.backends import ChatBackend
 from dialogue.registry import make_llm
 from perception.describer import Describer
 from perception.registry import make_describer
-from speech.protocols import Asr, Vad
-from speech.registry import make_asr, make_tts, make_vad
+from speech.protocols import Asr, TurnEndModel, Vad
+from speech.registry import make_asr, make_tts, make_turn_end, make_vad
 from speech.tts import Tts
 
 from .config import RuntimeSettings
@@ -23,7 +23,7 @@ class Models:
     describer: Describer | None
     tts: Tts | None
     llm: ChatBackend | None
-
+    turn_end: TurnEndModel | None = None  # vad.end_of_turn: smart_turn
 
 def prepare_models(settings: RuntimeSettings, *, hearing: bool, seeing: bool) -> Models:
     """Loads only what the inputs need: no audio, no VAD/ASR/LLM/TTS; no video, no describer. Each
@@ -35,4 +35,5 @@ def prepare_models(settings: RuntimeSettings, *, hearing: bool, seeing: bool) ->
     tts = make_tts(settings.tts) if hearing else None
     describer = make_describer(settings.describer) if seeing else None
     asr = make_asr(settings.asr) if hearing else None
-    return Models(vad=vad, asr=asr, describer=describer, tts=tts, llm=llm)
+    turn_end = make_turn_end(settings.vad) if hearing else None
+    return Models(vad=vad, asr=asr, describer=describer, tts=tts, llm=llm, turn_end=turn_end)

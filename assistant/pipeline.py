@@ -24,7 +24,7 @@ from perception.memory import SceneMemory
 from perception.sampling import ChangeGate
 from perception.stages import VisionStats, checked_description, record_description, run_vision
 from speech.sinks import ReplySink
-from speech.stages import EarlyTranscriber, Utterance, run_asr, run_partial_asr, run_vad
+from speech.stages import EarlyTranscriber, TurnEndCheck, Utterance, run_asr, run_partial_asr, run_vad
 from speech.vad import Segmenter
 
 from .config import RuntimeSettings
@@ -167,10 +167,13 @@ class Pipeline:
         if self.warmer is not None and early is not None:
             self.warmer.hold = early.busy
         muted = self.controls.muted
+        st = self.settings.vad.smart_turn
+        turn_end = TurnEndCheck(models.turn_end, after_ms=st.stop_ms, threshold=st.threshold) \
+            if models.turn_end is not None else None
         return [
             *stages,
             Stage("vad", lambda: run_vad(self.audio_in, self.utterances, vad, self.segmenter, self.bus,
-                                         partials, interval, early, muted), (self.audio_in,)),
+                                         partials, interval, early, muted, turn_end), (self.audio_in,)),
             Stage("asr", lambda: run_asr(self.utterances, self.transcripts, asr, self.bus, early, muted, worker),
                   (self.utterances,)),
             Stage("dialogue", lambda: manager.run(self.transcripts), (self.transcripts,)),

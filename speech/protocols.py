@@ -26,3 +26,9 @@ class Vad(Protocol):
     def reset(self) -> None:
         """Forget the state carried from earlier blocks, before a new stream."""
         ...
+
+
+class TurnEndModel(Protocol):
+    """Says from the audio of an utterance how likely it is that the speaker has finished."""
+
+    def probability(self, audio: Audio) -> float: ...

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from kernel.plugins import import_attribute
 
-from .protocols import Asr, Vad
+from .protocols import Asr, TurnEndModel, Vad
 
 if TYPE_CHECKING:
     from .settings import AsrSettings, TtsSettings, VadSettings
@@ -40,3 +40,12 @@ def make_vad(settings: VadSettings) -> Vad:
     from .vad import SileroVad
 
     return SileroVad(settings.model)
+
+
+def make_turn_end(settings: VadSettings) -> TurnEndModel | None:
+    """The turn-end model ``vad.end_of_turn`` asks for (None for ``silence``)."""
+    if settings.end_of_turn != "smart_turn":
+        return None
+    from .smart_turn import SmartTurn
+
+    return SmartTurn(settings.smart_turn.model)

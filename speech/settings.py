@@ -18,6 +18,16 @@ def _known(value: str, table: dict[str, str]) -> str:
     return value
 
 
+class SmartTurnSettings(StrictModel):
+    """``vad.end_of_turn: smart_turn``: after ``stop_ms`` of silence, Smart Turn v3.2 is asked
+    whether the turn is over; at or above ``threshold`` it ends there, else the turn waits for
+    ``vad.min_silence_ms`` of silence as with ``silence``."""
+
+    model: Path | None = None  # null: the one `make demo` installs (speech/smart_turn.py)
+    stop_ms: int = Field(200, ge=32)
+    threshold: float = Field(0.5, gt=0, lt=1)
+
+
 class VadSettings(StrictModel):
     model: Path | None = None
     threshold: float = Field(0.5, gt=0, lt=1)
@@ -25,6 +35,10 @@ class VadSettings(StrictModel):
     min_silence_ms: int = Field(500, ge=32)
     pad_ms: int = Field(200, ge=0)
     max_utterance_s: float = Field(30.0, gt=1)
+    # How the end of a turn is decided: a fixed silence (min_silence_ms), or Smart Turn after a
+    # shorter one (smart_turn.stop_ms) with min_silence_ms left as the fallback.
+    end_of_turn: Literal["silence", "smart_turn"] = "silence"
+    smart_turn: SmartTurnSettings = SmartTurnSettings()
 
 
 # Primes Whisper for questions to a seeing assistant; no short speakable sentence in it (those

@@ -15,7 +15,7 @@ from kernel.events import SpeechEnded, SpeechStarted, Transcribed, TranscriptIgn
 from kernel.threads import InThread
 
 from .audio import BLOCK, SAMPLE_RATE, Audio, AudioBlock
-from .protocols import Asr, Vad
+from .protocols import Asr, TurnEndModel, Vad
 from .vad import Segmenter, VadEnd, VadStart
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,26 @@ class EarlyTranscriber:
         return None
 
 
+class TurnEndCheck:
+    """Asks a turn-end model (:class:`speech.smart_turn.SmartTurn`), after ``after_ms`` of
+    silence, whether the speaker has finished: a probability at or above ``threshold`` is yes.
+    The model runs on its own worker thread, off the loop. ``asked`` and ``ended`` count."""
+
+    def __init__(self, model: TurnEndModel, *, after_ms: int, threshold: float) -> None:
+        self.model = model
+        self.after_blocks = max(1, round(after_ms / 1000 * SAMPLE_RATE / BLOCK))
+        self.threshold = threshold
+        self.worker = InThread("turn-end")
+        self.asked = 0
+        self.ended = 0
+
+    async def finished(self, audio: Audio) -> bool:
+        self.asked += 1
+        done = await self.worker.call(self.model.probability, audio) >= self.threshold
+        self.ended += done
+        return done
+
+
 async def run_vad(
     blocks: Channel[AudioBlock],
     utterances: Channel[Utterance],
@@ -149,11 +169,14 @@ async def run_vad(
     partial_interval_s: float = 0.0,
     early: EarlyTranscriber | None = None,
     muted: Flag | None = None,
+    turn_end: TurnEndCheck | None = None,
 ) -> None:
     """Scores every block and reports where speech starts and ends; while ``muted`` is set it hears silence.
 
     With ``partials``, the growing utterance is offered every ``partial_interval_s``
-    of speech (newest wins: the channel keeps one) for a partial transcript."""
+    of speech (newest wins: the channel keeps one) for a partial transcript. With ``turn_end``,
+    a short pause asks it whether the turn is over: yes ends the utterance there; no leaves it to
+    the segmenter's full end-of-turn silence."""
     next_partial = 0.0
     async for block in blocks:
         prob = 0.0 if muted else vad(block.samples)
@@ -165,6 +188,12 @@ async def run_vad(
             await _emit(signal, utterances, bus)
         if early is not None and segmenter.silent_run == early.after_blocks:
             early.pause(segmenter.utterance, segmenter.last_voiced_end, segmenter.audio_so_far())
+        if turn_end is not None and segmenter.silent_run == turn_end.after_blocks \
+                and await turn_end.finished(segmenter.audio_so_far()):
+            for signal in segmenter.flush():
+                if partials is not None:
+                    partials.clear()
+                await _emit(signal, utterances, bus)
         if partials is not None and segmenter.in_speech and block.t >= next_partial > 0:
             next_partial = block.t + partial_interval_s
             audio = segmenter.audio_so_far()

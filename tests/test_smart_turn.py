@@ -1,0 +1,108 @@
+"""Smart Turn v3.2 (``vad.end_of_turn: smart_turn``): the real model, taken from the pipecat-ai
+wheel by ``make``, on speech it has not heard; and the VAD stage ending a turn at a short pause
+when the model says it is over, and waiting out the full silence when it is not."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from kernel.channels import Channel, Overflow
+from kernel.clock import MediaClock
+from kernel.eventlog import EventBus
+from kernel.events import Event, SpeechEnded
+from speech.audio import BLOCK, SAMPLE_RATE, Audio, AudioBlock
+from speech.smart_turn import SHA256, SmartTurn, _sha256, shipped_path
+from speech.stages import TurnEndCheck, Utterance, run_vad
+from speech.vad import Segmenter, SileroVad
+
+
+def espeak(text: str, folder: Path) -> Audio:
+    path = folder / "say.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text], check=True)
+    audio, rate = sf.read(path, dtype="float32")
+    return np.asarray(soxr.resample(audio, rate, SAMPLE_RATE), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def smart_turn() -> SmartTurn:
+    assert shipped_path().is_file() and _sha256(shipped_path()) == SHA256, "make installs the Smart Turn model"
+    return SmartTurn()
+
+
+def test_a_finished_question_and_a_trailing_um_are_told_apart(smart_turn: SmartTurn, tmp_path: Path) -> None:
+    pause = np.zeros(SAMPLE_RATE // 5, dtype=np.float32)  # the 200 ms of silence it is asked after
+    done = smart_turn.probability(np.concatenate([espeak("Please read the sign for me.", tmp_path), pause]))
+    um = smart_turn.probability(np.concatenate([espeak("I would like to know, um", tmp_path), pause]))
+    assert done > 0.5 > um, (done, um)
+
+
+class Fixed:
+    def __init__(self, probability: float) -> None:
+        self.value = probability
+        self.asked: list[int] = []
+
+    def probability(self, audio: Audio) -> float:
+        self.asked.append(len(audio))
+        return self.value
+
+
+async def end_of_turn_wait(question: Audio, model: Fixed | None) -> float:
+    """Seconds from the VAD's end of speech to its ``speech_end``, with 1 s of silence after."""
+    audio = np.concatenate([np.zeros(SAMPLE_RATE // 2, dtype=np.float32), question,
+                            np.zeros(SAMPLE_RATE, dtype=np.float32)])
+    clock = MediaClock()
+    bus = EventBus(clock)
+    ended: list[SpeechEnded] = []
+
+    def keep(event: Event) -> None:
+        if isinstance(event, SpeechEnded):
+            ended.append(event)
+
+    bus.subscribe(keep)
+    silero = SileroVad()
+    times = iter(np.arange(0, len(audio) // BLOCK) * BLOCK / SAMPLE_RATE)
+
+    def vad(samples: Audio) -> float:  # the session clock follows the blocks, as the live mic tap moves it
+        clock.set(float(next(times)) + BLOCK / SAMPLE_RATE)
+        return silero(samples)
+
+    blocks: Channel[AudioBlock] = Channel("audio", 1000, Overflow.BLOCK)
+    for i in range(len(audio) // BLOCK):
+        blocks.put_nowait(AudioBlock(i * BLOCK / SAMPLE_RATE, audio[i * BLOCK:(i + 1) * BLOCK]))
+    blocks.close()
+    utterances: Channel[Utterance] = Channel("utterances", 10, Overflow.BLOCK)
+    check = TurnEndCheck(model, after_ms=200, threshold=0.5) if model is not None else None
+    await run_vad(blocks, utterances, vad, Segmenter(min_silence_ms=500), bus, turn_end=check)
+    assert len(ended) == 1
+    return ended[0].t - ended[0].speech_end_at
+
+
+async def test_the_turn_ends_at_the_short_pause_only_when_the_model_says_it_is_over(tmp_path: Path) -> None:
+    question = await asyncio.to_thread(espeak, "What is on the table?", tmp_path)
+    silence_only = await end_of_turn_wait(question, None)
+    over = Fixed(0.9)
+    not_over = Fixed(0.1)
+    early = await end_of_turn_wait(question, over)
+    late = await end_of_turn_wait(question, not_over)
+    assert 0.45 <= silence_only <= 0.6 and 0.45 <= late <= 0.6  # the full 500 ms silence
+    assert 0.15 <= early <= 0.3  # 200 ms, give or take a 32 ms block
+    assert len(over.asked) == 1 and len(not_over.asked) == 1  # asked once, at the pause
+
+
+def test_a_missing_turn_model_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    from omnilive.testing import run_cli
+
+    from .conftest import SESSION
+
+    result = run_cli(["--audio", str(SESSION / "audio.wav"), "--out", str(tmp_path / "out"), "--set",
+                      "vad.end_of_turn=smart_turn", "--set", "vad.smart_turn.model=/nonexistent/turn.onnx"])
+    lines = result.stderr.strip().splitlines()
+    assert result.code == 2 and len(lines) == 1, result.stderr
+    assert "vad.smart_turn.model" in lines[0] and "/nonexistent/turn.onnx" in lines[0]
