@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import sys
 import tempfile
@@ -37,12 +38,20 @@ from kernel.eventlog import EventBus  # noqa: E402
 from kernel.events import Event, ReplyAudioStarted, TurnMetrics  # noqa: E402
 from omnilive.settings import Settings, load_settings, parse_override  # noqa: E402
 
-# Shaped like a real model's reply: a long first sentence with its comma late, no "Sure." to
-# speak early; streamed as subword tokens (about 4 characters each, as BPE gives English).
-REPLY = ("The camera shows a red board with a white panel in the middle that says OPEN in large black "
-         "letters, so the shop is probably open right now. Is there anything else you would like to know?")
-
-
+# Shaped like real models' replies, taken in turn, one per request: a long first sentence with
+# its comma late; a first sentence with no comma at all; a lead-in word; a list. None opens with
+# a short "Sure." to speak early. Streamed as subword tokens (about 4 characters each, as BPE
+# gives English).
+REPLIES = (
+    "The camera shows a red board with a white panel in the middle that says OPEN in large black "
+    "letters, so the shop is probably open right now. Is there anything else you would like to know?",
+    "I can see a wooden desk with a blue mug standing next to a sheet of white paper and a yellow pencil "
+    "that is slowly sliding across it. The room looks calm and well lit.",
+    "Well, it looks like a green ball is rolling from the left side of the frame towards the right in a "
+    "fairly dark room. It seems to be moving at a steady pace.",
+    "There are three things on the table: a blue mug, a sheet of paper, and a yellow pencil lying on "
+    "top of the paper. Nothing else is in view.",
+)
 def subword_tokens(text: str) -> list[str]:
     """``text`` in pieces of at most four characters, each word's leading space on its first piece."""
     pieces: list[str] = []
@@ -53,6 +62,8 @@ def subword_tokens(text: str) -> list[str]:
 
 
 def serve(ttft_s: float, tokens_per_s: float) -> ThreadingHTTPServer:
+    served = itertools.count()
+
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -63,13 +74,17 @@ def serve(ttft_s: float, tokens_per_s: float) -> ThreadingHTTPServer:
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
             time.sleep(ttft_s)  # the simulated server's own latency
-            for i, token in enumerate(subword_tokens(REPLY)):
-                if i:
-                    time.sleep(1 / tokens_per_s)
-                delta = {"choices": [{"index": 0, "delta": {"content": token}}]}
-                self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
-                self.wfile.flush()
-            self.wfile.write(b"data: [DONE]\n\n")
+            reply = REPLIES[next(served) % len(REPLIES)]
+            try:
+                for i, token in enumerate(subword_tokens(reply)):
+                    if i:
+                        time.sleep(1 / tokens_per_s)
+                    delta = {"choices": [{"index": 0, "delta": {"content": token}}]}
+                    self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client cancelled the reply (a barge-in, a closed tab)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
