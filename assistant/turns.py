@@ -155,12 +155,13 @@ class TurnRunner:
         camera block the question was asked with, kept in the conversation as it was sent)."""
         clock = self.bus.clock
         pieces = PIECES.open(name=f"turn-{turn}-pieces")
-        await self.sink.open_turn(turn, self.tts.sample_rate)
         interrupted = False
         try:
             async with asyncio.TaskGroup() as tg:
+                # The sink opens (a WAV file: a few ms of disk) while the LLM is asked, not before.
+                opened = tg.create_task(self.sink.open_turn(turn, self.tts.sample_rate), name=f"turn-{turn}-open")
                 tg.create_task(produce(pieces), name=f"turn-{turn}-text")
-                tg.create_task(self._speak(turn, pieces), name=f"turn-{turn}-tts")
+                tg.create_task(self._speak(turn, pieces, opened), name=f"turn-{turn}-tts")
         except asyncio.CancelledError:
             interrupted = True
             raise
@@ -220,7 +221,7 @@ class TurnRunner:
         paused = getattr(self.llm, "paused", None)
         return paused() if paused is not None else contextlib.nullcontext()
 
-    async def _speak(self, turn: int, pieces: Channel[str]) -> None:
+    async def _speak(self, turn: int, pieces: Channel[str], opened: asyncio.Task[None]) -> None:
         audio_started = False
         async for piece in pieces:
             self.bus.publish(ReplyChunk(t=self.bus.clock.now(), turn=turn, text=piece))
@@ -240,6 +241,7 @@ class TurnRunner:
             if self.volume != 1.0:
                 pcm = (pcm * self.volume).astype(pcm.dtype)
             if not audio_started:
+                await opened
                 audio_started = True
                 self.bus.publish(ReplyAudioStarted(t=self.bus.clock.now(), turn=turn))
             await self.sink.write(pcm)

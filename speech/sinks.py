@@ -8,6 +8,7 @@ fsync), so a killed process leaves a WAV that reads with every block written but
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Protocol
 
@@ -52,11 +53,15 @@ class WavReplySink:
         self._rate = 1
 
     async def open_turn(self, turn: int, sample_rate: int) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         self._path = self.folder / f"turn-{turn:02d}.wav"
-        self._file = open_wav(self._path, sample_rate)
+        self._file = await asyncio.to_thread(self._open, self._path, sample_rate)
         self._frames = 0
         self._rate = sample_rate
+
+    def _open(self, path: Path, sample_rate: int) -> sf.SoundFile:
+        """Off the loop: creating a file can wait on the disk."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return open_wav(path, sample_rate)
 
     async def write(self, pcm: Pcm) -> None:
         if self._file is None:

@@ -188,9 +188,9 @@ class BrowserPlayer:
     async def write(self, pcm: Pcm) -> None:
         if not len(pcm):
             return
+        self.outbox.put(reply_audio(self.rate, pcm))  # to the page first, then into the run's WAV
         if self.keep is not None:
             await self.keep.write(pcm)
-        self.outbox.put(reply_audio(self.rate, pcm))
         start = max(self._now(), self._play_until)
         self._play_until = start + len(pcm) / self.rate
         audio = np.asarray(pcm, dtype=np.float32) / np.float32(32768.0)
