@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from kernel.settings_base import StrictModel
+from kernel.settings_base import ENV_NAME, StrictModel
 
 from .registry import AUTO, BACKENDS
-
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class LocalLlmSettings(StrictModel):
@@ -56,6 +53,6 @@ class DialogueSettings(StrictModel):
     def _key_env_is_a_name(cls, data: Any) -> Any:
         # A model-level check, so the error never echoes the value: it may be a key pasted by mistake.
         name = data.get("api_key_env") if isinstance(data, dict) else None
-        if name is not None and not (isinstance(name, str) and _ENV_NAME.fullmatch(name)):
+        if name is not None and not (isinstance(name, str) and ENV_NAME.fullmatch(name)):
             raise ValueError("api_key_env must be the name of an environment variable (letters, digits, _), not a key")
         return data

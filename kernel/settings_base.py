@@ -7,7 +7,13 @@ It lives in the kernel so that every package can own its settings (``speech.sett
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict
+
+# What a setting that names an environment variable (a key's, a password's, a token's) must look
+# like: a name, so a secret pasted there by mistake is refused and never echoed.
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class StrictModel(BaseModel):

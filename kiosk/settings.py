@@ -13,7 +13,6 @@ says that the broker lets anyone in, on purpose.
 from __future__ import annotations
 
 import os
-import re
 import socket
 from pathlib import Path
 from typing import Any, Literal
@@ -22,12 +21,11 @@ from pydantic import Field, field_serializer, field_validator, model_validator
 
 from kernel.errors import ConfigError
 from kernel.events import Event
-from kernel.settings_base import StrictModel
+from kernel.settings_base import ENV_NAME, StrictModel
 
 DetectorKind = Literal["face", "person", "any"]
 DEFAULT_GREETING = "Hello! Ask me anything about what you see here."
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOPIC_LEVEL = r"[^/+#\s]+"
 
 # Event types sent on <prefix>/<kiosk_id>/events by default: what an operator reads,
@@ -110,7 +108,7 @@ class MqttSettings(StrictModel):
     def _password_env_is_a_name(cls, data: Any) -> Any:
         # A model-level check, so the error never echoes the value: it may be a password pasted by mistake.
         name = data.get("password_env") if isinstance(data, dict) else None
-        if name is not None and not (isinstance(name, str) and _ENV_NAME.fullmatch(name)):
+        if name is not None and not (isinstance(name, str) and ENV_NAME.fullmatch(name)):
             raise ValueError(
                 "password_env must be the name of an environment variable (letters, digits, _), not a password"
             )

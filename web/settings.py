@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
 from kernel.errors import ConfigError
-from kernel.settings_base import StrictModel
+from kernel.settings_base import ENV_NAME, StrictModel
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MIN_TOKEN_CHARS = 16
 
 
@@ -53,7 +51,7 @@ class WebSettings(StrictModel):
     @field_validator("token_env")
     @classmethod
     def _a_name(cls, value: str) -> str:
-        if not _ENV_NAME.fullmatch(value):
+        if not ENV_NAME.fullmatch(value):
             raise ValueError("token_env must be the name of an environment variable, not a token")
         return value
 
