@@ -13,7 +13,7 @@ session WER, then decode time) gets a per-voice breakdown. Every configuration i
 silence and pink noise alone: a prompted Whisper tends to echo its prompt when nobody speaks.
 
     .venv/bin/python benchmarks/asr_wer.py [--takes 4] [--snr-db 20] [--no-variants]
-        [--configs tiny.en/b1,base/b5+prompt]   (--snr-db inf: no noise)
+        [--configs tiny.en/b1,tiny.en/b1/w3,base/b5+prompt]   (--snr-db inf: no noise; /wS: asr.window_s)
 """
 
 from __future__ import annotations
@@ -141,12 +141,16 @@ def session_clips() -> list[Clip]:
     return clips
 
 
-def parse_config(spec: str) -> tuple[str, int, str | None]:
-    """``model/bN`` or ``model/bN+NAME``: model name or folder, beam size, initial prompt."""
-    match = re.fullmatch(r"(.+)/b(\d+)(?:\+(\w+))?", spec)
-    if not match or (match[3] is not None and match[3] not in PROMPTS):
-        raise SystemExit(f"--configs: {spec!r} is not MODEL/bN or MODEL/bN+NAME, NAME one of {', '.join(PROMPTS)}")
-    return match[1], int(match[2]), PROMPTS[match[3]] if match[3] else None
+def parse_config(spec: str) -> tuple[str, int, float, str | None]:
+    """``model/bN[/wS][+NAME]``: model name or folder, beam size, encoder window in seconds
+    (asr.window_s; default 30, Whisper's full window), initial prompt."""
+    match = re.fullmatch(r"(.+?)/b(\d+)(?:/w(\d+(?:\.\d+)?))?(?:\+(\w+))?", spec)
+    if not match or (match[4] is not None and match[4] not in PROMPTS):
+        raise SystemExit(
+            f"--configs: {spec!r} is not MODEL/bN[/wS][+NAME], NAME one of {', '.join(PROMPTS)}"
+        )
+    window = float(match[3]) if match[3] else 30.0
+    return match[1], int(match[2]), window, PROMPTS[match[4]] if match[4] else None
 
 
 def wer(clip: Clip, config: str) -> float:
@@ -172,10 +176,11 @@ def main() -> None:
     session = session_clips()
     recognizers = {}
     for config in configs:
-        model, beam, prompt = parse_config(config)
+        model, beam, window, prompt = parse_config(config)
         started = time.perf_counter()
         recognizers[config] = WhisperAsr(
-            model, compute_type="int8", cpu_threads=2, beam_size=beam, language="en", initial_prompt=prompt
+            model, compute_type="int8", cpu_threads=2, beam_size=beam, language="en", initial_prompt=prompt,
+            window_s=window,
         )
         print(f"loaded {config} in {time.perf_counter() - started:.1f} s", flush=True)
     for i, clip in enumerate(synthetic + session):

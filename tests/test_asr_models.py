@@ -121,3 +121,29 @@ def test_a_damaged_part_is_named_and_leaves_nothing_behind(monkeypatch: pytest.M
     assert str(damaged / "model.bin.part2") in message and "model.bin.part1" not in message
     folder = tmp_path / "cache" / "models" / "whisper-base"
     assert not (folder / "model.bin").exists() and not list(folder.glob("*.tmp"))
+
+
+def test_the_encoder_window_is_the_clip_plus_its_padding_in_whole_seconds() -> None:
+    assert asr.encoder_frames(16000 * 3, 30) == 3000  # Whisper's own window
+    assert asr.encoder_frames(16000 * 3, 8) == 1100  # 3 s + 8 s
+    assert asr.encoder_frames(16000 * 2 + 1, 8) == 1100  # rounded up to whole seconds
+    assert asr.encoder_frames(100, 8) == 900  # a clip of nothing still gets its padding
+    assert asr.encoder_frames(16000 * 28, 8) == 3000  # never more than 30 s
+
+
+def test_tiny_with_its_short_window_hears_what_the_full_window_hears(tmp_path: Path) -> None:
+    """asr.window_s: tiny.en's 8 s window (asr.WINDOWS) on a voice the session does not use,
+    with the project's prompt, gives the words the full 30 s window gives, and a long clip
+    (over the short window) is heard whole."""
+    from speech.settings import ASR_PROMPT, AsrSettings
+
+    short = asr.WhisperAsr.from_settings(AsrSettings(model="tiny.en", beam_size=1))
+    assert short.window_s == 8
+    full = asr.WhisperAsr("tiny.en", beam_size=1, initial_prompt=ASR_PROMPT, window_s=30)
+    for question in ("How many people are sitting in the room?", "Is the laptop on the desk open or closed?"):
+        clip = espeak(question, "en-us+f3", 150, tmp_path)
+        assert words(short.transcribe(clip)) == words(full.transcribe(clip)) == words(question)
+    long = "What is in the red box on the shelf? And how many people are sitting in the room right now?"
+    clip = espeak(long, "en-us", 140, tmp_path)
+    assert asr.encoder_frames(len(clip), 8) >= 1400  # 6 s of speech and 8 s of padding
+    assert jiwer.wer(words(long), words(short.transcribe(clip))) <= 0.15
