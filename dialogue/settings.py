@@ -36,7 +36,8 @@ class DialogueSettings(StrictModel):
     max_retries: int = Field(2, ge=0)
     history_turns: int = Field(6, ge=0)
     first_chunk_words: int = Field(1, ge=0)  # the first spoken piece may end at a clause once it has this many words
-    # ...and is cut after this many words when no clause or sentence has ended (0: never)
+    # ...else at the first phrase boundary ("a red board | with…") known by the time this many words and two more
+    # have come, else after at most this many words (0: never; see dialogue/chunker.py)
     first_chunk_max_words: int = Field(5, ge=0)
     history_tokens: int = Field(600, ge=0, description="budget for past turns, at ~4 characters a token")
     observations: int = Field(3, ge=1, description="recent scene descriptions given to the LLM")

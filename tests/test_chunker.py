@@ -1,0 +1,152 @@
+"""The first spoken piece of a reply: cut early, at a natural phrase boundary, and nothing else changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogue.chunker import NO_END, PHRASE_OPENERS, SentenceChunker
+from dialogue.settings import DialogueSettings
+
+SETTINGS = DialogueSettings()
+REPLIES = {  # shaped like real models' replies → the first piece with the shipped settings
+    "The camera shows a red board with a white panel in the middle that says OPEN in large black letters, "
+    "so the shop is probably open right now.": "The camera shows a red board",
+    "I can see a wooden desk with a blue mug standing next to a sheet of white paper and a yellow pencil "
+    "that is slowly sliding across it.": "I can see a wooden desk",
+    "Well, it looks like a green ball is rolling from the left side of the frame towards the right in a "
+    "fairly dark room.": "Well,",
+    "There are three things on the table: a blue mug, a sheet of paper, and a yellow pencil lying on top "
+    "of the paper.": "There are three things",
+    "Yes, I can read the sign for you. It says 'OPEN'.": "Yes,",
+    "A cup, a blue object, and a white rectangle moving left to right.": "A cup,",
+}
+
+
+def subword_tokens(text: str) -> list[str]:
+    """``text`` as a model streams it: pieces of at most four characters, each word's leading space on its first."""
+    pieces: list[str] = []
+    for i, word in enumerate(text.split(" ")):
+        word = word if i == 0 else " " + word
+        pieces += [word[j : j + 4] for j in range(0, len(word), 4)]
+    return pieces
+
+
+def chunker(**kwargs: int) -> SentenceChunker:
+    shipped = {"first_clause_words": SETTINGS.first_chunk_words, "first_max_words": SETTINGS.first_chunk_max_words}
+    return SentenceChunker(**{**shipped, **kwargs})
+
+
+def stream(c: SentenceChunker, tokens: list[str]) -> list[tuple[int, str]]:
+    """Each piece with the index of the token whose arrival completed it (-1: the flush)."""
+    out = [(i, piece) for i, token in enumerate(tokens) for piece in c.feed(token)]
+    return out + [(-1, piece) for piece in c.flush()]
+
+
+def words(text: str) -> list[str]:
+    return text.split()
+
+
+@pytest.mark.parametrize(("reply", "first"), REPLIES.items())
+def test_first_piece_of_each_reply(reply: str, first: str) -> None:
+    tokens = subword_tokens(reply)
+    pieces = stream(chunker(), tokens)
+    assert pieces[0][1] == first
+    assert words(" ".join(p for _, p in pieces)) == words(reply)  # nothing lost, nothing added
+    # Only the first piece is cut early: the rest end at sentence ends (or the end of the stream).
+    assert all(p.endswith((".", "'.")) for _, p in pieces[1:])
+    # It is ready once the word after it is complete: the first token of the word after that.
+    done, piece = pieces[0]
+    consumed = "".join(tokens[: done + 1])
+    if not piece.endswith(","):
+        assert consumed.split()[: len(words(piece)) + 1] == words(reply)[: len(words(piece)) + 1]
+        assert len(consumed.split()) == len(words(piece)) + 2 and tokens[done].startswith(" ")
+
+
+def test_the_phrase_rule_is_sooner_or_more_natural_than_the_cut_after_five_words() -> None:
+    old: dict[str, tuple[int, str]] = {}
+    for reply in REPLIES:
+        old[reply] = stream(chunker(first_min_words=0), subword_tokens(reply))[0]
+    assert [piece for _, piece in old.values()][:4] == [
+        "The camera shows a red", "I can see a wooden", "Well,", "There are three things on the table:"]
+    for reply in REPLIES:
+        new = stream(chunker(), subword_tokens(reply))[0]
+        assert new[0] <= old[reply][0]  # never later
+    table = next(r for r in REPLIES if r.startswith("There"))
+    assert stream(chunker(), subword_tokens(table))[0][0] == old[table][0] - 3  # "on the" come 3 tokens earlier
+
+
+@pytest.mark.parametrize(("text", "first"), [
+    ("The sign is red and white in the picture. ", "The sign is red and white"),  # never "red | and white"
+    ("I see a cup and a pen on the desk. ", "I see a cup"),  # "and" opens a phrase: "and a pen"
+    ("I want to go to the shop with my friend. ", "I want to go"),  # the cut after five words steps back off "to"
+    ("I think it's in the box on the left. ", "I think it's in the box"),  # not after "it's"
+    ("The ball is 3.5 metres from the wall. ", "The ball is 3.5 metres"),  # a decimal point is no sentence end
+    ("I am looking at a red sign that says OPEN. ", "I am looking at a red sign"),  # not "looking at a"
+    ("The green ball is moving left to right in a dark scene. ", "The green ball is moving"),  # no opener: the cap
+    ("It is red. And it is round. ", "It is red."),  # a sentence that ends first is whole
+    ("It looks like a small red ball. ", "It looks like a small red ball."),  # ends within two words of the cap
+])
+def test_first_piece_boundaries(text: str, first: str) -> None:
+    pieces = stream(chunker(), subword_tokens(text))
+    assert pieces[0][1] == first
+    assert words(" ".join(p for _, p in pieces)) == words(text)
+
+
+def test_an_opening_word_must_be_complete() -> None:
+    c = chunker()
+    assert c.feed("The ball is rolling in") == []
+    assert c.feed("to") == [] and c.feed(" the") == ["The ball is rolling"]  # "into" opens a phrase too
+    c = chunker()
+    assert [*c.feed("It is an in"), *c.feed("teresting idea"), *c.feed(" and")] == []  # "in" became "interesting"
+    c = chunker()
+    assert c.feed("I see a cup and") == [] and c.feed(" a") == []  # the word after "and" must be complete
+    assert c.feed(" pen") == ["I see a cup"]
+    c = chunker()
+    assert c.feed("The ball rolled in, ") == ["The ball rolled in,"]  # "in," ends a clause: the clause rule
+    c = chunker(first_clause_words=5)
+    assert c.feed("The ball rolled in, slowly ") == []  # and is no opener
+
+
+def test_a_phrase_cut_never_waits_longer_than_the_cut_after_the_first_words() -> None:
+    # A boundary after six words is known when the cut after five would come: it wins...
+    assert chunker().feed("The camera shows a red board with a ") == ["The camera shows a red board"]
+    # ...unless the cut has a clause end to cut at; one after seven words comes too late.
+    assert chunker(first_clause_words=4).feed("Yes, I can read the sign for ") == ["Yes,"]
+    assert chunker().feed("The big fluffy orange cat sleeps peacefully on ") == ["The big fluffy orange cat"]
+    assert chunker(first_max_words=0).feed("The camera shows a red board with a white ") == []  # 0: whole sentences
+    assert chunker(first_min_words=0).feed("There are three things on the ") == []  # 0: the rule before
+
+
+@pytest.mark.parametrize("reply", [*REPLIES, "The sign is red and white in the picture.", "I want to go to the shop."])
+def test_a_first_piece_cut_inside_a_sentence_never_ends_on_a_word_that_needs_more(reply: str) -> None:
+    for size in (1, 3, 4, 7):
+        tokens = [reply[i : i + size] for i in range(0, len(reply), size)]
+        piece = stream(chunker(), tokens)[0][1]
+        assert words(piece)[-1].lower() not in NO_END
+    assert "with" in PHRASE_OPENERS and "of" not in PHRASE_OPENERS and "to" not in PHRASE_OPENERS
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 8, 1000])
+def test_any_token_size_gives_the_same_words(size: int) -> None:
+    text = " ".join(REPLIES) + " The last words have no full stop"
+    tokens = [text[i : i + size] for i in range(0, len(text), size)]
+    variants = (chunker(), chunker(first_clause_words=4), chunker(first_max_words=3, first_min_words=2))
+    for c in (*variants, SentenceChunker()):
+        pieces = [p for _, p in stream(c, tokens)]
+        assert all(pieces) and words(" ".join(pieces)) == words(text)
+        assert pieces[-1] == "The last words have no full stop"  # the flush
+
+
+def test_later_behaviour_is_unchanged() -> None:
+    text = "one two three four five six seven eight nine ten eleven twelve thirteen, fourteen fifteen. "
+    long = [p for _, p in stream(chunker(max_chars=40), subword_tokens(text))]
+    assert long == [p for _, p in stream(chunker(max_chars=40, first_min_words=0), subword_tokens(text))]  # as before
+    assert long == ["one two three four five", "six seven eight nine ten eleven twelve", "thirteen, fourteen fifteen."]
+    c = chunker()
+    assert c.feed("Hello there. How are you? I am ") == ["Hello there.", "How are you?"]
+    assert c.feed("fine with it ") == []  # only the first piece is cut at a phrase
+    assert c.flush() == ["I am fine with it"]
+    assert chunker().feed("3.5 degrees ") == [] and chunker().feed("It is 3.5 degrees. Then ") == ["It is 3.5 degrees."]
+    c = chunker()
+    assert c.feed("Wow! ") == ["Wow!"] and c.feed("The camera shows a red board with a ") == []
+
