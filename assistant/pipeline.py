@@ -24,6 +24,7 @@ from perception.memory import SceneMemory
 from perception.sampling import ChangeGate
 from perception.stages import VisionStats, checked_description, record_description, run_vision
 from speech.sinks import ReplySink
+from speech.smart_turn import sounds_finished
 from speech.stages import EarlyTranscriber, TurnEndCheck, Utterance, run_asr, run_partial_asr, run_vad
 from speech.vad import Segmenter
 
@@ -33,7 +34,8 @@ from .models import Models
 from .sharing import PromptWarmer, ReplyPriority
 from .supervisor import Supervisor
 from .timing import TurnTimer
-from .turns import Screen, TurnManager, TurnRunner
+from .turn_manager import Screen, TurnManager
+from .turns import TurnRunner
 
 T = TypeVar("T")
 
@@ -108,7 +110,8 @@ class Pipeline:
             look=self.look,
             stale_after_s=settings.describer.stale_after_s,
         )
-        self.manager = TurnManager(runner, self.activity, screen=screen, on_interrupt=on_interrupt)
+        self.manager = TurnManager(runner, self.activity, screen=screen, on_interrupt=on_interrupt,
+                                   speculative=dialogue.speculative)
         if isinstance(models.llm, Prefills):
             self.warmer = PromptWarmer(runner)
             self.bus.subscribe(self.warmer)
@@ -160,15 +163,16 @@ class Pipeline:
             partials = partial_in = self.open_channel(PARTIALS)
             stages.append(Stage("partial-asr", lambda: run_partial_asr(partial_in, asr, self.bus, self.segmenter,
                                                                        worker), (partial_in,)))
-        prefetch = self.look.prefetch if self.look is not None else None
         a = self.settings.asr
-        early = EarlyTranscriber(asr, self.activity, prefetch, after_ms=a.early_decode_after_ms, worker=worker) \
+        early = EarlyTranscriber(asr, self.activity, self._early_text, after_ms=a.early_decode_after_ms,
+                                 worker=worker, on_resume=lambda _u: manager.drop_speculation()) \
             if a.early_decode else None
         if self.warmer is not None and early is not None:
             self.warmer.hold = early.busy
         muted = self.controls.muted
         st = self.settings.vad.smart_turn
-        turn_end = TurnEndCheck(models.turn_end, after_ms=st.stop_ms, threshold=st.threshold) \
+        words = sounds_finished if st.transcript_check and early is not None else None
+        turn_end = TurnEndCheck(models.turn_end, after_ms=st.stop_ms, threshold=st.threshold, words=words) \
             if models.turn_end is not None else None
         return [
             *stages,
@@ -178,6 +182,14 @@ class Pipeline:
                   (self.utterances,)),
             Stage("dialogue", lambda: manager.run(self.transcripts), (self.transcripts,)),
         ]
+
+    def _early_text(self, utterance: int, text: str) -> None:
+        """An early transcript (the decode at a pause): the question-aware look starts on it, then
+        the speculative reply (``dialogue.speculative``), which the look's result goes into."""
+        if self.look is not None:
+            self.look.prefetch(utterance, text)
+        if self.manager is not None and not self.muted:
+            self.manager.speculate(utterance, text)
 
     def dropped(self) -> dict[str, int]:
         """Items each counted channel dropped, by name (see :mod:`assistant.graph`)."""

@@ -28,7 +28,7 @@ from dialogue.prompt import (
     ReplyRequest,
     build_request,
 )
-from kernel.channels import Activity, Channel
+from kernel.channels import Channel
 from kernel.errors import AssistantError
 from kernel.eventlog import EventBus
 from kernel.events import (
@@ -40,14 +40,13 @@ from kernel.events import (
     ReplyStarted,
     ReplyText,
     Stage,
-    TranscriptIgnored,
 )
 from perception.memory import SceneMemory
 from speech.sinks import ReplySink
-from speech.stages import FinalTranscript
 from speech.tts import Tts
 
 from .graph import PIECES
+from .speculation import Speculation
 from .timing import TurnTimer
 
 log = logging.getLogger(__name__)
@@ -95,24 +94,41 @@ class TurnRunner:
         # cancelled: unbounded, 35 cancelled ``say`` commands took Piper from 0.5 to 3 GB.
         self._synth = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts")
 
-    async def run(self, turn: int, utterance: int, question: str) -> None:
-        clock = self.bus.clock
+    async def run(self, turn: int, utterance: int, question: str, speculation: Speculation | None = None) -> None:
+        """Answers ``question``; with ``speculation`` (asked on the same words before the turn was
+        confirmed), its request and the tokens it has already received are used."""
         self.timer.begin(turn, utterance)
-        if self.look is not None:
-            started = time.perf_counter()
-            if await self.look(question):
-                self.timer.add_compute(turn, "look_ms", (time.perf_counter() - started) * 1000)
-        request = build_request(
-            question, self.conversation, self.memory.history(), clock.now(), self.system_prompt,
-            observations=self.observations, history_tokens=self.history_tokens,
-            events=self.memory.events(), stale_after_s=self.stale_after_s,
-        )
+        if speculation is not None:
+            request, look_ms = await speculation.prepared()
+        else:
+            request, look_ms = await self.prepare(question)
+        if look_ms is not None:
+            self.timer.add_compute(turn, "look_ms", look_ms)
         said: list[str] = []
         await self._deliver(
             turn, utterance, question, said,
-            lambda pieces: self._generate(turn, utterance, request, pieces, said),
+            lambda pieces: self._generate(turn, utterance, request, pieces, said, speculation),
             camera=request.camera,
         )
+
+    async def prepare(self, question: str) -> tuple[ReplyRequest, float | None]:
+        """The question-aware look (when the question is about what is visible), then the request;
+        returns it and the look's time in ms (None when no fresh description was added)."""
+        look_ms = None
+        if self.look is not None:
+            started = time.perf_counter()
+            if await self.look(question):
+                look_ms = (time.perf_counter() - started) * 1000
+        request = build_request(
+            question, self.conversation, self.memory.history(), self.bus.clock.now(), self.system_prompt,
+            observations=self.observations, history_tokens=self.history_tokens,
+            events=self.memory.events(), stale_after_s=self.stale_after_s,
+        )
+        return request, look_ms
+
+    def speculate(self, utterance: int, question: str) -> Speculation:
+        """Asks the LLM now, on an early transcript, while the end of the turn is not yet confirmed."""
+        return Speculation(self, utterance, question)
 
     async def warm(self) -> None:
         """Lets a local LLM evaluate the prompt up to the question while the user is still
@@ -181,17 +197,22 @@ class TurnRunner:
                     self.bus.publish(metrics)
 
     async def _generate(
-        self, turn: int, utterance: int, request: ReplyRequest, pieces: Channel[str], said: list[str]
+        self, turn: int, utterance: int, request: ReplyRequest, pieces: Channel[str], said: list[str],
+        speculation: Speculation | None = None,
     ) -> None:
         chunker = SentenceChunker(first_clause_words=self.first_chunk_words, first_max_words=self.first_max_words)
         started = time.perf_counter()
         first = True
         self.bus.publish(ReplyRequested(t=self.bus.clock.now(), turn=turn, utterance=utterance, backend=self.llm.name))
+        tokens = speculation.tokens() if speculation is not None else self.llm.stream(request)
         try:
-            async for token in self.llm.stream(request):
+            async for token in tokens:
                 if first:
                     first = False
-                    self.timer.add_compute(turn, "llm_first_token_ms", (time.perf_counter() - started) * 1000)
+                    compute_ms = speculation.first_token_ms if speculation is not None else None
+                    if compute_ms is None:
+                        compute_ms = (time.perf_counter() - started) * 1000
+                    self.timer.add_compute(turn, "llm_first_token_ms", compute_ms)
                     self.bus.publish(
                         ReplyStarted(t=self.bus.clock.now(), turn=turn, utterance=utterance, backend=self.llm.name)
                     )
@@ -245,98 +266,3 @@ class TurnRunner:
                 audio_started = True
                 self.bus.publish(ReplyAudioStarted(t=self.bus.clock.now(), turn=turn))
             await self.sink.write(pcm)
-
-
-Screen = Callable[[FinalTranscript], str | None]
-
-
-class TurnManager:
-    """Runs each reply as a named task, one at a time.
-
-    A new final transcript cancels a reply still in progress (the user moved on);
-    :meth:`interrupt` cancels it at once for barge-in. The task counts as pipeline
-    activity until it ends, so ``--speed 0`` waits for it. ``screen`` may veto a
-    transcript (returning the reason), for example the assistant's own echo.
-    """
-
-    def __init__(
-        self,
-        runner: TurnRunner,
-        activity: Activity,
-        *,
-        screen: Screen | None = None,
-        on_interrupt: Callable[[], None] | None = None,
-        cancel_timeout_s: float = 1.0,
-    ) -> None:
-        self.runner = runner
-        self.activity = activity
-        self.screen = screen
-        self.on_interrupt = on_interrupt
-        self.cancel_timeout_s = cancel_timeout_s
-        self.turn = 0
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def active(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    def interrupt(self) -> bool:
-        """Stop the sound and cancel the reply in progress; False when there was none."""
-        if self.on_interrupt is not None:
-            self.on_interrupt()
-        if not self.active:
-            return False
-        assert self._task is not None
-        self._task.cancel()
-        return True
-
-    async def _settle(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            done, _ = await asyncio.wait({self._task}, timeout=self.cancel_timeout_s)
-            if not done:
-                log.warning("turn %d did not stop within %.1f s", self.turn, self.cancel_timeout_s)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self.activity.end()
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            log.error("turn task %s failed", task.get_name(), exc_info=exc)
-            self.runner.bus.publish(
-                ErrorOccurred(
-                    t=self.runner.bus.clock.now(), stage=Stage.DIALOGUE.value, code="internal",
-                    message=f"{type(exc).__name__}: {exc}", retryable=False,
-                )
-            )
-
-    async def announce(self, text: str) -> int:
-        """Speaks ``text`` now, as its own turn: a reply in progress is cancelled first. Returns the turn."""
-        await self._settle()
-        self.turn += 1
-        self.activity.begin()
-        self._task = asyncio.create_task(self.runner.announce(self.turn, text), name=f"turn-{self.turn}-say")
-        self._task.add_done_callback(self._finished)
-        return self.turn
-
-    async def run(self, transcripts: Channel[FinalTranscript]) -> None:
-        try:
-            async for final in transcripts:
-                reason = self.screen(final) if self.screen is not None else None
-                if reason is not None:
-                    self.runner.bus.publish(
-                        TranscriptIgnored(
-                            t=self.runner.bus.clock.now(), utterance=final.utterance, text=final.text, reason=reason
-                        )
-                    )
-                    continue
-                await self._settle()
-                self.turn += 1
-                self.activity.begin()
-                self._task = asyncio.create_task(
-                    self.runner.run(self.turn, final.utterance, final.text), name=f"turn-{self.turn}"
-                )
-                self._task.add_done_callback(self._finished)
-            if self._task is not None:
-                await asyncio.wait({self._task})
-        finally:
-            await self._settle()

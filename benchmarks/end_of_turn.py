@@ -1,24 +1,35 @@
 #!/usr/bin/env python3
-"""How long a silence should end a turn? Measures, for several ``vad.min_silence_ms``,
-how often a question with a pause inside it is cut in two, against the wait that the
-silence adds to every reply.
+"""How often does each end-of-turn strategy cut a question in two, and how long does it make
+every reply wait? Run through the pipeline's own VAD stage (``speech.stages.run_vad`` with
+real Silero, the early decode on real Whisper, and Smart Turn v3.2) on speech it was not tuned on.
 
-Questions are spoken by espeak-ng with SSML breaks of known length inside them
-(hesitations like "what is on the table ... near the window"); each is run through
-Silero and the segmenter exactly as the pipeline does.
+Questions are spoken by espeak-ng (SSML breaks of known length inside them):
+  - mid-sentence pauses of 300, 500 and 800 ms ("can you tell me ... what colour the mug is"),
+    including a trailing "um" and a list;
+  - questions asked slowly (110 words a minute, 250-350 ms between word groups);
+  - finished questions with no pause inside, for the wait every reply pays.
 
-    .venv/bin/python benchmarks/end_of_turn.py
+Strategies: ``silence`` (``vad.min_silence_ms``), ``smart_turn`` with the audio model alone, and
+``smart_turn`` with the transcript check (``vad.smart_turn.transcript_check``, the default),
+with 500 ms (today's default) or a longer silence as the fallback.
 
-``vad.end_of_turn: smart_turn`` is measured the same way: Smart Turn v3.2 asked after
-``stop_ms`` of silence, with ``min_silence_ms`` as the fallback when it says the turn goes on;
-its rows also give the p50 wait from the end of speech to the end of the turn.
+For each strategy: the false end-of-turn rate (questions with a pause inside that were cut),
+and the p50/p90 wait from the end of speech to the end of the turn on the questions that were
+not cut. The wait counts compute: with the transcript check the turn cannot end before the
+early decode of the pause is done (it starts after ``asr.early_decode_after_ms``), so the wait
+is the later of the media time and that decode's end.
+
+    .venv/bin/python benchmarks/end_of_turn.py [--asr-model tiny.en] [--window-s 8]
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,85 +39,155 @@ import soxr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from speech.audio import BLOCK, SAMPLE_RATE  # noqa: E402
-from speech.smart_turn import SmartTurn  # noqa: E402
-from speech.vad import Segmenter, SileroVad, VadEnd  # noqa: E402
+from kernel.channels import Channel, Overflow  # noqa: E402
+from kernel.clock import MediaClock  # noqa: E402
+from kernel.eventlog import EventBus  # noqa: E402
+from kernel.events import Event, SpeechEnded  # noqa: E402
+from speech.asr import WhisperAsr  # noqa: E402
+from speech.audio import BLOCK, SAMPLE_RATE, AudioBlock  # noqa: E402
+from speech.settings import ASR_PROMPT  # noqa: E402
+from speech.smart_turn import SmartTurn, sounds_finished  # noqa: E402
+from speech.stages import EarlyTranscriber, TurnEndCheck, Utterance, run_vad  # noqa: E402
+from speech.vad import Segmenter, SileroVad  # noqa: E402
 
-PHRASES = [
+PAUSED = [  # (before the pause, after it)
     ("what is on the table", "near the window"),
     ("can you tell me", "what colour the mug is"),
     ("how many people", "are in the room right now"),
     ("read the sign", "on the left for me"),
+    ("is the man holding", "a cup or a phone"),
     ("I would like to know, um", "what is on the table"),  # a trailing "um" before the pause
     ("there is a cup, a pen,", "and a book on the desk, right"),  # a list
+    ("tell me what you see on the shelf and", "whether the light is on"),
 ]
-PAUSES_MS = [150, 300, 450, 600]
-SILENCES_MS = [300, 400, 500, 600, 700, 800]
+PAUSES_MS = [300, 500, 800]
+SLOW = [  # word groups, spoken at 110 wpm with a 250-350 ms break between groups
+    ["what", "is the man", "holding in his hand"],
+    ["could you", "please read", "the sign for me"],
+    ["how many", "cups are there", "on the table"],
+    ["which way", "is the ball", "rolling"],
+]
+FINISHED = [
+    "What is on the table?",
+    "Can you read the sign for me?",
+    "How many people are in the room?",
+    "Is the light on in the kitchen?",
+    "What colour is the ball?",
+    "Tell me what you see.",
+    "Is the laptop open or closed?",
+    "Who is standing by the door?",
+]
+EARLY_AFTER_MS = 96  # asr.early_decode_after_ms's default
 
 
-def speak(first: str, second: str, pause_ms: int, folder: Path) -> np.ndarray:
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    fallback_ms: int
+    smart_turn: bool = False
+    words: bool = False
+
+
+STRATEGIES = [
+    Strategy("silence 500 ms (today's default)", 500),
+    Strategy("silence 700 ms", 700),
+    Strategy("smart_turn, audio only, fallback 500", 500, smart_turn=True),
+    Strategy("smart_turn + transcript, fallback 500", 500, smart_turn=True, words=True),
+    Strategy("smart_turn + transcript, fallback 800", 800, smart_turn=True, words=True),
+]
+
+
+def speak(ssml: str, folder: Path, wpm: int = 150) -> np.ndarray:
     path = folder / "q.wav"
-    ssml = f'<speak>{first} <break time="{pause_ms}ms"/> {second}</speak>'
-    subprocess.run(["espeak-ng", "-m", "-v", "en-us", "-s", "150", "-w", str(path), ssml], check=True)
+    subprocess.run(["espeak-ng", "-m", "-v", "en-us", "-s", str(wpm), "-w", str(path), f"<speak>{ssml}</speak>"],
+                   check=True)
     audio, rate = sf.read(path, dtype="float32")
-    audio = soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32)
-    pad = np.zeros(SAMPLE_RATE, dtype=np.float32)
-    return np.concatenate([pad, audio, pad, pad])
+    speech = np.asarray(soxr.resample(audio, rate, SAMPLE_RATE), dtype=np.float32)
+    rng = np.random.default_rng(len(ssml))
+    quiet = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)
+    clip = np.concatenate([quiet, speech, np.zeros(int(1.2 * SAMPLE_RATE), dtype=np.float32)])
+    return clip + (0.003 * rng.standard_normal(len(clip))).astype(np.float32)  # light noise, ~-50 dBFS
 
 
-def utterances(audio: np.ndarray, vad: SileroVad, min_silence_ms: int) -> int:
+async def run_case(audio: np.ndarray, strategy: Strategy, vad: SileroVad, turn: SmartTurn,
+                   asr: WhisperAsr) -> tuple[int, float]:
+    """Utterances found, and the last one's wait in seconds from its end of speech to the end of
+    the turn (compute included: see the module's docstring)."""
     vad.reset()
-    seg = Segmenter(min_silence_ms=min_silence_ms)
-    ends = 0
-    for i in range(0, len(audio) - BLOCK + 1, BLOCK):
-        block = audio[i : i + BLOCK]
-        ends += sum(isinstance(s, VadEnd) for s in seg.push(block, i / SAMPLE_RATE, vad(block)))
-    return ends + sum(isinstance(s, VadEnd) for s in seg.flush())
+    clock = MediaClock()
+    bus = EventBus(clock)
+    ended: list[SpeechEnded] = []
+
+    def keep(event: Event) -> None:
+        if isinstance(event, SpeechEnded):
+            ended.append(event)
+
+    bus.subscribe(keep)
+    n = len(audio) // BLOCK
+    times = iter(range(n))
+
+    def scored(samples: np.ndarray) -> float:  # the session clock follows the blocks, as the mic moves it
+        clock.set((next(times) + 1) * BLOCK / SAMPLE_RATE)
+        return vad(samples)
+
+    blocks: Channel[AudioBlock] = Channel("audio", n + 1, Overflow.BLOCK)
+    for i in range(n):
+        blocks.put_nowait(AudioBlock(i * BLOCK / SAMPLE_RATE, audio[i * BLOCK : (i + 1) * BLOCK]))
+    blocks.close()
+    utterances: Channel[Utterance] = Channel("utterances", 16, Overflow.BLOCK)
+    early = EarlyTranscriber(asr, after_ms=EARLY_AFTER_MS) if strategy.words else None
+    check = TurnEndCheck(turn, after_ms=200, threshold=0.5, words=sounds_finished if strategy.words else None) \
+        if strategy.smart_turn else None
+    await run_vad(blocks, utterances, scored, Segmenter(min_silence_ms=strategy.fallback_ms), bus,
+                  early=early, turn_end=check)
+    last = ended[-1]
+    wait = last.t - last.speech_end_at
+    if early is not None:
+        job = early.take(last.utterance, last.speech_end_at)
+        if job is not None and job.task is not None:
+            await job.task
+            wait = max(wait, (EARLY_AFTER_MS + job.decode_ms) / 1000)
+    return len(ended), wait
 
 
-def smart_turn_ends(audio: np.ndarray, vad: SileroVad, turn: SmartTurn, stop_ms: int,
-                    fallback_ms: int) -> tuple[int, float]:
-    """As the VAD stage runs it: the turn ends at ``stop_ms`` of silence if Smart Turn says it is
-    over, else at ``fallback_ms``. The utterances, and the wait after the last one's speech."""
-    vad.reset()
-    seg = Segmenter(min_silence_ms=fallback_ms)
-    stop_blocks = max(1, round(stop_ms / 1000 * SAMPLE_RATE / BLOCK))
-    ends, wait = 0, 0.0
-    for i in range(0, len(audio) - BLOCK + 1, BLOCK):
-        block = audio[i : i + BLOCK]
-        signals = seg.push(block, i / SAMPLE_RATE, vad(block))
-        if not signals and seg.silent_run == stop_blocks and turn.probability(seg.audio_so_far()) >= 0.5:
-            signals = seg.flush()
-        for signal in signals:
-            if isinstance(signal, VadEnd):
-                ends += 1
-                wait = (i + BLOCK) / SAMPLE_RATE - signal.end
-    return ends + sum(isinstance(s, VadEnd) for s in seg.flush()), wait
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-def main() -> None:
-    vad = SileroVad()
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--asr-model", default="tiny.en")
+    parser.add_argument("--window-s", type=float, default=8.0, help="asr.window_s (default 8)")
+    args = parser.parse_args()
+    vad, turn = SileroVad(), SmartTurn()
+    asr = WhisperAsr(args.asr_model, beam_size=1, initial_prompt=ASR_PROMPT, window_s=args.window_s)
     with tempfile.TemporaryDirectory() as tmp:
-        clips = {(p, ms): speak(*p, ms, Path(tmp)) for p in PHRASES for ms in PAUSES_MS}
-    print("questions cut in two, by pause inside the question (columns) and end-of-turn silence (rows)")
-    print("min_silence_ms " + " ".join(f"{ms:>6} ms" for ms in PAUSES_MS) + "   wait added to every reply")
-    for silence in SILENCES_MS:
-        cells = []
+        folder = Path(tmp)
+        paused = {(a, b, ms): speak(f'{a} <break time="{ms}ms"/> {b}', folder) for a, b in PAUSED for ms in PAUSES_MS}
+        slow = [speak(" ".join(f'{g} <break time="{250 + 50 * (i % 3)}ms"/>' for i, g in enumerate(q)), folder, 110)
+                for q in SLOW]
+        finished = [speak(q, folder) for q in FINISHED]
+    print(f"{len(paused)} questions with a pause inside ({len(PAUSED)} x {PAUSES_MS} ms), {len(slow)} asked slowly, "
+          f"{len(finished)} finished; early decode on {args.asr_model} (window {args.window_s:g} s)")
+    header = " ".join(f"{ms:>5} ms" for ms in PAUSES_MS)
+    print(f"{'strategy':<40} cut: {header}  slow  all   wait p50  p90 (not cut)")
+    for strategy in STRATEGIES:
+        cut_by_pause, waits = [], []
         for ms in PAUSES_MS:
-            split = sum(utterances(clips[(p, ms)], vad, silence) > 1 for p in PHRASES)
-            cells.append(f"{split}/{len(PHRASES):<6}")
-        print(f"{silence:>14} " + "   ".join(cells) + f"   ~{silence + 16} ms")
-    turn = SmartTurn()
-    print("smart_turn (stop 200 ms; fallback min_silence_ms)        p50 wait after the end of speech")
-    for fallback in (500, 700, 800):
-        cells, waits = [], []
-        for ms in PAUSES_MS:
-            runs = [smart_turn_ends(clips[(p, ms)], vad, turn, 200, fallback) for p in PHRASES]
-            cells.append(f"{sum(n > 1 for n, _ in runs)}/{len(PHRASES):<6}")
+            runs = [await run_case(paused[(a, b, ms)], strategy, vad, turn, asr) for a, b in PAUSED]
+            cut_by_pause.append(sum(n > 1 for n, _ in runs))
             waits += [w for n, w in runs if n == 1]
-        p50 = float(np.median(waits)) * 1000 if waits else float("nan")
-        print(f"{fallback:>14} " + "   ".join(cells) + f"   {p50:.0f} ms (questions not cut)")
+        slow_runs = [await run_case(clip, strategy, vad, turn, asr) for clip in slow]
+        finished_runs = [await run_case(clip, strategy, vad, turn, asr) for clip in finished]
+        slow_cut = sum(n > 1 for n, _ in slow_runs)
+        waits += [w for n, w in slow_runs + finished_runs if n == 1]
+        total = len(paused) + len(slow)
+        rate = (sum(cut_by_pause) + slow_cut) / total
+        cells = " ".join(f"{c:>2}/{len(PAUSED):<3}" for c in cut_by_pause)
+        print(f"{strategy.name:<40}      {cells}  {slow_cut}/{len(slow)}  {rate:4.0%}   "
+              f"{pct(waits, 50) * 1000:5.0f} ms {pct(waits, 90) * 1000:4.0f} ms")
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main())

@@ -35,7 +35,7 @@ from assistant.models import Models, prepare_models  # noqa: E402
 from assistant.session import make_clock, prepare_sources, run_replay  # noqa: E402
 from dialogue.prompt import ReplyRequest  # noqa: E402
 from kernel.eventlog import EventBus  # noqa: E402
-from kernel.events import Event, ReplyAudioStarted, TurnMetrics  # noqa: E402
+from kernel.events import Event, ReplyAudioStarted, ReplyRequested, Speculated, TurnMetrics  # noqa: E402
 from omnilive.settings import Settings, load_settings, parse_override  # noqa: E402
 
 # Shaped like real models' replies, taken in turn, one per request: a long first sentence with
@@ -111,9 +111,11 @@ class InstantLlm:
         yield "Hello."
 
 
-def replay(overrides: list[str], models: Models | None = None) -> tuple[list[TurnMetrics], list[float]]:
+def replay(
+    overrides: list[str], models: Models | None = None, events: list[Event] | None = None
+) -> tuple[list[TurnMetrics], list[float]]:
     settings = load_settings(ROOT / "configs" / "demo.yaml", [parse_override(o) for o in overrides])
-    return replay_with(settings, models or prepare_models(settings, hearing=True, seeing=True))
+    return replay_with(settings, models or prepare_models(settings, hearing=True, seeing=True), events)
 
 
 def replay_with(
@@ -151,21 +153,28 @@ def main() -> None:
     overrides = ["replay.speed=1", "dialogue.backend=openai", f"dialogue.base_url={base}", *args.overrides]
     metrics: list[TurnMetrics] = []
     v2v: list[float] = []
+    events: list[Event] = []
     for _ in range(args.runs):
-        m, v = replay(overrides)
+        m, v = replay(overrides, events=events)
         metrics += m
         v2v += v
     print(f"voice-to-voice, {len(v2v)} turns (server: {args.ttft_ms:.0f} ms to first token, "
           f"{args.tokens_per_s:.0f} tokens/s)")
     print(f"  true end of speech -> first reply audio: p50 {pct(v2v, 50):.0f} ms, p90 {pct(v2v, 90):.0f} ms")
     rows = [("VAD end of turn", "vad_end_ms"), ("ASR final", "asr_final_ms"),
-            ("first token", "first_token_ms"), ("first audio", "first_audio_ms")]
+            ("LLM request", "llm_request_ms"), ("first token", "first_token_ms"), ("first piece", "first_chunk_ms"),
+            ("first audio", "first_audio_ms")]
     for label, key in rows:
         values = [getattr(t, key) for t in metrics if getattr(t, key) is not None]
         print(f"  {label:16s} p50 {pct(values, 50):6.0f} ms after the VAD's end of speech")
-    for key in ("asr_ms", "llm_first_token_ms", "tts_ms"):
+    for key in ("asr_ms", "asr_decode_ms", "llm_first_token_ms", "tts_ms"):
         values = [t.compute.get(key, 0.0) for t in metrics]
         print(f"  compute {key:20s} p50 {pct(values, 50):6.0f} ms")
+    speculated = [e for e in events if isinstance(e, Speculated)]
+    wasted = sum(not e.used for e in speculated)
+    requests = sum(isinstance(e, ReplyRequested) for e in events) + wasted
+    print(f"  speculative requests: {len(speculated)} sent, {len(speculated) - wasted} used, {wasted} wasted "
+          f"({wasted} of {requests} requests to the server)")
 
     instant = Models(vad=None, asr=InstantAsr(), describer=None, tts=InstantTts(), llm=InstantLlm())
     from speech.vad import SileroVad

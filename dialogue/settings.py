@@ -40,6 +40,10 @@ class DialogueSettings(StrictModel):
     # have come, else after at most this many words (0: never; see dialogue/chunker.py)
     first_chunk_max_words: int = Field(5, ge=0)
     history_tokens: int = Field(600, ge=0, description="budget for past turns, at ~4 characters a token")
+    # Ask the LLM on the early transcript (the decode at the first pause), before the end of the turn
+    # is confirmed; nothing is spoken until it is. A request whose words then change, or whose
+    # speaker goes on, is cancelled: wasted, which a paid API bills (benchmarks/latency.py counts them).
+    speculative: bool = True
     observations: int = Field(3, ge=1, description="recent scene descriptions given to the LLM")
 
     @field_validator("backend")

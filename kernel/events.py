@@ -128,6 +128,18 @@ class ReplyRequested(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Speculated(Event):
+    """What became of a reply asked for on an early transcript, before the end of the turn was
+    confirmed: ``used`` when the turn ended with the same words, else cancelled (wasted: a paid
+    API bills it)."""
+
+    type: ClassVar[str] = "speculation"
+    utterance: int
+    text: str
+    used: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReplyStarted(Event):
     """The first token of a reply arrived from the LLM."""
 

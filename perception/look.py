@@ -64,7 +64,7 @@ class Look:
         if self.activity is not None:
             self.activity.begin()
             task.add_done_callback(lambda _t: self.activity.end() if self.activity is not None else None)
-        self._early = (_key(text), frame, task, time.perf_counter())
+        self._early = (question_key(text), frame, task, time.perf_counter())
         self.prefetched += 1
 
     def _drop_early(self) -> None:
@@ -77,7 +77,7 @@ class Look:
     async def __call__(self, question: str) -> bool:
         """Looks if the question is about what is visible; True when a fresh description was added."""
         early, self._early = self._early, None
-        if early is not None and early[0] == _key(question):
+        if early is not None and early[0] == question_key(question):
             _, frame, task, started = early
             self.prefetch_used += 1
         else:
@@ -103,6 +103,6 @@ class Look:
         return True
 
 
-def _key(text: str) -> str:
+def question_key(text: str) -> str:
     """Transcripts compared without case, punctuation or spacing."""
     return " ".join(re.findall(r"[a-z0-9']+", text.lower()))

@@ -26,6 +26,9 @@ class SmartTurnSettings(StrictModel):
     model: Path | None = None  # null: the one `make demo` installs (speech/smart_turn.py)
     stop_ms: int = Field(200, ge=32)
     threshold: float = Field(0.5, gt=0, lt=1)
+    # Also read the early transcript of the pause: a turn whose words end mid-sentence ("what is on
+    # the", "um") is not over, whatever the audio model says (speech.smart_turn.sounds_finished).
+    transcript_check: bool = True
 
 
 class VadSettings(StrictModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -94,6 +95,38 @@ class SmartTurn:
         features = self._features(clip, padding=0)[:, -FRAMES:]
         out = self._session.run(None, {"input_features": features[None].astype(np.float32)})[0]
         return float(np.asarray(out).reshape(-1)[0])
+
+
+# Words a finished English turn does not end on. A transcript that ends on one was cut at a pause
+# inside the sentence ("Can you tell me what is on the", "I would like to know, um").
+NEVER_LAST = frozenset((
+    "a", "an", "the", "my", "your", "his", "her", "its", "our", "their", "every", "each", "and", "or", "but",
+    "because", "if", "whether", "although", "nor", "um", "uhm", "uh", "er", "erm", "ah", "hmm", "mm",
+))
+# ...and words a question may end on ("What are you looking at?", "Is it?"), so they end a turn
+# only when Whisper closed the sentence with a question mark.
+LAST_ONLY_IN_A_QUESTION = frozenset((
+    "this", "that", "these", "those", "some", "any", "no", "of", "on", "in", "at", "to", "for", "from",
+    "with", "by", "about", "into", "onto", "over", "under", "near", "behind", "between", "through", "as",
+    "than", "so", "then", "when", "while", "where", "though", "is", "are", "was", "were", "am", "be", "been",
+    "being", "do", "does", "did", "have", "has", "had", "can", "could", "will", "would", "shall", "should",
+    "may", "might", "must", "what", "which", "who", "whom", "whose", "how", "why",
+))
+_WORDS = re.compile(r"[a-z']+")
+
+
+def sounds_finished(transcript: str) -> bool:
+    """Whether a transcript reads as a finished turn: it has words; it is not cut off by a comma,
+    a dash or an ellipsis; its last word is not one a sentence goes on after (:data:`NEVER_LAST`),
+    nor one of :data:`LAST_ONLY_IN_A_QUESTION` unless a question mark closes it. Beside Smart
+    Turn, it catches the mid-sentence pauses that a falling pitch makes the audio model call
+    finished."""
+    text = transcript.strip()
+    words = _WORDS.findall(text.lower())
+    if not words or text.endswith(("...", "…", "-", "—", ",")):
+        return False
+    last = words[-1]
+    return last not in NEVER_LAST and (last not in LAST_ONLY_IN_A_QUESTION or text.endswith("?"))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from kernel.channels import Activity, Channel
@@ -68,11 +68,14 @@ class EarlyTranscriber:
         *,
         after_ms: int = 32,
         worker: InThread | None = None,
+        on_resume: Callable[[int], None] | None = None,
     ) -> None:
         self.asr = asr
         self.worker = worker or InThread("asr")  # shared with the other decodes of this ASR
         self.after_blocks = max(1, round(after_ms / 1000 * SAMPLE_RATE / BLOCK))  # silent blocks before decoding
         self.on_text = on_text  # told each early transcript as it is ready (the look starts on it)
+        self.on_resume = on_resume  # told when the voice goes on after a decoded pause (its transcript is stale)
+        self.paused = False  # a pause was decoded and the voice has not come back since
         self.activity = activity  # an early decode is pipeline work: ``--speed 0`` waits for it
         self._job: EarlyJob | None = None
         self._live: set[asyncio.Task[str]] = set()  # decodes running or waiting, taken or not
@@ -85,7 +88,17 @@ class EarlyTranscriber:
         """An early decode is running or waiting to run (:attr:`busy`)."""
         return bool(self.busy)
 
+    def resume(self, utterance: int) -> None:
+        """The voice came back after a decoded pause: whatever was started on its transcript is stale."""
+        self.paused = False
+        if self.on_resume is not None:
+            try:
+                self.on_resume(utterance)
+            except Exception:
+                log.exception("early transcript resume listener failed")
+
     def pause(self, utterance: int, end: float, audio: Audio) -> None:
+        self.paused = True
         after: asyncio.Task[str] | None = None
         previous = self._job
         if previous is not None and previous.task is not None:
@@ -128,9 +141,17 @@ class EarlyTranscriber:
             except Exception:
                 log.exception("early transcript listener failed")
 
+    def current(self, utterance: int, end: float) -> EarlyJob | None:
+        """The early decode of exactly this pause, left in place (:meth:`take` claims it)."""
+        job = self._job
+        if job is not None and job.utterance == utterance and abs(job.end - end) < 1e-6:
+            return job
+        return None
+
     def take(self, utterance: int, end: float) -> EarlyJob | None:
         """The early decode of exactly this utterance, if there is one."""
         job, self._job = self._job, None
+        self.paused = False
         if job is not None and job.task is not None and job.utterance == utterance and abs(job.end - end) < 1e-6:
             self.used += 1
             return job
@@ -144,17 +165,31 @@ class TurnEndCheck:
     silence, whether the speaker has finished: a probability at or above ``threshold`` is yes.
     The model runs on its own worker thread, off the loop. ``asked`` and ``ended`` count."""
 
-    def __init__(self, model: TurnEndModel, *, after_ms: int, threshold: float) -> None:
+    def __init__(
+        self, model: TurnEndModel, *, after_ms: int, threshold: float, words: Callable[[str], bool] | None = None
+    ) -> None:
         self.model = model
         self.after_blocks = max(1, round(after_ms / 1000 * SAMPLE_RATE / BLOCK))
         self.threshold = threshold
+        self.words = words  # the transcript check (speech.smart_turn.sounds_finished), on the early decode
         self.worker = InThread("turn-end")
         self.asked = 0
         self.ended = 0
+        self.held_by_words = 0  # the audio said finished, the words did not
 
-    async def finished(self, audio: Audio) -> bool:
+    async def finished(self, audio: Audio, transcript: Awaitable[str] | None = None) -> bool:
+        """Smart Turn on ``audio``, and, with ``words`` set, the check on ``transcript`` (the early
+        decode of the same pause, already running: awaited here, not started) once the model says yes."""
         self.asked += 1
         done = await self.worker.call(self.model.probability, audio) >= self.threshold
+        if done and self.words is not None and transcript is not None:
+            try:
+                text = await transcript
+            except Exception:  # the decode failed: the audio model has the say, as with no transcript
+                text = None
+            if text is not None and not self.words(text):
+                done = False
+                self.held_by_words += 1
         self.ended += done
         return done
 
@@ -188,8 +223,10 @@ async def run_vad(
             await _emit(signal, utterances, bus)
         if early is not None and segmenter.silent_run == early.after_blocks:
             early.pause(segmenter.utterance, segmenter.last_voiced_end, segmenter.audio_so_far())
+        elif early is not None and early.paused and segmenter.in_speech and segmenter.silent_run == 0:
+            early.resume(segmenter.utterance)
         if turn_end is not None and segmenter.silent_run == turn_end.after_blocks \
-                and await turn_end.finished(segmenter.audio_so_far()):
+                and await turn_end.finished(segmenter.audio_so_far(), _pause_transcript(early, segmenter)):
             for signal in segmenter.flush():
                 if partials is not None:
                     partials.clear()
@@ -205,6 +242,13 @@ async def run_vad(
     utterances.close()
     if partials is not None:
         partials.close()
+
+
+def _pause_transcript(early: EarlyTranscriber | None, segmenter: Segmenter) -> asyncio.Future[str] | None:
+    """The early decode of the pause the segmenter is in, if one is running or done (shielded:
+    the turn-end check must not cancel it, the ASR stage takes it)."""
+    job = early.current(segmenter.utterance, segmenter.last_voiced_end) if early is not None else None
+    return asyncio.shield(job.task) if job is not None and job.task is not None else None
 
 
 async def run_partial_asr(

@@ -23,7 +23,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from assistant.timing import TurnTimer
-from assistant.turns import TurnManager, TurnRunner
+from assistant.turn_manager import TurnManager
+from assistant.turns import TurnRunner
 from dialogue.offline import OfflineResponder
 from dialogue.prompt import Conversation
 from kernel.channels import Activity

@@ -156,3 +156,14 @@ def test_questions_about_the_view_get_a_fresh_look(replay: tuple[Path, list[dict
     assert looks[1]["text"].startswith("text: OPEN")  # the question steered the describer to the text
     metrics = [e for e in events if e["type"] == "turn_metrics"]
     assert "look_ms" in metrics[0]["compute"] and "look_ms" not in metrics[2]["compute"]
+
+
+def test_each_reply_was_asked_for_at_the_pause_and_used(replay: tuple[Path, list[dict[str, Any]], str]) -> None:
+    """dialogue.speculative (on by default): each question's reply was requested on its early
+    transcript, and the confirmed turn used that request: one request per question, none wasted."""
+    _, events, _ = replay
+    speculations = [e for e in events if e["type"] == "speculation"]
+    finals = [e for e in events if e["type"] == "transcript" and e["final"]]
+    assert [(s["utterance"], s["used"]) for s in speculations] == [(f["utterance"], True) for f in finals]
+    for s, f in zip(speculations, finals, strict=True):
+        assert _norm(s["text"]) == _norm(f["text"])

@@ -18,8 +18,8 @@ from kernel.clock import MediaClock
 from kernel.eventlog import EventBus
 from kernel.events import Event, SpeechEnded
 from speech.audio import BLOCK, SAMPLE_RATE, Audio, AudioBlock
-from speech.smart_turn import SHA256, SmartTurn, _sha256, shipped_path
-from speech.stages import TurnEndCheck, Utterance, run_vad
+from speech.smart_turn import SHA256, SmartTurn, _sha256, shipped_path, sounds_finished
+from speech.stages import EarlyTranscriber, TurnEndCheck, Utterance, run_vad
 from speech.vad import Segmenter, SileroVad
 
 
@@ -43,6 +43,17 @@ def test_a_finished_question_and_a_trailing_um_are_told_apart(smart_turn: SmartT
     assert done > 0.5 > um, (done, um)
 
 
+held: list[int] = []  # TurnEndCheck.held_by_words of each run with a model
+
+
+class Heard:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def transcribe(self, audio: Audio) -> str:
+        return self.text
+
+
 class Fixed:
     def __init__(self, probability: float) -> None:
         self.value = probability
@@ -53,7 +64,7 @@ class Fixed:
         return self.value
 
 
-async def end_of_turn_wait(question: Audio, model: Fixed | None) -> float:
+async def end_of_turn_wait(question: Audio, model: Fixed | None, heard: str | None = None) -> float:
     """Seconds from the VAD's end of speech to its ``speech_end``, with 1 s of silence after."""
     audio = np.concatenate([np.zeros(SAMPLE_RATE // 2, dtype=np.float32), question,
                             np.zeros(SAMPLE_RATE, dtype=np.float32)])
@@ -78,8 +89,13 @@ async def end_of_turn_wait(question: Audio, model: Fixed | None) -> float:
         blocks.put_nowait(AudioBlock(i * BLOCK / SAMPLE_RATE, audio[i * BLOCK:(i + 1) * BLOCK]))
     blocks.close()
     utterances: Channel[Utterance] = Channel("utterances", 10, Overflow.BLOCK)
-    check = TurnEndCheck(model, after_ms=200, threshold=0.5) if model is not None else None
-    await run_vad(blocks, utterances, vad, Segmenter(min_silence_ms=500), bus, turn_end=check)
+    # With ``heard``, the early decode at a 96 ms pause "hears" it, and the transcript check reads it.
+    early = EarlyTranscriber(Heard(heard), after_ms=96) if heard is not None else None
+    words = sounds_finished if heard is not None else None
+    check = TurnEndCheck(model, after_ms=200, threshold=0.5, words=words) if model is not None else None
+    await run_vad(blocks, utterances, vad, Segmenter(min_silence_ms=500), bus, early=early, turn_end=check)
+    if check is not None:
+        held.append(check.held_by_words)
     assert len(ended) == 1
     return ended[0].t - ended[0].speech_end_at
 
@@ -106,3 +122,23 @@ def test_a_missing_turn_model_is_one_line_and_exit_2(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert result.code == 2 and len(lines) == 1, result.stderr
     assert "vad.smart_turn.model" in lines[0] and "/nonexistent/turn.onnx" in lines[0]
+
+
+def test_the_transcript_check_reads_a_sentence_cut_at_a_pause() -> None:
+    for finished in ("What is on the table?", "Can you read the sign for me?", "What are you looking at?",
+                     "Tell me what you see.", "Is it?"):
+        assert sounds_finished(finished), finished
+    for cut in ("Can you tell me what is on the", "I would like to know, um", "There is a cup, a pen,",
+                "Tell me what you see on the shelf and", "What is in", "Read the sign...", ""):
+        assert not sounds_finished(cut), cut
+
+
+async def test_words_cut_mid_sentence_hold_the_turn_whatever_the_audio_model_says(tmp_path: Path) -> None:
+    """Smart Turn says over (0.9); the early transcript of the pause decides: a finished question
+    ends the turn at the short pause, words cut mid-sentence leave it to the full silence."""
+    question = await asyncio.to_thread(espeak, "What is on the table?", tmp_path)
+    held.clear()
+    finished = await end_of_turn_wait(question, Fixed(0.9), heard="What is on the table?")
+    unfinished = await end_of_turn_wait(question, Fixed(0.9), heard="What is on the")
+    assert 0.15 <= finished <= 0.3 and 0.45 <= unfinished <= 0.6
+    assert held == [0, 1]
