@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from dialogue.backends import Prefills
+from dialogue.backends import Prefills, billed
 from dialogue.prompt import Conversation
 from kernel.channels import Activity, Channel
 from kernel.control import Flag
@@ -111,7 +111,8 @@ class Pipeline:
             stale_after_s=settings.describer.stale_after_s,
         )
         self.manager = TurnManager(runner, self.activity, screen=screen, on_interrupt=on_interrupt,
-                                   speculative=dialogue.speculative)
+                                   speculative=dialogue.speculative if dialogue.speculative is not None
+                                   else not billed(models.llm))
         if isinstance(models.llm, Prefills):
             self.warmer = PromptWarmer(runner)
             self.bus.subscribe(self.warmer)

@@ -20,6 +20,12 @@ class ChatBackend(Protocol):
         ...
 
 
+def billed(backend: ChatBackend) -> bool:
+    """Whether a request to ``backend`` may cost money (a remote paid API): its ``billed``
+    attribute, False for backends without one (the local model, the offline responder)."""
+    return bool(getattr(backend, "billed", False))
+
+
 @runtime_checkable
 class Prefills(Protocol):
     """A backend that can evaluate a prompt before the request comes (llama.cpp keeps it in its

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import urllib.parse
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, cast
 
@@ -58,6 +60,12 @@ class OpenAIChat:
             base_url=self.base_url, api_key=key, timeout=timeout_s, max_retries=max_retries
         )
 
+    @property
+    def billed(self) -> bool:
+        """Whether each request may cost money: any server but one on this machine or the local
+        network (``dialogue.speculative`` is off by default for such a server)."""
+        return not is_local_url(self.base_url)
+
     async def stream(self, request: ReplyRequest) -> AsyncIterator[str]:
         try:
             response = await self._client.chat.completions.create(
@@ -77,3 +85,17 @@ class OpenAIChat:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def is_local_url(url: str | None) -> bool:
+    """A URL on this machine or a private network (None is OpenAI's own API: not local)."""
+    if not url:
+        return False
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith((".local", ".localhost", ".lan", ".internal")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local

@@ -43,7 +43,8 @@ class DialogueSettings(StrictModel):
     # Ask the LLM on the early transcript (the decode at the first pause), before the end of the turn
     # is confirmed; nothing is spoken until it is. A request whose words then change, or whose
     # speaker goes on, is cancelled: wasted, which a paid API bills (benchmarks/latency.py counts them).
-    speculative: bool = True
+    # null: on, except for a server off this machine and the local network (dialogue.backends.billed).
+    speculative: bool | None = None
     observations: int = Field(3, ge=1, description="recent scene descriptions given to the LLM")
 
     @field_validator("backend")

@@ -150,10 +150,10 @@ def _write_atomically(dst: Path, chunks: Iterable[bytes]) -> None:
 
 FRAMES_PER_S = 100  # Whisper's log-mel frames (10 ms hop)
 FULL_WINDOW_S = 30
-# asr.window_s when null, by model (benchmarks/asr_wer.py, 48 espeak clips in 8 voices, 20 dB SNR):
-# tiny.en b1 WER 0.228 with the full window, 0.219 with 8 s, decode 0.50 -> 0.20 s; base b5 WER
-# 0.102 full, 0.117 with 20 s, 0.139 with 8-14 s, so base keeps the full window.
-WINDOWS = {"tiny.en": 8.0}
+# A shorter window is faster and hears worse: benchmarks/asr_wer.py (48 espeak clips in 8 voices, 20 dB
+# SNR, one run each): tiny.en beam 5 WER 0.176 full, 0.184 at 20 s, 0.196 at 14 s, 0.199 at 8 s (and one
+# bundled question repeated twice), decode 0.70-0.82 s -> 0.38 s at 8 s; base beam 5 0.102 full,
+# 0.117 at 20 s, 0.139 at 8 s. So the full window stays the default; asr.window_s trades WER for speed.
 
 
 def encoder_frames(samples: int, window_s: float) -> int:
@@ -189,7 +189,7 @@ class WhisperAsr:
         s = settings
         return cls(s.model, device=s.device, compute_type=s.compute_type, cpu_threads=s.cpu_threads,
                    beam_size=s.beam_size, language=s.language, initial_prompt=s.initial_prompt,
-                   window_s=s.window_s if s.window_s is not None else WINDOWS.get(s.model, FULL_WINDOW_S))
+                   window_s=s.window_s)
 
     def __init__(
         self,

@@ -195,3 +195,19 @@ async def test_the_voice_going_on_after_a_pause_drops_what_was_started_on_it(tmp
     await settle()
     assert resumed == [1]  # the hesitation's transcript went stale once, and the turn's end did not
     assert heard[-1] == (1, text)
+
+
+def test_speculation_is_off_by_default_only_for_a_server_that_may_bill_each_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dialogue.backends import billed
+    from dialogue.offline import OfflineResponder
+    from dialogue.openai_chat import OpenAIChat
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    for url in ("http://127.0.0.1:8000/v1", "http://localhost:11434/v1", "http://192.168.1.20:8080/v1",
+                "http://[::1]:9000/v1", "http://gpu-box.local:8000/v1"):
+        assert not billed(OpenAIChat(base_url=url, api_key="k")), url
+    for url in (None, "https://api.openai.com/v1", "https://openrouter.ai/api/v1", "http://8.8.8.8/v1"):
+        assert billed(OpenAIChat(base_url=url, api_key="k")), url
+    assert not billed(OfflineResponder())
