@@ -19,7 +19,7 @@ not cut. The wait counts compute: with the transcript check the turn cannot end 
 early decode of the pause is done (it starts after ``asr.early_decode_after_ms``), so the wait
 is the later of the media time and that decode's end.
 
-    .venv/bin/python benchmarks/end_of_turn.py [--asr-model tiny.en] [--window-s 8]
+    .venv/bin/python benchmarks/end_of_turn.py [--asr-model tiny.en] [--window-s 30] [--beam-size 5]
 """
 
 from __future__ import annotations
@@ -158,10 +158,11 @@ def pct(values: list[float], p: float) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--asr-model", default="tiny.en")
-    parser.add_argument("--window-s", type=float, default=8.0, help="asr.window_s (default 8)")
+    parser.add_argument("--window-s", type=float, default=30.0, help="asr.window_s (default 30)")
+    parser.add_argument("--beam-size", type=int, default=5, help="asr.beam_size (default 5)")
     args = parser.parse_args()
     vad, turn = SileroVad(), SmartTurn()
-    asr = WhisperAsr(args.asr_model, beam_size=1, initial_prompt=ASR_PROMPT, window_s=args.window_s)
+    asr = WhisperAsr(args.asr_model, beam_size=args.beam_size, initial_prompt=ASR_PROMPT, window_s=args.window_s)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         paused = {(a, b, ms): speak(f'{a} <break time="{ms}ms"/> {b}', folder) for a, b in PAUSED for ms in PAUSES_MS}
@@ -169,7 +170,8 @@ async def main() -> None:
                 for q in SLOW]
         finished = [speak(q, folder) for q in FINISHED]
     print(f"{len(paused)} questions with a pause inside ({len(PAUSED)} x {PAUSES_MS} ms), {len(slow)} asked slowly, "
-          f"{len(finished)} finished; early decode on {args.asr_model} (window {args.window_s:g} s)")
+          f"{len(finished)} finished; early decode on {args.asr_model} "
+          f"(beam {args.beam_size}, window {args.window_s:g} s)")
     header = " ".join(f"{ms:>5} ms" for ms in PAUSES_MS)
     print(f"{'strategy':<40} cut: {header}  slow  all   wait p50  p90 (not cut)")
     for strategy in STRATEGIES:
