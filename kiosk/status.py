@@ -91,7 +91,7 @@ class Reporter:
             "versions": self._versions,
         }
         data.update(extra)
-        return json.dumps(data).encode("utf-8")
+        return json.dumps(data, ensure_ascii=False).encode("utf-8")
 
     def will(self) -> aiomqtt.Will:
         """The last will: the broker publishes it as the status when the link dies."""

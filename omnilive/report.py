@@ -169,5 +169,6 @@ class Report:
             **(extra or {}),
         }
         tmp = out_dir / "metrics.json.tmp"
-        tmp.write_text(json.dumps(finite(metrics), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        text = json.dumps(finite(metrics), indent=2, allow_nan=False, ensure_ascii=False)
+        tmp.write_text(text + "\n", encoding="utf-8")
         tmp.replace(out_dir / "metrics.json")

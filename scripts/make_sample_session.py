@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         "questions": spans,
         "description": DESCRIPTION,
     }
-    (out / "session.json").write_text(json.dumps(session, indent=2) + "\n", encoding="utf-8")
+    (out / "session.json").write_text(json.dumps(session, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     sizes = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
     logger.info("wrote %s: %s", out, ", ".join(f"{k} {v} B" for k, v in sizes.items()))

@@ -57,3 +57,29 @@ def test_a_clean_run_says_so(tmp_path: Path) -> None:
     report.write(tmp_path)
     assert "Problems: none" in (tmp_path / "transcript.md").read_text()
     assert "<h2>Problems</h2><p>None.</p>" in (tmp_path / "report.html").read_text()
+
+
+def test_chinese_is_written_as_characters_in_every_file_a_person_reads(tmp_path: Path) -> None:
+    """UTF-8 everywhere, never \\u escapes: the transcript, the page, metrics.json, the event log
+    and the kiosk's status payload."""
+    from kernel.eventlog import JsonlWriter
+
+    events = [
+        SessionStarted(t=0.0, source="session 店门口", speed=0.0, config={"input": {"session": "店门口"}}),
+        Transcribed(t=1.0, utterance=1, text="牌子上写的是什么？", final=True, compute_ms=1.0),
+        SceneDescribed(t=1.2, text="一块红色的牌子，上面写着营业中", frame_t=1.0, change=0.3, backend="basic",
+                       compute_ms=300.0),
+        ReplyText(t=2.0, turn=1, utterance=1, text="牌子上写着营业中。", question="牌子上写的是什么？",
+                  interrupted=False),
+    ]
+    report = Report()
+    log = JsonlWriter(tmp_path / "events.jsonl")
+    for event in events:
+        report(event)
+        log(event)
+    log.close()
+    report.write(tmp_path, extra={"session": "店门口"})
+    for name, text in (("transcript.md", "营业中"), ("report.html", "营业中"), ("events.jsonl", "营业中"),
+                       ("metrics.json", "店门口")):
+        content = (tmp_path / name).read_text(encoding="utf-8")
+        assert text in content and "\\u" not in content, name

@@ -48,7 +48,7 @@ class Outbox:
     def put(self, message: bytes | str | dict[str, Any]) -> None:
         if self.closed:
             return
-        self._queue.put_nowait(json.dumps(message) if isinstance(message, dict) else message)
+        self._queue.put_nowait(json.dumps(message, ensure_ascii=False) if isinstance(message, dict) else message)
 
     def drop_audio(self) -> int:
         """Forgets reply audio not yet sent (a flush); returns how many chunks."""
