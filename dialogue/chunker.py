@@ -22,7 +22,8 @@ wait for a whole first sentence (a model writing 40 four-character tokens a seco
   has), so the first piece never waits longer than this cut makes it.
 
 A very long sentence is cut at a clause boundary once it passes ``max_chars``, so the first
-audio never waits for a paragraph.
+audio never waits for a paragraph. Chinese punctuation counts too (。！？ end a sentence,
+，；：、 a clause), so a Chinese reply's first piece is short as well.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from __future__ import annotations
 import re
 
 LOOKAHEAD_WORDS = 2  # words past ``first_max_words`` that must come with no sentence end before it is cut
-_SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s+")
-_CLAUSE_END = re.compile(r"[,;:—]\s+")
+# Chinese ends a sentence (。！？) or a clause (，；：、) with no space after it; a sentence end is
+# taken once the next character shows no closing quote or bracket follows it.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s+|[。！？]+[”’」』）)]*(?=[^”’」』）)])")
+_CLAUSE_END = re.compile(r"[,;:—]\s+|[，；：、]")
 _WORD = re.compile(r"\S+\s+")  # a complete word: a space has followed it
 _EDGE = "\"'“”‘’()[]«»,;:.!?…—-"
 

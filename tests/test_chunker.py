@@ -150,3 +150,33 @@ def test_later_behaviour_is_unchanged() -> None:
     c = chunker()
     assert c.feed("Wow! ") == ["Wow!"] and c.feed("The camera shows a red board with a ") == []
 
+
+
+def chinese_pieces(text: str, size: int = 2, **kwargs: int) -> tuple[list[str], list[str]]:
+    """The pieces of ``text`` streamed ``size`` characters at a time: those out before the flush, and all."""
+    chunker = SentenceChunker(first_clause_words=1, first_max_words=5, **kwargs)
+    early: list[str] = []
+    for i in range(0, len(text), size):
+        early += chunker.feed(text[i : i + size])
+    return early, early + chunker.flush()
+
+
+def test_a_chinese_reply_is_cut_at_chinese_clause_and_sentence_ends() -> None:
+    text = "我看到一块红色的牌子，上面写着营业中。桌子上还有一个蓝色的杯子！要我再看看吗？"
+    early, pieces = chinese_pieces(text)
+    assert pieces == ["我看到一块红色的牌子，", "上面写着营业中。", "桌子上还有一个蓝色的杯子！", "要我再看看吗？"]
+    assert early[0] == "我看到一块红色的牌子，"  # the first piece is out at its comma, before the sentence ends
+    assert "".join(pieces) == text
+
+
+def test_a_chinese_sentence_end_keeps_its_closing_quote_and_lists_are_cut_at_the_enumeration_comma() -> None:
+    _, pieces = chinese_pieces("他说：“今天营业。”然后走了。", size=1)
+    assert pieces == ["他说：", "“今天营业。”", "然后走了。"]
+    _, pieces = chinese_pieces("桌上有杯子、铅笔和纸。", size=1)
+    assert pieces[0] == "桌上有杯子、" and "".join(pieces) == "桌上有杯子、铅笔和纸。"
+
+
+def test_a_long_chinese_sentence_with_no_punctuation_is_still_cut_at_max_chars() -> None:
+    text = "红" * 100 + "。"
+    _, pieces = chinese_pieces(text, max_chars=40)
+    assert all(len(p) <= 40 for p in pieces) and "".join(pieces) == text
