@@ -9,6 +9,7 @@ sections and load the file (:mod:`kernel.settings_file`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -74,6 +75,9 @@ class SupervisorSettings(_Strict):
 
 
 class RuntimeSettings(_Strict):
+    # The language spoken: en (the default), zh (Mandarin), or auto (detected per utterance, and the
+    # reply given in the language of the question). Not en needs a multilingual asr.model.
+    language: Literal["auto", "en", "zh"] = "en"
     input: InputSettings = InputSettings()
     replay: ReplaySettings = ReplaySettings()
     output: OutputSettings = OutputSettings()
@@ -85,6 +89,19 @@ class RuntimeSettings(_Strict):
     tts: TtsSettings = TtsSettings()
     live: LiveSettings = LiveSettings()
     supervisor: SupervisorSettings = SupervisorSettings()
+
+    @model_validator(mode="after")
+    def _language_needs_a_model_that_hears_it(self) -> RuntimeSettings:
+        if self.language != "en" and self.asr.model.endswith(".en"):
+            raise ValueError(f"language {self.language} needs a multilingual asr.model such as base; "
+                             f"{self.asr.model} hears English only")
+        return self
+
+    def asr_for_language(self) -> AsrSettings:
+        """``asr`` with the session's language: fixed for zh, detected (null) for auto."""
+        if self.language == "en":
+            return self.asr
+        return self.asr.model_copy(update={"language": None if self.language == "auto" else self.language})
 
 
 # The fields that hold paths, made relative to the file they are written in.

@@ -34,6 +34,6 @@ def prepare_models(settings: RuntimeSettings, *, hearing: bool, seeing: bool) ->
     vad = make_vad(settings.vad) if hearing else None
     tts = make_tts(settings.tts) if hearing else None
     describer = make_describer(settings.describer) if seeing else None
-    asr = make_asr(settings.asr) if hearing else None
+    asr = make_asr(settings.asr_for_language()) if hearing else None
     turn_end = make_turn_end(settings.vad) if hearing else None
     return Models(vad=vad, asr=asr, describer=describer, tts=tts, llm=llm, turn_end=turn_end)

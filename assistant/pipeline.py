@@ -109,6 +109,7 @@ class Pipeline:
             first_max_words=dialogue.first_chunk_max_words,
             look=self.look,
             stale_after_s=settings.describer.stale_after_s,
+            multilingual=settings.language != "en",
         )
         self.manager = TurnManager(runner, self.activity, screen=screen, on_interrupt=on_interrupt,
                                    speculative=dialogue.speculative if dialogue.speculative is not None

@@ -32,7 +32,7 @@ class Speculation:
 
     async def _ask(self) -> None:
         try:
-            prepared = await self._runner.prepare(self.question)
+            prepared = await self._runner.prepare(self.question, getattr(self.question, "language", None))
             self._request.set_result(prepared)
             started = time.perf_counter()
             async for token in self._runner.llm.stream(prepared[0]):

@@ -148,7 +148,8 @@ class TurnManager:
                 self.turn += 1
                 self.activity.begin()
                 self._task = asyncio.create_task(
-                    self.runner.run(self.turn, final.utterance, final.text, speculation), name=f"turn-{self.turn}"
+                    self.runner.run(self.turn, final.utterance, final.text, speculation, final.language),
+                    name=f"turn-{self.turn}",
                 )
                 self._task.add_done_callback(self._finished)
             if self._task is not None:

@@ -72,6 +72,7 @@ class TurnRunner:
         first_max_words: int = 0,
         look: Callable[[str], Awaitable[bool]] | None = None,
         stale_after_s: float = DEFAULT_STALE_AFTER_S,
+        multilingual: bool = False,
     ) -> None:
         self.bus = bus
         self.llm = llm
@@ -87,6 +88,7 @@ class TurnRunner:
         self.first_max_words = first_max_words
         self.look = look
         self.stale_after_s = stale_after_s
+        self.multilingual = multilingual  # the session is not English-only: replies follow the question's language
         self.volume = 1.0  # gain on the synthesized audio (the kiosk's ``set_volume``)
         # One synthesis at a time, on its own thread. A cancelled turn cannot stop the synthesis
         # already running in a thread; its next pieces are never started, and a new turn's wait
@@ -94,14 +96,18 @@ class TurnRunner:
         # cancelled: unbounded, 35 cancelled ``say`` commands took Piper from 0.5 to 3 GB.
         self._synth = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts")
 
-    async def run(self, turn: int, utterance: int, question: str, speculation: Speculation | None = None) -> None:
-        """Answers ``question``; with ``speculation`` (asked on the same words before the turn was
-        confirmed), its request and the tokens it has already received are used."""
+    async def run(
+        self, turn: int, utterance: int, question: str, speculation: Speculation | None = None,
+        language: str | None = None,
+    ) -> None:
+        """Answers ``question`` (heard in ``language``, when known); with ``speculation`` (asked on
+        the same words before the turn was confirmed), its request and the tokens it has already
+        received are used."""
         self.timer.begin(turn, utterance)
         if speculation is not None:
             request, look_ms = await speculation.prepared()
         else:
-            request, look_ms = await self.prepare(question)
+            request, look_ms = await self.prepare(question, language)
         if look_ms is not None:
             self.timer.add_compute(turn, "look_ms", look_ms)
         said: list[str] = []
@@ -111,7 +117,7 @@ class TurnRunner:
             camera=request.camera,
         )
 
-    async def prepare(self, question: str) -> tuple[ReplyRequest, float | None]:
+    async def prepare(self, question: str, language: str | None = None) -> tuple[ReplyRequest, float | None]:
         """The question-aware look (when the question is about what is visible), then the request;
         returns it and the look's time in ms (None when no fresh description was added)."""
         look_ms = None
@@ -123,6 +129,7 @@ class TurnRunner:
             question, self.conversation, self.memory.history(), self.bus.clock.now(), self.system_prompt,
             observations=self.observations, history_tokens=self.history_tokens,
             events=self.memory.events(), stale_after_s=self.stale_after_s,
+            language=language if self.multilingual else None,
         )
         return request, look_ms
 

@@ -44,6 +44,12 @@ DEFAULT_SYSTEM_PROMPT = (
     "and start with the answer itself."
 )
 
+# Appended to the question in a session that is not English-only: answer in the question's language.
+REPLY_IN = {
+    "en": "\n\n(The question was spoken in English: answer in English.)",
+    "zh": "\n\n（问题是用中文说的：请用中文回答。）",
+}
+
 OBSERVATIONS_TAG = "camera_observations"
 SUMMARY_TAG = "earlier_conversation"
 OPEN_TAG = f"<{OBSERVATIONS_TAG}>"
@@ -254,9 +260,12 @@ def build_request(
     history_tokens: int = DEFAULT_HISTORY_TOKENS,
     events: Sequence[ObservedEvent] = (),
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    language: str | None = None,
 ) -> ReplyRequest:
     """The request for ``question``; ``scenes`` is the scene history, oldest first (``SceneMemory.history()``),
-    and ``events`` the scene summary (``SceneMemory.events()``)."""
+    and ``events`` the scene summary (``SceneMemory.events()``). With ``language`` (the language the
+    question was heard in, in a session that is not English-only), the question carries the
+    instruction to answer in it, whatever language the camera's text is in."""
     history = list(scenes)
     recent = history[-observations:] if observations > 0 else []
     latest = history[-1] if history else None
@@ -269,7 +278,7 @@ def build_request(
         *([{"role": "user", "content": summary_block(conversation.summary)}] if conversation.summary else []),
         *history_messages(exchanges, history_tokens),
         {"role": "user", "content": camera},
-        {"role": "user", "content": question},
+        {"role": "user", "content": question + REPLY_IN.get(language or "", "")},
     ]
     stale = age is not None and age > stale_after_s
     return ReplyRequest(question=question, scene=latest, scene_age_s=age, messages=messages, scene_stale=stale,

@@ -79,6 +79,7 @@ class Transcribed(Event):
     # Whisper's whole time on it: ``compute_ms`` is only what was left after the utterance ended
     # (0 at ``--speed 0`` when the early decode was done by then)
     decode_ms: float | None = None
+    language: str | None = None  # the language it was heard in, when the recognizer says ("en", "zh")
 
     @property
     def has_words(self) -> bool:

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 VISUAL_QUESTION = (
     r"\b(what(?:'s| is| are) (?:this|that|these|those|in front|on|in)|read|sign|written|text|label|how many|"
     r"see|look(?:ing)?|colou?r|wearing|holding|show(?:ing)?|camera|who is)\b"
+    # The same in Chinese (no word boundaries): what is this, written, sign, see, colour, how many, holding...
+    r"|这是什么|那是什么|是什么东西|写的|写着|牌子|招牌|文字|看到|看见|看一下|看看|颜色|几个|多少|拿着|穿着|镜头|摄像头|谁"
 )
 
 
@@ -105,4 +107,4 @@ class Look:
 
 def question_key(text: str) -> str:
     """Transcripts compared without case, punctuation or spacing."""
-    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
+    return " ".join(re.findall(r"[^\W_]+(?:'[^\W_]+)*", text.lower()))  # letters and digits of any script

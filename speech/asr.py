@@ -25,6 +25,7 @@ from kernel.cache import cache_dir
 from kernel.errors import ConfigError, ModelError
 
 from .audio import Audio
+from .settings import ASR_PROMPT_ZH, LANGUAGES
 
 if TYPE_CHECKING:
     from .settings import AsrSettings
@@ -150,6 +151,10 @@ def _write_atomically(dst: Path, chunks: Iterable[bytes]) -> None:
 
 FRAMES_PER_S = 100  # Whisper's log-mel frames (10 ms hop)
 FULL_WINDOW_S = 30
+# Language detection (``language`` None) encodes the clip once more, on a window of the clip plus
+# this much padding: telling English from Chinese needs no 30 s window, and that pass cost 885 ms
+# with base at 30 s (the bundled questions, beam 5, p50: 2143 against 1258 ms with the language given).
+DETECT_WINDOW_S = 3.0
 # A shorter window is faster and hears worse: benchmarks/asr_wer.py (48 espeak clips in 8 voices, 20 dB
 # SNR, one run each): tiny.en beam 5 WER 0.176 full, 0.184 at 20 s, 0.196 at 14 s, 0.199 at 8 s (and one
 # bundled question repeated twice), decode 0.70-0.82 s -> 0.38 s at 8 s; base beam 5 0.102 full,
@@ -223,15 +228,47 @@ class WhisperAsr:
         self.transcribe(np.zeros(8000, dtype=np.float32))  # warm-up
         log.info("whisper model %s loaded in %.2f s", path, time.perf_counter() - started)
 
-    def transcribe(self, audio: Audio) -> str:
+    def transcribe(self, audio: Audio) -> Heard:
+        """The words in ``audio``, with the language they were heard in: the one given, or, when
+        ``language`` is None, the likelier of :data:`speech.settings.LANGUAGES` by Whisper's
+        language detection (an extra pass of the encoder, on a short window: :data:`DETECT_WINDOW_S`;
+        short espeak English came back as Thai when all 99 languages were allowed), decoded
+        with that language's prompt (:data:`speech.settings.ASR_PROMPT_ZH` for Chinese)."""
+        language = self.language
+        if language is None:  # the likelier of the languages the assistant speaks, not any of Whisper's 99
+            self._model.frames = encoder_frames(len(audio), DETECT_WINDOW_S)
+            _best, _probability, scores = self._model.detect_language(audio)
+            probability = dict(scores)
+            language = max(LANGUAGES, key=lambda code: probability.get(code, 0.0))
         self._model.frames = encoder_frames(len(audio), self.window_s)
         segments, _info = self._model.transcribe(
             audio,
-            language=self.language,
+            language=language,
             beam_size=self.beam_size,
-            initial_prompt=self.initial_prompt,
+            initial_prompt=self._prompt(language),
             without_timestamps=True,
             condition_on_previous_text=False,
             vad_filter=False,
         )
-        return " ".join(s.text.strip() for s in segments).strip()
+        return Heard(" ".join(s.text.strip() for s in segments).strip(), language)
+
+    def _prompt(self, language: str) -> str | None:
+        if language == "zh":
+            return ASR_PROMPT_ZH
+        return self.initial_prompt if language == "en" or self.language is not None else None
+
+
+class Heard(str):
+    """A transcript (a plain ``str`` everywhere) that also knows the language it was heard in."""
+
+    language: str | None
+
+    def __new__(cls, text: str, language: str | None = None) -> Heard:
+        heard = super().__new__(cls, text)
+        heard.language = language
+        return heard
+
+
+def language_of(text: str) -> str | None:
+    """The language a transcript was heard in, if its recognizer said (:class:`Heard`)."""
+    return getattr(text, "language", None)

@@ -49,6 +49,12 @@ class VadSettings(StrictModel):
 ASR_PROMPT = "Questions to an assistant that looks through a camera and describes what it sees."
 
 
+# The same, for Chinese: in simplified characters, which is also what makes Whisper write them
+# (without it, base writes traditional ones).
+ASR_PROMPT_ZH = "以下是普通话的句子：向一个通过摄像头观察并描述所见内容的助手提出的问题。"
+LANGUAGES = ("en", "zh")  # what the session's ``language`` may fix; ``auto`` detects per utterance
+
+
 class AsrSettings(StrictModel):
     """Chosen by word error rate on voices the project was not tuned on (benchmarks/asr_wer.py):
     the default is accurate; ``model: tiny.en`` is the fast profile."""
@@ -59,7 +65,7 @@ class AsrSettings(StrictModel):
     compute_type: str = "int8"
     cpu_threads: int = Field(2, ge=1)
     beam_size: int = Field(5, ge=1)
-    language: str | None = "en"
+    language: str | None = "en"  # null: detected per utterance (the top-level ``language`` sets this)
     initial_prompt: str | None = ASR_PROMPT  # null: none
     # The encoder's window: the clip plus this much padding, in whole seconds; 30 is Whisper's own
     # full window. Shorter decodes faster (tiny.en: 0.38 s at 8 s against 0.7-0.8 s) and hears worse

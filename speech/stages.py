@@ -33,6 +33,7 @@ class FinalTranscript:
     utterance: int
     text: str
     end: float
+    language: str | None = None  # as heard (speech.asr.Heard), when the recognizer says
 
 
 @dataclass(slots=True, eq=False)
@@ -264,7 +265,7 @@ async def run_partial_asr(
         if text and current and not len(partials):
             bus.publish(
                 Transcribed(
-                    t=bus.clock.now(), utterance=utt.utterance, text=text, final=False,
+                    t=bus.clock.now(), utterance=utt.utterance, text=str(text), final=False,
                     compute_ms=(time.perf_counter() - started) * 1000,
                 )
             )
@@ -317,13 +318,14 @@ async def run_asr(
             text = await worker.call(asr.transcribe, utt.audio)
         compute_ms = (time.perf_counter() - started) * 1000
         decode_ms = job.decode_ms if was_early and job is not None else compute_ms
+        language = getattr(text, "language", None)  # speech.asr.Heard
         transcribed = Transcribed(
-            t=bus.clock.now(), utterance=utt.utterance, text=text, final=True, compute_ms=compute_ms,
-            early=was_early, decode_ms=decode_ms,
+            t=bus.clock.now(), utterance=utt.utterance, text=str(text), final=True, compute_ms=compute_ms,
+            early=was_early, decode_ms=decode_ms, language=language,
         )
         bus.publish(transcribed)
         if transcribed.has_words:
-            await transcripts.put(FinalTranscript(utt.utterance, text, utt.end))
+            await transcripts.put(FinalTranscript(utt.utterance, str(text), utt.end, language))
         else:
             log.debug("utterance %d gave no words; ignored", utt.utterance)
     transcripts.close()  # only at the end of input (see run_vad)

@@ -211,3 +211,17 @@ def test_speculation_is_off_by_default_only_for_a_server_that_may_bill_each_requ
     for url in (None, "https://api.openai.com/v1", "https://openrouter.ai/api/v1", "http://8.8.8.8/v1"):
         assert billed(OpenAIChat(base_url=url, api_key="k")), url
     assert not billed(OfflineResponder())
+
+
+async def test_a_chinese_question_is_speculated_on_and_matched_without_its_punctuation(piper: PiperTts) -> None:
+    manager, llm, _sink, _events = manager_for(piper)
+    transcripts: Channel[FinalTranscript] = Channel("transcripts", 4, Overflow.BLOCK)
+    running = asyncio.create_task(manager.run(transcripts))
+    manager.speculate(1, "牌子上写的是什么？")
+    await settle()
+    assert llm.asked == ["牌子上写的是什么？"]
+    llm.release.set()
+    await transcripts.put(FinalTranscript(1, "牌子上写的是什么", 1.0, "zh"))
+    transcripts.close()
+    await asyncio.wait_for(running, 30)
+    assert llm.asked == ["牌子上写的是什么？"] and manager.speculation_used == 1
