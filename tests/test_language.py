@@ -127,3 +127,31 @@ def test_without_the_chinese_environment_the_start_says_what_to_run(tmp_path: Pa
 
 def hanzi(text: str) -> str:
     return "".join(ch for ch in text if "\u4e00" <= ch <= "\u9fff")
+
+
+def test_a_chinese_sign_is_read_by_the_basic_describer() -> None:
+    """RapidOCR (the basic describer's default text engine) reads a sign drawn in a Chinese font."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from perception.basic import BasicDescriber
+
+    image = Image.new("RGB", (640, 480), (90, 90, 90))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([170, 150, 470, 300], fill=(200, 30, 30))
+    font = ImageFont.truetype("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 64)  # fonts-wqy-microhei (make)
+    draw.text((220, 190), "营业中", font=font, fill=(255, 255, 255))
+    description = BasicDescriber().describe(np.array(image)[:, :, ::-1].copy())
+    assert "营业中" in description, description
+
+
+def test_the_offline_responder_answers_a_chinese_question_in_chinese() -> None:
+    from dialogue.offline import offline_reply
+    from perception.memory import SceneDescription
+
+    scene = SceneDescription(text="a red sign; text: 营业中", frame_t=1.0, described_at=1.2, backend="basic")
+    seen = build_request("牌子上写的是什么？", Conversation(4), [scene], 1.5)
+    said = build_request("你好吗？", Conversation(4), [], 1.5)
+    assert offline_reply(seen) == "没有连接语言模型。这是摄像头看到的：a red sign; text: 营业中"
+    assert offline_reply(said).startswith("没有连接语言模型。你说：“你好吗”。")
+    english = build_request("What does the sign say?", Conversation(4), [scene], 1.5)
+    assert offline_reply(english).startswith("No language model is connected.")
