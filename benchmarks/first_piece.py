@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from dialogue.chunker import SentenceChunker  # noqa: E402
 from dialogue.settings import DialogueSettings  # noqa: E402
+from omnilive.testing import subword_tokens  # noqa: E402
 from speech.tts import PiperTts  # noqa: E402
 
 REPLIES = (
@@ -74,13 +75,6 @@ def with_comma(piece: str) -> str:
     return piece if piece[-1] in ",;:—.!?…'\"" else piece + ","
 
 
-def subword_tokens(text: str) -> list[str]:
-    """``text`` in pieces of at most four characters, each word's leading space on its first piece."""
-    pieces: list[str] = []
-    for i, word in enumerate(text.split(" ")):
-        word = word if i == 0 else " " + word
-        pieces += [word[j : j + 4] for j in range(0, len(word), 4)]
-    return pieces
 
 
 @dataclass

@@ -37,6 +37,7 @@ from dialogue.prompt import ReplyRequest  # noqa: E402
 from kernel.eventlog import EventBus  # noqa: E402
 from kernel.events import Event, ReplyAudioStarted, ReplyRequested, Speculated, TurnMetrics  # noqa: E402
 from omnilive.settings import Settings, load_settings, parse_override  # noqa: E402
+from omnilive.testing import subword_tokens  # noqa: E402
 
 # Shaped like real models' replies, taken in turn, one per request: a long first sentence with
 # its comma late; a first sentence with no comma at all; a lead-in word; a list. None opens with
@@ -52,13 +53,6 @@ REPLIES = (
     "There are three things on the table: a blue mug, a sheet of paper, and a yellow pencil lying on "
     "top of the paper. Nothing else is in view.",
 )
-def subword_tokens(text: str) -> list[str]:
-    """``text`` in pieces of at most four characters, each word's leading space on its first piece."""
-    pieces: list[str] = []
-    for i, word in enumerate(text.split(" ")):
-        word = word if i == 0 else " " + word
-        pieces += [word[j : j + 4] for j in range(0, len(word), 4)]
-    return pieces
 
 
 def serve(ttft_s: float, tokens_per_s: float) -> ThreadingHTTPServer:

@@ -167,3 +167,13 @@ def run_cli(
         finally:
             _wait_for_background_work(background_timeout)
     return CliResult(code=code, stdout=stdout.getvalue(), stderr=stderr.getvalue())
+
+
+def subword_tokens(text: str) -> list[str]:
+    """``text`` as a model streams it (the stand-in LLMs of the benchmarks and tests): pieces of
+    at most four characters, about what BPE gives English, each word's leading space on its first."""
+    pieces: list[str] = []
+    for i, word in enumerate(text.split(" ")):
+        word = word if i == 0 else " " + word
+        pieces += [word[j : j + 4] for j in range(0, len(word), 4)]
+    return pieces

@@ -6,6 +6,7 @@ import pytest
 
 from dialogue.chunker import NO_END, PHRASE_OPENERS, SentenceChunker
 from dialogue.settings import DialogueSettings
+from omnilive.testing import subword_tokens
 
 SETTINGS = DialogueSettings()
 REPLIES = {  # shaped like real models' replies → the first piece with the shipped settings
@@ -22,13 +23,6 @@ REPLIES = {  # shaped like real models' replies → the first piece with the shi
 }
 
 
-def subword_tokens(text: str) -> list[str]:
-    """``text`` as a model streams it: pieces of at most four characters, each word's leading space on its first."""
-    pieces: list[str] = []
-    for i, word in enumerate(text.split(" ")):
-        word = word if i == 0 else " " + word
-        pieces += [word[j : j + 4] for j in range(0, len(word), 4)]
-    return pieces
 
 
 def chunker(**kwargs: int) -> SentenceChunker:
