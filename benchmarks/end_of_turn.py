@@ -39,15 +39,12 @@ import soxr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kernel.channels import Channel, Overflow  # noqa: E402
-from kernel.clock import MediaClock  # noqa: E402
-from kernel.eventlog import EventBus  # noqa: E402
-from kernel.events import Event, SpeechEnded  # noqa: E402
+from omnilive.testing import speech_ends  # noqa: E402
 from speech.asr import WhisperAsr  # noqa: E402
-from speech.audio import BLOCK, SAMPLE_RATE, AudioBlock  # noqa: E402
+from speech.audio import SAMPLE_RATE  # noqa: E402
 from speech.settings import ASR_PROMPT  # noqa: E402
 from speech.smart_turn import SmartTurn, sounds_finished  # noqa: E402
-from speech.stages import EarlyTranscriber, TurnEndCheck, Utterance, run_vad  # noqa: E402
+from speech.stages import EarlyTranscriber, TurnEndCheck  # noqa: E402
 from speech.vad import Segmenter, SileroVad  # noqa: E402
 
 PAUSED = [  # (before the pause, after it)
@@ -114,32 +111,10 @@ async def run_case(audio: np.ndarray, strategy: Strategy, vad: SileroVad, turn: 
     """Utterances found, and the last one's wait in seconds from its end of speech to the end of
     the turn (compute included: see the module's docstring)."""
     vad.reset()
-    clock = MediaClock()
-    bus = EventBus(clock)
-    ended: list[SpeechEnded] = []
-
-    def keep(event: Event) -> None:
-        if isinstance(event, SpeechEnded):
-            ended.append(event)
-
-    bus.subscribe(keep)
-    n = len(audio) // BLOCK
-    times = iter(range(n))
-
-    def scored(samples: np.ndarray) -> float:  # the session clock follows the blocks, as the mic moves it
-        clock.set((next(times) + 1) * BLOCK / SAMPLE_RATE)
-        return vad(samples)
-
-    blocks: Channel[AudioBlock] = Channel("audio", n + 1, Overflow.BLOCK)
-    for i in range(n):
-        blocks.put_nowait(AudioBlock(i * BLOCK / SAMPLE_RATE, audio[i * BLOCK : (i + 1) * BLOCK]))
-    blocks.close()
-    utterances: Channel[Utterance] = Channel("utterances", 16, Overflow.BLOCK)
     early = EarlyTranscriber(asr, after_ms=EARLY_AFTER_MS) if strategy.words else None
     check = TurnEndCheck(turn, after_ms=200, threshold=0.5, words=sounds_finished if strategy.words else None) \
         if strategy.smart_turn else None
-    await run_vad(blocks, utterances, scored, Segmenter(min_silence_ms=strategy.fallback_ms), bus,
-                  early=early, turn_end=check)
+    ended = await speech_ends(audio, vad, Segmenter(min_silence_ms=strategy.fallback_ms), early=early, turn_end=check)
     last = ended[-1]
     wait = last.t - last.speech_end_at
     if early is not None:

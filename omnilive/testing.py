@@ -29,7 +29,14 @@ import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kernel.events import SpeechEnded
+    from speech.audio import Audio
+    from speech.protocols import Vad
+    from speech.stages import EarlyTranscriber, TurnEndCheck
+    from speech.vad import Segmenter
 
 from kernel.eventlog import read_events as _read_log
 
@@ -177,3 +184,42 @@ def subword_tokens(text: str) -> list[str]:
         word = word if i == 0 else " " + word
         pieces += [word[j : j + 4] for j in range(0, len(word), 4)]
     return pieces
+
+
+async def speech_ends(
+    audio: Audio, vad: Vad, segmenter: Segmenter, *,
+    early: EarlyTranscriber | None = None, turn_end: TurnEndCheck | None = None,
+) -> list[SpeechEnded]:
+    """Runs the VAD stage (:func:`speech.stages.run_vad`) over a clip held in memory, on a media
+    clock that follows the blocks as the live microphone moves it; returns its ``speech_end``
+    events. For the tests and benchmarks of the end of a turn."""
+    from kernel.channels import Channel, Overflow
+    from kernel.clock import MediaClock
+    from kernel.eventlog import EventBus
+    from kernel.events import SpeechEnded
+    from speech.audio import BLOCK, SAMPLE_RATE, AudioBlock
+    from speech.stages import Utterance, run_vad
+
+    clock = MediaClock()
+    bus = EventBus(clock)
+    ended: list[SpeechEnded] = []
+    bus.subscribe(lambda event: ended.append(event) if isinstance(event, SpeechEnded) else None)
+    n = len(audio) // BLOCK
+    blocks: Channel[AudioBlock] = Channel("audio", n + 1, Overflow.BLOCK)
+    for i in range(n):
+        blocks.put_nowait(AudioBlock(i * BLOCK / SAMPLE_RATE, audio[i * BLOCK : (i + 1) * BLOCK]))
+    blocks.close()
+    times = iter(range(1, n + 1))
+
+    class Scored:  # ``vad``, with the clock moved to each block's last sample as it is scored
+        def __call__(self, block: Audio) -> float:
+            clock.set(next(times) * BLOCK / SAMPLE_RATE)
+            return vad(block)
+
+        def reset(self) -> None:
+            vad.reset()
+
+    utterances: Channel[Utterance] = Channel("utterances", n + 1, Overflow.BLOCK)
+    await run_vad(blocks, utterances, Scored(), segmenter, bus,
+                  early=early, turn_end=turn_end)
+    return ended

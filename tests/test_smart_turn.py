@@ -13,13 +13,10 @@ import pytest
 import soundfile as sf
 import soxr
 
-from kernel.channels import Channel, Overflow
-from kernel.clock import MediaClock
-from kernel.eventlog import EventBus
-from kernel.events import Event, SpeechEnded
-from speech.audio import BLOCK, SAMPLE_RATE, Audio, AudioBlock
+from omnilive.testing import speech_ends
+from speech.audio import SAMPLE_RATE, Audio
 from speech.smart_turn import SHA256, SmartTurn, _sha256, shipped_path, sounds_finished
-from speech.stages import EarlyTranscriber, TurnEndCheck, Utterance, run_vad
+from speech.stages import EarlyTranscriber, TurnEndCheck
 from speech.vad import Segmenter, SileroVad
 
 
@@ -68,32 +65,11 @@ async def end_of_turn_wait(question: Audio, model: Fixed | None, heard: str | No
     """Seconds from the VAD's end of speech to its ``speech_end``, with 1 s of silence after."""
     audio = np.concatenate([np.zeros(SAMPLE_RATE // 2, dtype=np.float32), question,
                             np.zeros(SAMPLE_RATE, dtype=np.float32)])
-    clock = MediaClock()
-    bus = EventBus(clock)
-    ended: list[SpeechEnded] = []
-
-    def keep(event: Event) -> None:
-        if isinstance(event, SpeechEnded):
-            ended.append(event)
-
-    bus.subscribe(keep)
-    silero = SileroVad()
-    times = iter(np.arange(0, len(audio) // BLOCK) * BLOCK / SAMPLE_RATE)
-
-    def vad(samples: Audio) -> float:  # the session clock follows the blocks, as the live mic tap moves it
-        clock.set(float(next(times)) + BLOCK / SAMPLE_RATE)
-        return silero(samples)
-
-    blocks: Channel[AudioBlock] = Channel("audio", 1000, Overflow.BLOCK)
-    for i in range(len(audio) // BLOCK):
-        blocks.put_nowait(AudioBlock(i * BLOCK / SAMPLE_RATE, audio[i * BLOCK:(i + 1) * BLOCK]))
-    blocks.close()
-    utterances: Channel[Utterance] = Channel("utterances", 10, Overflow.BLOCK)
     # With ``heard``, the early decode at a 96 ms pause "hears" it, and the transcript check reads it.
     early = EarlyTranscriber(Heard(heard), after_ms=96) if heard is not None else None
     words = sounds_finished if heard is not None else None
     check = TurnEndCheck(model, after_ms=200, threshold=0.5, words=words) if model is not None else None
-    await run_vad(blocks, utterances, vad, Segmenter(min_silence_ms=500), bus, early=early, turn_end=check)
+    ended = await speech_ends(audio, SileroVad(), Segmenter(min_silence_ms=500), early=early, turn_end=check)
     if check is not None:
         held.append(check.held_by_words)
     assert len(ended) == 1

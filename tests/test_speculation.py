@@ -23,9 +23,10 @@ from kernel.channels import Activity, Channel, Overflow
 from kernel.clock import FakeClock
 from kernel.eventlog import EventBus
 from kernel.events import Event, ReplyAudioStarted, ReplyText, Speculated, SpeechEnded, TurnMetrics
+from omnilive.testing import speech_ends
 from perception.memory import SceneMemory
-from speech.audio import BLOCK, SAMPLE_RATE, Audio, AudioBlock
-from speech.stages import EarlyTranscriber, FinalTranscript, Utterance, run_vad
+from speech.audio import SAMPLE_RATE, Audio
+from speech.stages import EarlyTranscriber, FinalTranscript
 from speech.tts import PiperTts
 from speech.vad import Segmenter, SileroVad
 
@@ -181,15 +182,9 @@ async def test_the_voice_going_on_after_a_pause_drops_what_was_started_on_it(tmp
     resumed: list[int] = []
     early = EarlyTranscriber(Words(), None, lambda u, text: heard.append((u, text)), after_ms=96,
                              on_resume=resumed.append)
-    blocks: Channel[AudioBlock] = Channel("audio", 1000, Overflow.BLOCK)
-    for i in range(len(audio) // BLOCK):
-        blocks.put_nowait(AudioBlock(i * BLOCK / SAMPLE_RATE, audio[i * BLOCK:(i + 1) * BLOCK]))
-    blocks.close()
-    utterances: Channel[Utterance] = Channel("utterances", 10, Overflow.BLOCK)
-    await run_vad(blocks, utterances, SileroVad(), Segmenter(min_silence_ms=500), EventBus(FakeClock()), early=early)
-    ended = [u async for u in utterances]
+    ended = await speech_ends(audio, SileroVad(), Segmenter(min_silence_ms=500), early=early)
     assert len(ended) == 1  # one question, not two
-    job = early.take(1, ended[0].end)  # the early decode at the real end of the turn
+    job = early.take(1, ended[0].speech_end_at)  # the early decode at the real end of the turn
     assert job is not None and job.task is not None
     text = await asyncio.wait_for(job.task, 30)
     await settle()
