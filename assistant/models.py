@@ -37,7 +37,7 @@ def prepare_models(settings: RuntimeSettings, *, hearing: bool, seeing: bool) ->
         from speech.zh_voice import BilingualTts, ZhTts
 
         tts = BilingualTts(tts, ZhTts())
-    describer = make_describer(settings.describer) if seeing else None
+    describer = make_describer(settings.describer, settings.language) if seeing else None
     asr = make_asr(settings.asr_for_language()) if hearing else None
     turn_end = make_turn_end(settings.vad) if hearing else None
     return Models(vad=vad, asr=asr, describer=describer, tts=tts, llm=llm, turn_end=turn_end)

@@ -5,6 +5,10 @@ plain words, things first, then text:
 
     a blue object and a white rectangle moving left to right on a brown background; text: OPEN
 
+or, for a session in Chinese (:mod:`perception.basic_zh`):
+
+    一个蓝色的物体，还有一个白色的长方形正在往右边移动，背景是棕色；文字：OPEN
+
 Things are, in order: names from an optional object detector (``objects``), faces
 (Haar cascade), people (HOG), and salient coloured shapes (:mod:`perception.shapes`),
 each shape with the way it moved since the previous frame this describer saw. The
@@ -28,6 +32,7 @@ from cv2.data import haarcascades
 
 from kernel.errors import ModelError
 
+from .describer import checked_language, description_language
 from .frames import Image
 from .ocr import MIN_CONFIDENCE, TextEngine, TextReader, make_text_reader
 from .settings import BasicDescriberSettings
@@ -49,6 +54,9 @@ _TEXT_WORDS = frozenset(
     {"read", "reading", "sign", "signs", "text", "written", "writing", "say", "says", "label", "word", "words"}
 )
 _PEOPLE_WORDS = frozenset({"who", "person", "people", "face", "faces", "anyone", "someone", "somebody"})
+# Chinese has no spaces between words: these are looked for anywhere in the question.
+_TEXT_WORDS_ZH = ("读", "念", "牌", "字", "写", "标志", "标签", "文字")
+_PEOPLE_WORDS_ZH = ("谁", "人", "脸")
 _NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _DETERMINERS = frozenset({"a", "an", "the", "no", "some", "many", *_NUMBER_WORDS})
 _OLDER_SWITCH: dict[bool | None, TextEngine] = {True: "tesseract", False: "off", None: "rapidocr"}
@@ -80,6 +88,8 @@ class BasicDescriber:
     ``text``: how text is read (``rapidocr``, ``tesseract`` or ``off``); when it is None,
     the older ``use_tesseract`` decides (True: tesseract, False: off, None: rapidocr).
     ``objects``: an optional detector whose names come first in the description.
+    ``language``: the session's (``en``, ``zh`` or ``auto``); see
+    :func:`perception.describer.description_language`.
     Calls are serialised: motion compares each frame's shapes with the previous frame's,
     so one describer should watch one camera.
     """
@@ -94,7 +104,9 @@ class BasicDescriber:
         people: bool = True,
         min_text_confidence: float = MIN_CONFIDENCE,
         objects: ObjectNames | None = None,
+        language: str = "en",
     ) -> None:
+        self.language = checked_language(language)
         engine: TextEngine = text if text is not None else _OLDER_SWITCH[use_tesseract]
         self._reader: TextReader | None = make_text_reader(engine, min_confidence=min_text_confidence)
         self._objects = objects
@@ -104,7 +116,7 @@ class BasicDescriber:
         self._previous: tuple[Shape, ...] = ()
 
     @classmethod
-    def from_settings(cls, settings: BasicDescriberSettings) -> BasicDescriber:
+    def from_settings(cls, settings: BasicDescriberSettings, language: str = "en") -> BasicDescriber:
         """The ``basic`` backend as ``describer:`` configures it (the object detector loads here)."""
         names = None
         if settings.objects:
@@ -112,7 +124,7 @@ class BasicDescriber:
 
             names = ObjectDetector(min_score=settings.objects_min_score).names
         return cls(text=settings.text, min_text_confidence=settings.text_min_confidence,
-                   people=settings.people, objects=names)
+                   people=settings.people, objects=names, language=language)
 
     @property
     def text_engine(self) -> str:
@@ -124,7 +136,12 @@ class BasicDescriber:
 
     def describe(self, image: Image, question: str | None = None) -> str:
         """One line about `image`, fit to be spoken or put in a prompt; `question` changes emphasis only."""
-        return render(self.describe_details(image), question)
+        details = self.describe_details(image)
+        if description_language(self.language, question) == "zh":
+            from .basic_zh import render_zh  # it builds on this module
+
+            return render_zh(details, question)
+        return render(details, question)
 
     def describe_details(self, image: Image) -> SceneDetails:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or image.size == 0:
@@ -202,12 +219,9 @@ def render(details: SceneDetails, question: str | None = None) -> str:
     """One line: the things seen, where, then ``text: ...``. A question about text puts the
     text (or "no readable text") first; one about people puts faces and people first,
     zeros included."""
-    asked = set(re.findall(r"[a-z]+", (question or "").lower()))
-    wants_text = bool(asked & _TEXT_WORDS)
-    wants_people = bool(asked & _PEOPLE_WORDS)
-
+    wants_text, wants_people = asks_about(question)
     # A detector that names people counts them better than HOG does.
-    people = 0 if _mentions_people(details.objects) else details.people
+    people = 0 if mentions_people(details.objects) else details.people
     who = [_count(n, one, many) for n, one, many in ((details.faces, "face", "faces"),
                                                      (people, "person", "people")) if n]
     things = _object_phrases(details.objects)
@@ -233,6 +247,15 @@ def render(details: SceneDetails, question: str | None = None) -> str:
     return "; ".join(parts) or "nothing I can name"
 
 
+def asks_about(question: str | None) -> tuple[bool, bool]:
+    """Whether ``question`` asks about text, and about people, in English or in Chinese."""
+    lowered = (question or "").lower()
+    asked = set(re.findall(r"[a-z]+", lowered))
+    text = bool(asked & _TEXT_WORDS) or any(word in lowered for word in _TEXT_WORDS_ZH)
+    people = bool(asked & _PEOPLE_WORDS) or any(word in lowered for word in _PEOPLE_WORDS_ZH)
+    return text, people
+
+
 def _object_phrases(objects: Sequence[str]) -> list[str]:
     """Phrases from the detector hook as they are; bare names counted: ["cup", "cup"] -> ["two cups"]."""
     counts = Counter(objects)
@@ -245,7 +268,8 @@ def _object_phrases(objects: Sequence[str]) -> list[str]:
     return phrases
 
 
-def _mentions_people(objects: Sequence[str]) -> bool:
+def mentions_people(objects: Sequence[str]) -> bool:
+    """Whether the detector hook named people ("person", "two people")."""
     return any(word in {"person", "people"} for phrase in objects for word in phrase.lower().split(" "))
 
 

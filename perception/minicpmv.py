@@ -41,7 +41,7 @@ import numpy as np
 
 from kernel.errors import ConfigError, ModelError
 
-from .describer import DEFAULT_PROMPT
+from .describer import DEFAULT_PROMPTS, checked_language, description_language, vlm_prompt
 from .frames import Image
 from .settings import MiniCPMVDescriberSettings
 
@@ -163,6 +163,7 @@ class MiniCPMVDescriber:
         device: str = "auto",
         dtype: str = "auto",
         prompt: str | None = None,
+        language: str = "en",
         max_new_tokens: int = 64,
         max_side: int = 768,
         allow_download: bool = False,
@@ -178,7 +179,9 @@ class MiniCPMVDescriber:
         source = self._source(model, revision, links_dir)
         self.device = pick_device(self.torch, device)
         self.dtype = pick_dtype(self.device, dtype)
-        self.prompt = prompt or DEFAULT_PROMPT
+        self.language = checked_language(language)
+        self._custom_prompt = prompt  # describer.prompt: asked as given, in either language
+        self.prompt = prompt or DEFAULT_PROMPTS[description_language(self.language, None)]
         self.max_new_tokens = max_new_tokens
         self.max_side = max_side
         self._lock = threading.Lock()
@@ -230,14 +233,15 @@ class MiniCPMVDescriber:
             raise ModelError(f"describer: MiniCPM-V could not load '{model}': {type(exc).__name__}: {exc}") from exc
 
     @classmethod
-    def from_settings(cls, settings: MiniCPMVDescriberSettings) -> MiniCPMVDescriber:
-        """The ``minicpmv`` backend as ``describer:`` configures it."""
+    def from_settings(cls, settings: MiniCPMVDescriberSettings, language: str = "en") -> MiniCPMVDescriber:
+        """The ``minicpmv`` backend as ``describer:`` configures it, describing in ``language``."""
         return cls(settings.model, revision=settings.revision, api=settings.api, device=settings.device,
-                   dtype=settings.dtype, prompt=settings.prompt, max_new_tokens=settings.max_new_tokens,
+                   dtype=settings.dtype, prompt=settings.prompt, language=language,
+                   max_new_tokens=settings.max_new_tokens,
                    max_side=settings.max_side, allow_download=settings.allow_download, warmup=settings.warmup)
 
     def describe(self, image: Image, question: str | None = None) -> str:
-        asked = self.prompt if question is None else f"{self.prompt} Then answer: {question}"
+        asked = vlm_prompt(self._custom_prompt, self.language, question)
         picture = to_pil(image, self.max_side)
         try:
             with self._lock, self.torch.inference_mode():

@@ -19,7 +19,7 @@ import cv2
 
 from kernel.errors import ConfigError, ModelError
 
-from .describer import DEFAULT_PROMPT
+from .describer import DEFAULT_PROMPTS, checked_language, description_language, vlm_prompt
 from .frames import Image
 from .settings import OmniLMMDescriberSettings
 
@@ -27,7 +27,10 @@ from .settings import OmniLMMDescriberSettings
 class OmniLMMDescriber:
     name = "omnilmm"
 
-    def __init__(self, repo: Path | None, model: str | None, *, prompt: str | None = None) -> None:
+    def __init__(
+        self, repo: Path | None, model: str | None, *, prompt: str | None = None, language: str = "en"
+    ) -> None:
+        self.language = checked_language(language)
         if repo is None:
             raise ConfigError("describer.repo: the omnilmm backend needs the path of an OpenBMB OmniLMM checkout")
         chat_py = repo / "chat.py"
@@ -50,18 +53,19 @@ class OmniLMMDescriber:
             raise ConfigError(f"describer.repo: '{chat_py}' defines no OmniLMMChat") from exc
         except Exception as exc:  # torch/transformers errors from the repository's own code
             raise ModelError(f"describer: OmniLMM could not load '{model}': {exc}") from exc
-        self.prompt = prompt or DEFAULT_PROMPT
+        self._custom_prompt = prompt  # describer.prompt: asked as given, in either language
+        self.prompt = prompt or DEFAULT_PROMPTS[description_language(self.language, None)]
 
     @classmethod
-    def from_settings(cls, settings: OmniLMMDescriberSettings) -> OmniLMMDescriber:
-        """The ``omnilmm`` backend as ``describer:`` configures it."""
-        return cls(settings.repo, settings.model, prompt=settings.prompt)
+    def from_settings(cls, settings: OmniLMMDescriberSettings, language: str = "en") -> OmniLMMDescriber:
+        """The ``omnilmm`` backend as ``describer:`` configures it, describing in ``language``."""
+        return cls(settings.repo, settings.model, prompt=settings.prompt, language=language)
 
     def describe(self, image: Image, question: str | None = None) -> str:
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
         if not ok:
             raise ModelError("describer: could not encode the frame as JPEG")
-        asked = self.prompt if question is None else f"{self.prompt} Then answer: {question}"
+        asked = vlm_prompt(self._custom_prompt, self.language, question)
         msgs = [{"role": "user", "content": asked}]
         try:
             answer = self._chat.chat({"image": base64.b64encode(jpeg.tobytes()).decode("ascii"),

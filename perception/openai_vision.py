@@ -17,7 +17,7 @@ import openai
 from kernel.errors import BackendError
 from kernel.openai_compat import backend_error, key_from_env
 
-from .describer import DEFAULT_PROMPT
+from .describer import DEFAULT_PROMPTS, USER_ASKS, checked_language, description_language, vlm_prompt
 from .frames import Image
 from .settings import OpenAIDescriberSettings
 
@@ -46,6 +46,7 @@ class OpenAIVisionDescriber:
         model: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         prompt: str | None = None,
+        language: str = "en",
         timeout_s: float = 20.0,
         max_retries: int = 2,
         max_side: int = 768,
@@ -53,7 +54,9 @@ class OpenAIVisionDescriber:
     ) -> None:
         self.base_url = base_url or os.environ.get("OPENAI_VISION_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
         self.model = model or os.environ.get("OPENAI_VISION_MODEL") or "gpt-4o-mini"
-        self.prompt = prompt or DEFAULT_PROMPT
+        self.language = checked_language(language)
+        self._custom_prompt = prompt  # describer.prompt: asked as given, in either language
+        self.prompt = prompt or DEFAULT_PROMPTS[description_language(self.language, None)]
         self.max_side = max_side
         self.max_tokens = max_tokens
         self._client = openai.OpenAI(
@@ -61,14 +64,14 @@ class OpenAIVisionDescriber:
         )
 
     @classmethod
-    def from_settings(cls, settings: OpenAIDescriberSettings) -> OpenAIVisionDescriber:
-        """The ``openai`` backend as ``describer:`` configures it."""
+    def from_settings(cls, settings: OpenAIDescriberSettings, language: str = "en") -> OpenAIVisionDescriber:
+        """The ``openai`` backend as ``describer:`` configures it, describing in ``language``."""
         return cls(base_url=settings.base_url, model=settings.model, api_key_env=settings.api_key_env,
-                   prompt=settings.prompt, timeout_s=settings.timeout_s, max_retries=settings.max_retries,
-                   max_side=settings.max_side)
+                   prompt=settings.prompt, language=language, timeout_s=settings.timeout_s,
+                   max_retries=settings.max_retries, max_side=settings.max_side)
 
     def describe(self, image: Image, question: str | None = None) -> str:
-        text = self.prompt if question is None else f"{self.prompt} The user asks: {question}"
+        text = vlm_prompt(self._custom_prompt, self.language, question, USER_ASKS)
         try:
             response = self._client.chat.completions.create(
                 model=self.model,

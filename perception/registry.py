@@ -29,14 +29,14 @@ from .settings import (
 @dataclass(frozen=True, slots=True)
 class Backend:
     settings: type[DescriberSettingsBase]
-    loader: str  # "module:attribute", called with the backend's own settings; returns the Describer
+    loader: str  # "module:attribute", called with the backend's own settings and the language; returns the Describer
 
     def builder(self) -> Any:
         """The loader itself; importing it imports the backend's module."""
         return import_attribute(self.loader)
 
-    def load(self, settings: DescriberSettingsBase) -> Describer:
-        describer: Describer = self.builder()(settings)
+    def load(self, settings: DescriberSettingsBase, language: str = "en") -> Describer:
+        describer: Describer = self.builder()(settings, language=language)
         return describer
 
 
@@ -65,7 +65,8 @@ else:
     ]
 
 
-def make_describer(settings: DescriberSettingsBase) -> Describer:
-    """The describer ``settings.backend`` names, built from ``settings``; :class:`ConfigError` or
-    :class:`ModelError` (from the backend) if it cannot load."""
-    return BACKENDS[settings.backend].load(settings)
+def make_describer(settings: DescriberSettingsBase, language: str = "en") -> Describer:
+    """The describer ``settings.backend`` names, built from ``settings`` to describe in ``language``
+    (``en``, ``zh`` or ``auto``, see :func:`perception.describer.description_language`);
+    :class:`ConfigError` or :class:`ModelError` (from the backend) if it cannot load."""
+    return BACKENDS[settings.backend].load(settings, language)
