@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import re
 import sys
 import tempfile
 import threading
@@ -53,6 +54,15 @@ REPLIES = (
     "There are three things on the table: a blue mug, a sheet of paper, and a yellow pencil lying on "
     "top of the paper. Nothing else is in view.",
 )
+# The same shapes in Chinese, for a question asked in Chinese: a long first clause with its comma
+# late, a first sentence with no comma, a lead-in word, a list.
+REPLIES_ZH = (
+    "我看到一块红色的牌子中间有一块白色的板子上面用很大的黑字写着营业中，所以这家店现在应该是开着的。你还想知道别的吗？",
+    "桌子上放着一个蓝色的杯子和一张白纸还有一支黄色的铅笔正在纸上慢慢地滑过去。房间看起来很安静，光线也很好。",
+    "嗯，看起来有一个绿色的球正从画面的左边往右边滚过去，房间里比较暗。它滚得挺稳的。",
+    "桌子上有三样东西：一个蓝色的杯子、一张纸和一支放在纸上的黄色铅笔。别的就看不到了。",
+)
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 def serve(ttft_s: float, tokens_per_s: float) -> ThreadingHTTPServer:
@@ -63,12 +73,14 @@ def serve(ttft_s: float, tokens_per_s: float) -> ThreadingHTTPServer:
             pass
 
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            asked = body["messages"][-1]["content"]
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
             time.sleep(ttft_s)  # the simulated server's own latency
-            reply = REPLIES[next(served) % len(REPLIES)]
+            replies = REPLIES_ZH if CJK.search(asked) else REPLIES
+            reply = replies[next(served) % len(replies)]
             try:
                 for i, token in enumerate(subword_tokens(reply)):
                     if i:
@@ -106,17 +118,18 @@ class InstantLlm:
 
 
 def replay(
-    overrides: list[str], models: Models | None = None, events: list[Event] | None = None
+    overrides: list[str], models: Models | None = None, events: list[Event] | None = None, config: str = "demo.yaml"
 ) -> tuple[list[TurnMetrics], list[float]]:
-    settings = load_settings(ROOT / "configs" / "demo.yaml", [parse_override(o) for o in overrides])
+    settings = load_settings(ROOT / "configs" / config, [parse_override(o) for o in overrides])
     return replay_with(settings, models or prepare_models(settings, hearing=True, seeing=True), events)
 
 
 def replay_with(
     settings: Settings, models: Models, events: list[Event] | None = None
 ) -> tuple[list[TurnMetrics], list[float]]:
-    """One replay of the bundled session: the turn metrics, and each question's true end of
-    speech (session.json) → first reply audio, in ms. Every event is appended to ``events``."""
+    """One replay of the configured session (the bundled desk one by default): the turn metrics,
+    and each question's true end of speech (session.json) → first reply audio, in ms. Every event
+    is appended to ``events``."""
     sources = prepare_sources(settings)
     bus = EventBus(make_clock(settings.replay.speed))
     events = [] if events is None else events
@@ -124,7 +137,8 @@ def replay_with(
     bus.subscribe(events.append)
     with tempfile.TemporaryDirectory() as out:
         asyncio.run(run_replay(settings, sources, models, bus, Path(out)))
-    manifest = json.loads((ROOT / "examples/sessions/desk/session.json").read_text())
+    session = Path(settings.input.session) if settings.input.session else ROOT / "examples/sessions/desk"
+    manifest = json.loads((session / "session.json").read_text(encoding="utf-8"))
     starts = [e.t for e in events[first:] if isinstance(e, ReplyAudioStarted)]
     v2v = [(s - q["end"]) * 1000 for s, q in zip(starts, manifest["questions"], strict=False)]
     return [e for e in events[first:] if isinstance(e, TurnMetrics)], v2v

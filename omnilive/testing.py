@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -178,7 +180,13 @@ def run_cli(
 
 def subword_tokens(text: str) -> list[str]:
     """``text`` as a model streams it (the stand-in LLMs of the benchmarks and tests): pieces of
-    at most four characters, about what BPE gives English, each word's leading space on its first."""
+    at most four characters, about what BPE gives English, each word's leading space on its first.
+    Chinese comes in pieces of two and one characters in turn, 1.5 a token: Qwen's tokenizer gives
+    1.6 (42 characters of a reply in 25 tokens)."""
+    if re.search(r"[\u3400-\u4dbf\u4e00-\u9fff]", text):
+        sizes = itertools.cycle((2, 1))
+        starts = list(itertools.accumulate((next(sizes) for _ in range(len(text))), initial=0))
+        return [text[a:b] for a, b in itertools.pairwise(starts) if a < len(text)]
     pieces: list[str] = []
     for i, word in enumerate(text.split(" ")):
         word = word if i == 0 else " " + word
