@@ -252,7 +252,7 @@ async def run_kiosk(settings: RuntimeSettings, kiosk: KioskSettings, out: Path, 
         def ready(pipeline: Pipeline) -> None:
             controller.pipeline = pipeline
             state.ready()
-            greeter = _start_attract(kiosk.attract, pipeline, controller)
+            greeter = _start_attract(kiosk.attract, pipeline, controller, settings.language)
             if greeter is not None:
                 tasks.append(greeter)
             log.info("ready", extra={"mode": "live" if live else "replay", "kiosk_id": mqtt.kiosk_id})
@@ -302,11 +302,13 @@ async def _link_running(link: MqttLink | None) -> AsyncIterator[None]:
 
 
 def _start_attract(attract: AttractSettings, pipeline: Pipeline,
-                   controller: KioskController) -> asyncio.Task[None] | None:
-    """Attract mode's task, when it is on and the kiosk can see and speak."""
+                   controller: KioskController, language: str = "en") -> asyncio.Task[None] | None:
+    """Attract mode's task, when it is on and the kiosk can see and speak (greeting in Chinese in a zh session)."""
     if not (attract.enabled and pipeline.models.describer is not None and pipeline.manager is not None):
         return None
     from .attract import Attract, PresenceDetector
+
+    attract = attract.model_copy(update={"greeting": attract.greeting_in(language)})
 
     manager = pipeline.manager
     greeter = Attract(attract, PresenceDetector(attract.detector), say=manager.announce,

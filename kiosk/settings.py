@@ -25,6 +25,7 @@ from kernel.settings_base import ENV_NAME, StrictModel
 
 DetectorKind = Literal["face", "person", "any"]
 DEFAULT_GREETING = "Hello! Ask me anything about what you see here."
+DEFAULT_GREETING_ZH = "你好！这里看到的东西，都可以问我。"  # the default greeting when language is zh
 
 _TOPIC_LEVEL = r"[^/+#\s]+"
 
@@ -198,6 +199,10 @@ class AttractSettings(StrictModel):
     absent_s: float = Field(5.0, gt=0, description="a person must be gone this long before a new arrival counts")
     check_interval_s: float = Field(1.0, gt=0, description="how often the freshest frame is looked at")
     detector: DetectorKind = "face"
+
+    def greeting_in(self, language: str) -> str:
+        """The greeting to say: the default one in Chinese for a ``zh`` session, else ``greeting`` as set."""
+        return DEFAULT_GREETING_ZH if language == "zh" and self.greeting == DEFAULT_GREETING else self.greeting
     min_hits: int = Field(2, ge=1, description="frames in a row with a detection before a person counts as present")
 
 

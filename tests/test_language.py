@@ -18,7 +18,7 @@ from dialogue.prompt import Conversation, build_request
 from kernel.errors import ConfigError
 from speech.asr import Heard, WhisperAsr, language_of
 from speech.tts import PiperTts
-from speech.zh_voice import BilingualTts, ZhTts
+from speech.zh_voice import BilingualTts, ZhTts, is_chinese
 
 from .conftest import run_cli
 from .test_asr_models import espeak, words
@@ -144,3 +144,11 @@ def test_the_offline_responder_answers_a_chinese_question_in_chinese() -> None:
     assert offline_reply(said).startswith("没有连接语言模型。你说：“你好吗”。")
     english = build_request("What does the sign say?", Conversation(4), [scene], 1.5)
     assert offline_reply(english).startswith("No language model is connected.")
+
+
+def test_a_kiosk_in_chinese_greets_in_chinese_unless_told_otherwise() -> None:
+    from kiosk.settings import DEFAULT_GREETING, AttractSettings
+
+    assert is_chinese(AttractSettings().greeting_in("zh"))
+    assert AttractSettings().greeting_in("en") == AttractSettings().greeting_in("auto") == DEFAULT_GREETING
+    assert AttractSettings(greeting="Welcome to the shop!").greeting_in("zh") == "Welcome to the shop!"
