@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from dialogue.chunker import NO_END, PHRASE_OPENERS, SentenceChunker
+from dialogue.chunker import NO_END, PHRASE_OPENERS, ZH_NO_END, ZH_OPENERS, SentenceChunker
 from dialogue.settings import DialogueSettings
 from omnilive.testing import subword_tokens
 
@@ -174,3 +176,97 @@ def test_a_long_chinese_sentence_with_no_punctuation_is_still_cut_at_max_chars()
     text = "红" * 100 + "。"
     _, pieces = chinese_pieces(text, max_chars=40)
     assert all(len(p) <= 40 for p in pieces) and "".join(pieces) == text
+
+
+# A Chinese reply's first piece: cut at a phrase boundary too, counted in characters.
+ZH_REPLIES = {  # reply → (first piece, index of the token that completes it; the same before the phrase rule)
+    "我看到一块红色的牌子中间有一块白色的板子上面用很大的黑字写着营业中，所以这家店现在应该是开着的。":
+        ("我看到一块红色的牌子", 8, "我看到一块红色的牌子中间有一块白色的板子上面用很大的黑字写着营业中，", 22),
+    "桌子上放着一个蓝色的杯子和一张白纸还有一支黄色的铅笔正在纸上慢慢地滑过去。房间看起来很安静，光线也很好。":
+        ("桌子上放着一个蓝色的杯子", 9, "桌子上放着一个蓝色的杯子和一张白纸还有一支黄色的铅笔正在纸上慢慢地滑过去。",
+         24),
+    "嗯，看起来有一个绿色的球正从画面的左边往右边滚过去，房间里比较暗。": ("嗯，", 0, "嗯，", 0),
+    "桌子上有三样东西：一个蓝色的杯子、一张纸和一支放在纸上的黄色铅笔。":
+        ("桌子上有三样东西：", 5, "桌子上有三样东西：", 5),
+}
+ZH_MORE = {  # more shapes → the first piece
+    "今天的天气比较暖和一些所以大家都出去玩了。": "今天的天气比较暖和一些",  # never "暖 | 和一些"
+    "我看到一张桌子上面的杯子旁边还有一本书。": "我看到一张桌子上面的杯子",  # "上面的" is no opener
+    "一只小猫正坐在桌子下面看着窗外的小鸟。": "一只小猫正坐在桌子下面看着",  # "在…下面" is one frame: after 着
+    "我觉得画面里显然后面还有一个人在走动。": "我觉得画面里显然后面",  # never "显 | 然后面"
+    "我觉得你们可以及时把杯子拿走。": "我觉得你们可以及时把杯子拿走。",  # never "可 | 以及时": whole
+    "我看到一个红色的苹果和香蕉放在桌子上面。": "我看到一个红色的苹果和香蕉",  # 和香蕉: no new phrase; not "放 | 在"
+    "我看到一个杯子和3个苹果放在桌子上。": "我看到一个杯子",  # 和 before a number and a measure word
+    "画面的左边有一个人正在看书而且他好像很开心。": "画面的左边有一个人",
+    "画面里有一个人拿着一个杯子慢慢地走过去然后坐在了椅子上。": "画面里有一个人拿着",  # no opener: after 着
+    "那只猫一直趴在窗台上晒太阳看起来非常舒服的样子。": "那只猫一直趴在窗台上晒太阳",  # before 看起来
+    "红红红红红红红红红红红红红红红红红红红红。": "红红红红红红红红红红红红红红",  # nothing better: after 14
+}
+
+
+def first_at(c: SentenceChunker, text: str) -> tuple[int, str]:
+    return stream(c, subword_tokens(text))[0]
+
+
+@pytest.mark.parametrize(("reply", "expected"), ZH_REPLIES.items())
+def test_first_piece_of_each_chinese_reply_and_how_much_sooner(reply: str, expected: tuple[str, int, str, int]) -> None:
+    first, done, old_first, old_done = expected
+    pieces = stream(chunker(), subword_tokens(reply))
+    assert pieces[0] == (done, first)
+    assert "".join(p for _, p in pieces) == reply  # nothing lost, nothing added
+    assert all(p.endswith("。") for _, p in pieces[1:])  # later pieces end at sentence ends, as before
+    assert first_at(chunker(first_min_chars=0), reply) == (old_done, old_first)  # the rule before: punctuation only
+    assert first_at(chunker(first_min_words=0), reply) == (old_done, old_first)  # off with the English phrase rule
+
+
+@pytest.mark.parametrize(("text", "first"), ZH_MORE.items())
+def test_chinese_first_piece_boundaries(text: str, first: str) -> None:
+    pieces = [p for _, p in stream(chunker(), subword_tokens(text))]
+    assert pieces[0] == first and "".join(pieces) == text
+
+
+@pytest.mark.parametrize("reply", [*ZH_REPLIES, *ZH_MORE])
+def test_a_chinese_first_piece_never_ends_on_a_character_that_needs_more(reply: str) -> None:
+    for size in (1, 2, 3, 5):
+        tokens = [reply[i : i + size] for i in range(0, len(reply), size)]
+        piece = stream(chunker(), tokens)[0][1]
+        assert piece[-1] not in ZH_NO_END
+    assert {"的", "一", "个", "这", "很", "在", "把"} <= ZH_NO_END and not {"了", "着", "子"} & ZH_NO_END
+    assert {"中间", "还有", "所以"} <= ZH_OPENERS and not {"在", "和", "不过", "就是"} & ZH_OPENERS
+
+
+@pytest.mark.parametrize("text", [*ZH_REPLIES, *ZH_MORE, "是的，我可以帮你看看。", "我看到一个杯子。"])
+def test_any_token_size_gives_the_same_chinese_pieces(text: str) -> None:
+    rng = random.Random(text)
+    expected = [p for _, p in stream(chunker(), list(text))]
+    for _ in range(20):
+        tokens, i = [], 0
+        while i < len(text):
+            n = rng.randint(1, 6)
+            tokens, i = [*tokens, text[i : i + n]], i + n
+        assert [p for _, p in stream(chunker(), tokens)] == expected
+    assert [p for _, p in stream(chunker(), [text])] == expected  # all at once
+    assert "".join(expected) == text
+
+
+@pytest.mark.parametrize(("text", "pieces"), [
+    ("是的，我可以帮你看看。", ["是的，", "我可以帮你看看。"]),  # a comma early: the clause rule, as before
+    ("这是一个杯子，旁边有一支笔。", ["这是一个杯子，", "旁边有一支笔。"]),
+    ("我看到一个杯子。", ["我看到一个杯子。"]),  # a short sentence is whole
+    ("好的。桌子上放着一个蓝色的杯子和一张白纸。", ["好的。", "桌子上放着一个蓝色的杯子和一张白纸。"]),  # first only
+])
+def test_a_short_chinese_sentence_with_early_punctuation_is_unchanged(text: str, pieces: list[str]) -> None:
+    assert [p for _, p in stream(chunker(), subword_tokens(text))] == pieces
+    assert [p for _, p in stream(chunker(first_min_chars=0), subword_tokens(text))] == pieces
+
+
+@pytest.mark.parametrize(("text", "first"), [
+    ("我看到一块写着OPEN的红色牌子旁边还有一个蓝色的杯子。", "我看到一块写着OPEN的红色牌子"),  # OPEN: one character
+    ("我看到一块写着 OPEN 的红色牌子旁边还有一个蓝色的杯子。", "我看到一块写着 OPEN 的红色牌子"),
+    ("门口的牌子上写着 OPEN 和 CLOSED 两个词还有一个红色的箭头。", "门口的牌子上写着 OPEN 和 CLOSED 两个词"),
+    ("The sign says 营业中 which means open in Chinese. ", "The sign says 营业中"),  # English: the English rule
+])
+def test_mixed_chinese_and_english(text: str, first: str) -> None:
+    for tokens in (subword_tokens(text), list(text)):
+        pieces = [p for _, p in stream(chunker(), tokens)]
+        assert pieces[0] == first and "".join(pieces).replace(" ", "") == text.replace(" ", "")
