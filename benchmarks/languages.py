@@ -18,7 +18,6 @@ parts after the VAD's end of the turn: the transcript, the first reply piece, an
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from latency import pct, replay_with, serve  # noqa: E402
+from latency import pct, replay_with, served  # noqa: E402
 
 from assistant.models import prepare_models  # noqa: E402
 from kernel.events import TurnMetrics  # noqa: E402
@@ -36,15 +35,7 @@ ROWS = (("en", "demo.yaml"), ("zh", "demo-zh.yaml"), ("auto", "demo-mixed.yaml")
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--ttft-ms", type=float, default=200)
-    p.add_argument("--tokens-per-s", type=float, default=40)
-    p.add_argument("--runs", type=int, default=2)
-    p.add_argument("--set", dest="overrides", action="append", default=[])
-    args = p.parse_args()
-    server = serve(args.ttft_ms / 1000, args.tokens_per_s)
-    base = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    overrides = ["replay.speed=1", "dialogue.backend=openai", f"dialogue.base_url={base}", *args.overrides]
+    args, server, overrides = served(__doc__.splitlines()[0] if __doc__ else None)
     prepared = {}
     for row, config in ROWS:
         settings = load_settings(ROOT / "configs" / config, [parse_override(o) for o in overrides])

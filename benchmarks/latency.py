@@ -149,8 +149,10 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
+def served(description: str | None = None) -> tuple[argparse.Namespace, ThreadingHTTPServer, list[str]]:
+    """The benchmark's arguments, the stand-in server they ask for, and the overrides that replay
+    in real time against it (plus the ``--set`` ones)."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--ttft-ms", type=float, default=200)
     p.add_argument("--tokens-per-s", type=float, default=40)
     p.add_argument("--runs", type=int, default=2)
@@ -158,7 +160,11 @@ def main() -> None:
     args = p.parse_args()
     server = serve(args.ttft_ms / 1000, args.tokens_per_s)
     base = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    overrides = ["replay.speed=1", "dialogue.backend=openai", f"dialogue.base_url={base}", *args.overrides]
+    return args, server, ["replay.speed=1", "dialogue.backend=openai", f"dialogue.base_url={base}", *args.overrides]
+
+
+def main() -> None:
+    args, server, overrides = served()
     metrics: list[TurnMetrics] = []
     v2v: list[float] = []
     events: list[Event] = []

@@ -219,7 +219,7 @@ def render(details: SceneDetails, question: str | None = None) -> str:
     """One line: the things seen, where, then ``text: ...``. A question about text puts the
     text (or "no readable text") first; one about people puts faces and people first,
     zeros included."""
-    wants_text, wants_people = asks_about(question)
+    _, wants_people = asks_about(question)
     # A detector that names people counts them better than HOG does.
     people = 0 if mentions_people(details.objects) else details.people
     who = [_count(n, one, many) for n, one, many in ((details.faces, "face", "faces"),
@@ -237,14 +237,35 @@ def render(details: SceneDetails, question: str | None = None) -> str:
     if details.light and not details.plain:
         scene = f"{scene} in a {details.light} scene" if scene else f"a {details.light} scene"
 
+    return arrange(scene, _join(who), details.text, question, ENGLISH)
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """The words :func:`arrange` puts around a description, in one language."""
+
+    nobody: str  # asked about people, and none seen
+    text: str  # before the text read
+    no_text: str  # asked about text, and none read
+    separator: str  # between the parts
+    nothing: str  # nothing at all to say
+
+
+ENGLISH = Wording("no faces or people", "text: ", "no readable text", "; ", "nothing I can name")
+
+
+def arrange(scene: str, who: str, text: Sequence[str], question: str | None, words: Wording) -> str:
+    """The parts of a description in order: the scene, then the text read; a question about text puts
+    the text (or that there is none) first, one about people puts ``who`` (or that there is nobody) first."""
+    wants_text, wants_people = asks_about(question)
     parts = [scene] if scene else []
     if wants_people:
-        parts.insert(0, _join(who) or "no faces or people")
-    if details.text:
-        parts.insert(0 if wants_text else len(parts), "text: " + " / ".join(details.text))
+        parts.insert(0, who or words.nobody)
+    if text:
+        parts.insert(0 if wants_text else len(parts), words.text + " / ".join(text))
     elif wants_text:
-        parts.insert(0, "no readable text")
-    return "; ".join(parts) or "nothing I can name"
+        parts.insert(0, words.no_text)
+    return words.separator.join(parts) or words.nothing
 
 
 def asks_about(question: str | None) -> tuple[bool, bool]:

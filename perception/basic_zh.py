@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from .basic import SceneDetails, SeenShape, asks_about, mentions_people
+from .basic import SceneDetails, SeenShape, Wording, arrange, asks_about, mentions_people
 
 # Every colour name of perception.shapes.colour_labels.
 COLOURS = {
@@ -60,10 +60,13 @@ _OTHER_DETERMINERS = {"some": "一些", "many": "很多", "no": "没有", "the":
 _DIGITS = "零一二三四五六七八九"
 
 
+CHINESE = Wording("没有人脸或人", "文字：", "没有可读的文字", "；", "没有我能叫出名字的东西")
+
+
 def render_zh(details: SceneDetails, question: str | None = None) -> str:
     """:func:`perception.basic.render` in Chinese: the things seen, then "文字：...". A question
     about text puts the text (or "没有可读的文字") first; one about people puts faces and people first."""
-    wants_text, wants_people = asks_about(question)
+    _, wants_people = asks_about(question)
     people = 0 if mentions_people(details.objects) else details.people
     who = [count_zh(n, measure, noun) for n, measure, noun in ((details.faces, "张", "脸"), (people, "个", "人")) if n]
     things = _object_phrases(details.objects)
@@ -83,14 +86,7 @@ def render_zh(details: SceneDetails, question: str | None = None) -> str:
         light = LIGHT.get(details.light, details.light)
         scene = f"{scene}，{light}" if scene else light
 
-    parts = [scene] if scene else []
-    if wants_people:
-        parts.insert(0, _join(who) or "没有人脸或人")
-    if details.text:
-        parts.insert(0 if wants_text else len(parts), "文字：" + " / ".join(details.text))
-    elif wants_text:
-        parts.insert(0, "没有可读的文字")
-    return "；".join(parts) or "没有我能叫出名字的东西"
+    return arrange(scene, _join(who), details.text, question, CHINESE)
 
 
 def number_zh(n: int) -> str:

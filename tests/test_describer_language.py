@@ -31,8 +31,8 @@ from perception.registry import make_describer
 from perception.settings import BasicDescriberSettings, OmniLMMDescriberSettings, OpenAIDescriberSettings
 from perception.shapes import colour_labels
 
-from .conftest import SESSION
 from .fakes import chat_server
+from .test_describer_objects import frame_at as session_frame
 from .test_describer_objects import photo
 from .test_describer_text import CJK_FONT, needs_cjk_font
 from .test_vision_backends import STANDIN_CHAT_PY
@@ -57,15 +57,6 @@ def chinese_sign(words: str = "营业中") -> np.ndarray:
 def with_disc(x: int, y: int = 240) -> np.ndarray:
     image = wall()
     cv2.circle(image, (x, y), 70, (40, 190, 40), -1, cv2.LINE_AA)
-    return image
-
-
-def session_frame(seconds: float) -> np.ndarray:
-    cap = cv2.VideoCapture(str(SESSION / "video.mp4"))
-    cap.set(cv2.CAP_PROP_POS_MSEC, seconds * 1000)
-    ok, image = cap.read()
-    cap.release()
-    assert ok
     return image
 
 
