@@ -19,7 +19,7 @@ import os
 import shutil
 import socket
 import subprocess
-import time
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,6 +64,16 @@ def make_certificates(folder: Path) -> dict[str, Path]:
     return {name: folder / name for name in ("ca.crt", "server.crt", "server.key", "client.crt", "client.key")}
 
 
+def _drain(process: subprocess.Popen[bytes], said: threading.Event) -> None:
+    """Reads the broker's log on stderr to its end (a full pipe would stall it); sets ``said`` at the
+    line that says it is running, or at the end."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.rstrip().endswith(b" running"):
+            said.set()
+    said.set()
+
+
 class Mosquitto:
     """One broker process; ``users`` (name → password) turns anonymous access off.
 
@@ -99,6 +109,7 @@ class Mosquitto:
             f"listener {self.port} {self.host}",
             "persistence false",
             f"log_dest file {self.log_path}",
+            "log_dest stderr",  # read by start(), which waits for the line that says it is running
             "log_type all",
         ]
         if os.geteuid() == 0:
@@ -128,23 +139,21 @@ class Mosquitto:
         return config
 
     def start(self, timeout_s: float = 5.0) -> None:
-        """Start the broker and return once its port accepts connections."""
+        """Start the broker and return once it says it is running (after it opened its listener)."""
         assert self._process is None, "already running"
         config = self._write_config()
-        self._process = subprocess.Popen(
-            [self.binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if self._process.poll() is not None:
-                self._process = None
-                raise RuntimeError(f"mosquitto exited at start: {self.log()[-2000:]}")
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.2):
-                return
-            if time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"mosquitto did not open port {self.port} within {timeout_s} s")
-            time.sleep(0.01)  # polling the port, not timing a result
+        self._process = subprocess.Popen([self.binary, "-c", str(config)], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE)
+        said = threading.Event()  # set on "mosquitto version … running", or when its stderr ends
+        threading.Thread(target=_drain, args=(self._process, said), daemon=True, name="mosquitto-log").start()
+        if not said.wait(timeout_s):
+            self.kill()
+            raise RuntimeError(f"mosquitto did not say it was running within {timeout_s} s")
+        if self._process.poll() is not None:
+            self._process = None
+            raise RuntimeError(f"mosquitto exited at start: {self.log()[-2000:]}")
+        with socket.create_connection((self.host, self.port), timeout=timeout_s):
+            pass  # the listener is open
 
     def kill(self) -> None:
         """SIGKILL: the broker vanishes as in a crash, without closing its sessions politely."""
