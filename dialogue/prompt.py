@@ -49,7 +49,7 @@ REPLY_IN = {
     "en": "\n\n(The question was spoken in English: answer in English.)",
     # "Answer directly" and where the read text is: asked "你能帮我读一下牌子吗？" without them, the local
     # 1.5B model answered "我不能读牌子。" 4 times in 9 (3 wordings, 3 seeds); with them, 0 in 9.
-    "zh": "\n\n（问题是用中文说的：请用中文回答，直接说出答案。摄像头读到的文字写在“文字：”后面。）",
+    "zh": "\n\n（问题是用中文说的：请用中文回答，直接说出答案。摄像头读到的文字在“写着”后面的引号里。）",
 }
 
 OBSERVATIONS_TAG = "camera_observations"

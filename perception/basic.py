@@ -7,7 +7,7 @@ plain words, things first, then text:
 
 or, for a session in Chinese (:mod:`perception.basic_zh`):
 
-    一个蓝色的物体，还有一个白色的长方形正在往右边移动，背景是棕色；文字：OPEN
+    一个蓝色的物体，还有一个白色的长方形正在往右边移动，背景是棕色；写着“OPEN”
 
 Things are, in order: names from an optional object detector (``objects``), faces
 (Haar cascade), people (HOG), and salient coloured shapes (:mod:`perception.shapes`),
@@ -246,12 +246,13 @@ class Wording:
 
     nobody: str  # asked about people, and none seen
     text: str  # before the text read
+    text_end: str  # after it
     no_text: str  # asked about text, and none read
     separator: str  # between the parts
     nothing: str  # nothing at all to say
 
 
-ENGLISH = Wording("no faces or people", "text: ", "no readable text", "; ", "nothing I can name")
+ENGLISH = Wording("no faces or people", "text: ", "", "no readable text", "; ", "nothing I can name")
 
 
 def arrange(scene: str, who: str, text: Sequence[str], question: str | None, words: Wording) -> str:
@@ -262,7 +263,7 @@ def arrange(scene: str, who: str, text: Sequence[str], question: str | None, wor
     if wants_people:
         parts.insert(0, who or words.nobody)
     if text:
-        parts.insert(0 if wants_text else len(parts), words.text + " / ".join(text))
+        parts.insert(0 if wants_text else len(parts), words.text + " / ".join(text) + words.text_end)
     elif wants_text:
         parts.insert(0, words.no_text)
     return words.separator.join(parts) or words.nothing

@@ -1,7 +1,7 @@
 """The basic describer's line in Chinese: what :func:`perception.basic.render` says, in short,
 plain Chinese, for a session in ``zh`` (or a Chinese question in ``auto``):
 
-    一个蓝色的物体，还有一个白色的长方形正在往右边移动，背景是棕色；文字：OPEN
+    一个蓝色的物体，还有一个白色的长方形正在往右边移动，背景是棕色；写着“OPEN”
 
 Colours, forms, motion and the COCO detector's names are translated from tables; a name the
 tables do not hold (another detector's) is said as it was given. Counts are Chinese numerals
@@ -60,11 +60,13 @@ _OTHER_DETERMINERS = {"some": "一些", "many": "很多", "no": "没有", "the":
 _DIGITS = "零一二三四五六七八九"
 
 
-CHINESE = Wording("没有人脸或人", "文字：", "没有可读的文字", "；", "没有我能叫出名字的东西")
+# The text read as "写着“…”" ("it says"), not a label such as "文字：…": the local LLM copied a label into
+# its answer ("文字：OPEN") and read the sign back more often with this (9 of 12 tries against 7).
+CHINESE = Wording("没有人脸或人", "写着“", "”", "没有可读的文字", "；", "没有我能叫出名字的东西")
 
 
 def render_zh(details: SceneDetails, question: str | None = None) -> str:
-    """:func:`perception.basic.render` in Chinese: the things seen, then "文字：...". A question
+    """:func:`perception.basic.render` in Chinese: the things seen, then "写着“...”". A question
     about text puts the text (or "没有可读的文字") first; one about people puts faces and people first."""
     _, wants_people = asks_about(question)
     people = 0 if mentions_people(details.objects) else details.people

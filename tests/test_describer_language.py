@@ -61,8 +61,8 @@ def with_disc(x: int, y: int = 240) -> np.ndarray:
 
 
 def without_text(line: str) -> str:
-    """``line`` without what follows "文字：" or "text: " (read from the frame, never translated)."""
-    return re.sub(r"(文字：|text: )[^；;]*", "", line)
+    """``line`` without the text read from the frame (never translated): "写着“…”" or "text: …"."""
+    return re.sub(r"写着“[^”]*”|text: [^;]*", "", line)
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +107,9 @@ def test_vlm_prompts_per_language_and_the_users_own_prompt() -> None:
 @needs_cjk_font
 def test_a_chinese_sign_is_read_and_described_in_chinese(zh: BasicDescriber) -> None:
     sign = chinese_sign()
-    assert zh.describe(sign) == "一个红色的长方形，背景是灰色；文字：营业中"
-    assert zh.describe(sign, "牌子上写的是什么？") == "文字：营业中；一个红色的长方形，背景是灰色"
-    assert zh.describe(sign, "What does the sign say?").startswith("文字：营业中；")  # zh: always Chinese
+    assert zh.describe(sign) == "一个红色的长方形，背景是灰色；写着“营业中”"
+    assert zh.describe(sign, "牌子上写的是什么？") == "写着“营业中”；一个红色的长方形，背景是灰色"
+    assert zh.describe(sign, "What does the sign say?").startswith("写着“营业中”；")  # zh: always Chinese
     assert zh.describe(wall(), "上面写着什么字？") == "没有可读的文字；一片纯灰色的画面"
 
 
@@ -143,8 +143,8 @@ def test_the_bundled_session_in_chinese() -> None:
     describer.describe(session_frame(2.0))
     assert describer.describe(session_frame(3.0)) == "一个蓝色的物体，还有一个白色的长方形正在往右边移动，背景是棕色"
     sign = describer.describe(session_frame(12.0))
-    assert sign == "一个红色的长方形和一个白色的长方形，背景是灰色；文字：OPEN", sign
-    assert describer.describe(session_frame(12.0), "你能读一下牌子吗？").startswith("文字：OPEN；一个红色")
+    assert sign == "一个红色的长方形和一个白色的长方形，背景是灰色；写着“OPEN”", sign
+    assert describer.describe(session_frame(12.0), "你能读一下牌子吗？").startswith("写着“OPEN”；一个红色")
 
 
 def test_dark_and_plain_scenes_in_chinese() -> None:
@@ -176,7 +176,7 @@ def test_auto_describes_in_english_and_answers_in_the_questions_language() -> No
     auto = BasicDescriber(language="auto")
     sign = chinese_sign()
     assert auto.describe(sign) == "a red rectangle on a gray background; text: 营业中"
-    assert auto.describe(sign, "牌子上写的是什么？") == "文字：营业中；一个红色的长方形，背景是灰色"
+    assert auto.describe(sign, "牌子上写的是什么？") == "写着“营业中”；一个红色的长方形，背景是灰色"
     assert auto.describe(sign, "What does the sign say?") == "text: 营业中; a red rectangle on a gray background"
     english = BasicDescriber(language="en")
     assert english.describe(sign, "牌子上写的是什么？") == "text: 营业中; a red rectangle on a gray background"
