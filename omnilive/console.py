@@ -4,6 +4,8 @@ the reply as it streams."""
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Console, Group
 from rich.live import Live
 from rich.markup import escape
@@ -26,6 +28,8 @@ from kernel.events import (
     Transcribed,
     TurnMetrics,
 )
+
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")  # Chinese characters and punctuation
 
 # the status line's words for each phase
 SHOWN = {Phase.LISTENING: "listening", Phase.HEARING: "hearing you", Phase.THINKING: "thinking",
@@ -115,18 +119,23 @@ class ConsoleView:
         self._progress = None
         self._live = None
 
+    def _said(self, lead: str, text: str, tail: str = "") -> None:
+        """One line of what was said or seen. Rich wraps at spaces, and a Chinese sentence has none: it
+        would go whole to a line of its own, so Chinese is left to the terminal, which wraps it anywhere."""
+        self.console.print(f"{lead}{escape(text)}{tail}", soft_wrap=_CJK.search(text) is not None)
+
     def __call__(self, event: Event) -> None:
         if self._status is not None:
             self._status(event)
         stamp = f"[dim]{event.t:7.2f}s[/dim]"
         if isinstance(event, Transcribed) and event.final and event.text:
-            self.console.print(f"{stamp} [bold cyan]You:[/] {escape(event.text)}")
+            self._said(f"{stamp} [bold cyan]You:[/] ", event.text)
         elif isinstance(event, SceneDescribed) and event.text != self._last_scene:
             self._last_scene = event.text
-            self.console.print(f"{stamp} [magenta]Camera:[/] {escape(event.text)}")
+            self._said(f"{stamp} [magenta]Camera:[/] ", event.text)
         elif isinstance(event, ReplyText):
             cut = " [yellow](interrupted)[/]" if event.interrupted else ""
-            self.console.print(f"{stamp} [bold green]Assistant:[/] {escape(event.text)}{cut}")
+            self._said(f"{stamp} [bold green]Assistant:[/] ", event.text, cut)
         elif isinstance(event, TurnMetrics) and event.first_audio_ms is not None:
             self.console.print(
                 f"{stamp} [dim]turn {event.turn}: first audio {event.first_audio_ms:.0f} ms after you stopped"

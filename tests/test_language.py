@@ -152,3 +152,23 @@ def test_a_kiosk_in_chinese_greets_in_chinese_unless_told_otherwise() -> None:
     assert is_chinese(AttractSettings().greeting_in("zh"))
     assert AttractSettings().greeting_in("en") == AttractSettings().greeting_in("auto") == DEFAULT_GREETING
     assert AttractSettings(greeting="Welcome to the shop!").greeting_in("zh") == "Welcome to the shop!"
+
+
+def test_the_console_keeps_a_chinese_reply_on_its_speakers_line() -> None:
+    """Rich wraps at spaces; a Chinese sentence has none, and went whole to a line of its own."""
+    import io
+
+    from rich.console import Console
+
+    from kernel.events import ReplyText
+    from omnilive.console import ConsoleView
+
+    out = io.StringIO()
+    view = ConsoleView(Console(file=out, width=40, force_terminal=False))
+    said = "你面前有一个杯子和一个蓝色的物体，还有一个白色的长方形正在往右边移动，背景是棕色。"
+    view(ReplyText(t=9.8, turn=1, utterance=1, text=said, question="你面前有什么？", interrupted=False))
+    view(ReplyText(t=9.9, turn=2, utterance=2, text="The sign says OPEN, and the shop looks open now.",
+                   question="What does the sign say?", interrupted=False))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"   9.80s Assistant: {said}"
+    assert lines[1].startswith("   9.90s Assistant: The") and len(lines) > 2  # English still wraps at 40
