@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import os
 import textwrap
+from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 
 from kernel.events import Event, ReplyChunk, SceneDescribed, Transcribed
-from perception.frames import Frame
+from perception.frames import Frame, Image
 
 WINDOW = "omnilive"
 
@@ -30,6 +32,38 @@ def can_show(console: Console) -> bool:
         console.print("[yellow]preview: this OpenCV build has no windows (opencv-python-headless); running headless[/]")
         return False
     return True
+
+
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # Debian fonts-wqy-microhei (make installs it)
+
+
+def overlay(image: Image, scene: str, caption: str) -> Image:
+    """A copy of ``image`` with the description (three lines at most) and the caption (two) written
+    on it: by OpenCV, or by PIL in a font with Chinese when a line needs it (OpenCV's fonts draw '?')."""
+    import cv2
+
+    image = image.copy()
+    lines = _wrap(scene)[:3] + _wrap(caption)[:2]
+    if any(not line.isascii() for line in lines) and CJK_FONT.is_file():
+        from PIL import Image as PILImage
+        from PIL import ImageDraw, ImageFont
+
+        picture = PILImage.fromarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        draw, font = ImageDraw.Draw(picture), ImageFont.truetype(str(CJK_FONT), 18)
+        for i, line in enumerate(lines):
+            draw.text((10, 8 + 22 * i), line, font=font, fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))
+        drawn: Image = cv2.cvtColor(np.asarray(picture), cv2.COLOR_RGB2BGR)
+        return drawn
+    for i, line in enumerate(lines):
+        y = 24 + 22 * i
+        cv2.putText(image, line, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3)
+        cv2.putText(image, line, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1)
+    return image
+
+
+def _wrap(text: str) -> list[str]:
+    """Lines of about 70 columns; a Chinese character takes two, so Chinese wraps at 35."""
+    return textwrap.wrap(text, 35 if any(ord(c) > 0x2E80 for c in text) else 70)
 
 
 class Preview:
@@ -57,13 +91,7 @@ class Preview:
         try:
             while True:
                 if self.frame is not None:
-                    image = self.frame.image.copy()
-                    lines = textwrap.wrap(self.scene, 70)[:3] + textwrap.wrap(self.caption, 70)[:2]
-                    for i, line in enumerate(lines):
-                        y = 24 + 22 * i
-                        cv2.putText(image, line, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3)
-                        cv2.putText(image, line, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1)
-                    cv2.imshow(WINDOW, image)
+                    cv2.imshow(WINDOW, overlay(self.frame.image, self.scene, self.caption))
                 cv2.waitKey(1)
                 await asyncio.sleep(0.1)
         finally:

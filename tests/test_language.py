@@ -172,3 +172,18 @@ def test_the_console_keeps_a_chinese_reply_on_its_speakers_line() -> None:
     lines = out.getvalue().splitlines()
     assert lines[0] == f"   9.80s Assistant: {said}"
     assert lines[1].startswith("   9.90s Assistant: The") and len(lines) > 2  # English still wraps at 40
+
+
+def test_the_preview_writes_chinese_captions_that_can_be_read() -> None:
+    """OpenCV's own fonts draw Chinese as '?': the preview draws such a line with a font that has it."""
+    from omnilive.preview import overlay
+    from perception.ocr import make_text_reader
+
+    frame = np.full((240, 640, 3), 60, np.uint8)
+    drawn = overlay(frame, "", "You: 牌子上写的是什么")
+    assert not np.shares_memory(drawn, frame) and (frame == 60).all()  # the camera's frame is left as it was
+    reader = make_text_reader("rapidocr")
+    assert reader is not None
+    assert any("牌子上写的是什么" in line for line in reader.read(drawn)), reader.read(drawn)
+    english = overlay(frame, "a red sign", "You: what does it say")
+    assert any("red sign" in line for line in reader.read(english)), reader.read(english)
