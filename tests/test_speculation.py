@@ -76,6 +76,12 @@ def manager_for(piper: PiperTts, *, speculative: bool = True) -> tuple[TurnManag
     return TurnManager(runner, Activity(), speculative=speculative), llm, sink, events
 
 
+def started(manager: TurnManager) -> tuple[Channel[FinalTranscript], asyncio.Task[None]]:
+    """The manager running on a channel of final transcripts of its own."""
+    transcripts: Channel[FinalTranscript] = Channel("transcripts", 4, Overflow.BLOCK)
+    return transcripts, asyncio.create_task(manager.run(transcripts))
+
+
 async def settle() -> None:
     for _ in range(20):
         await asyncio.sleep(0)
@@ -83,8 +89,7 @@ async def settle() -> None:
 
 async def test_the_reply_is_asked_for_at_the_pause_and_heard_only_once_the_turn_is_confirmed(piper: PiperTts) -> None:
     manager, llm, sink, events = manager_for(piper)
-    transcripts: Channel[FinalTranscript] = Channel("transcripts", 4, Overflow.BLOCK)
-    running = asyncio.create_task(manager.run(transcripts))
+    transcripts, running = started(manager)
     manager.speculate(1, "What is on the table?")
     await settle()
     assert llm.asked == ["What is on the table?"]
@@ -108,8 +113,7 @@ async def test_the_reply_is_asked_for_at_the_pause_and_heard_only_once_the_turn_
 
 async def test_other_final_words_cancel_the_early_request_and_ask_again(piper: PiperTts) -> None:
     manager, llm, _sink, events = manager_for(piper)
-    transcripts: Channel[FinalTranscript] = Channel("transcripts", 4, Overflow.BLOCK)
-    running = asyncio.create_task(manager.run(transcripts))
+    transcripts, running = started(manager)
     manager.speculate(1, "Can you tell me what is on the")
     await settle()
     await transcripts.put(FinalTranscript(1, "Can you tell me what is on the table?", 2.0))
@@ -210,8 +214,7 @@ def test_speculation_is_off_by_default_only_for_a_server_that_may_bill_each_requ
 
 async def test_a_chinese_question_is_speculated_on_and_matched_without_its_punctuation(piper: PiperTts) -> None:
     manager, llm, _sink, _events = manager_for(piper)
-    transcripts: Channel[FinalTranscript] = Channel("transcripts", 4, Overflow.BLOCK)
-    running = asyncio.create_task(manager.run(transcripts))
+    transcripts, running = started(manager)
     manager.speculate(1, "牌子上写的是什么？")
     await settle()
     assert llm.asked == ["牌子上写的是什么？"]
