@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import re
 import sys
 import tempfile
 import threading
@@ -37,6 +36,7 @@ from assistant.session import make_clock, prepare_sources, run_replay  # noqa: E
 from dialogue.prompt import ReplyRequest  # noqa: E402
 from kernel.eventlog import EventBus  # noqa: E402
 from kernel.events import Event, ReplyAudioStarted, ReplyRequested, Speculated, TurnMetrics  # noqa: E402
+from kernel.text import is_chinese  # noqa: E402
 from omnilive.settings import Settings, load_settings, parse_override  # noqa: E402
 from omnilive.testing import subword_tokens  # noqa: E402
 
@@ -62,7 +62,6 @@ REPLIES_ZH = (
     "嗯，看起来有一个绿色的球正从画面的左边往右边滚过去，房间里比较暗。它滚得挺稳的。",
     "桌子上有三样东西：一个蓝色的杯子、一张纸和一支放在纸上的黄色铅笔。别的就看不到了。",
 )
-CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 def serve(ttft_s: float, tokens_per_s: float) -> ThreadingHTTPServer:
@@ -79,7 +78,7 @@ def serve(ttft_s: float, tokens_per_s: float) -> ThreadingHTTPServer:
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
             time.sleep(ttft_s)  # the simulated server's own latency
-            replies = REPLIES_ZH if CJK.search(asked) else REPLIES
+            replies = REPLIES_ZH if is_chinese(asked) else REPLIES
             reply = replies[next(served) % len(replies)]
             try:
                 for i, token in enumerate(subword_tokens(reply)):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
+from kernel.text import is_chinese
+
 from .prompt import ReplyRequest
 
 _ABOUT_THE_VIEW = re.compile(
@@ -22,11 +24,10 @@ _ABOUT_THE_VIEW = re.compile(
 
 
 _ABOUT_THE_VIEW_ZH = re.compile(r"看|见|摄像头|镜头|颜色|读|牌|写|文字|几个|多少|谁|人|动|房间|灯|暗|这|那")
-_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 def offline_reply(request: ReplyRequest) -> str:
-    if _CHINESE.search(request.question):
+    if is_chinese(request.question):
         return _offline_reply_zh(request)
     question = request.question.strip().rstrip("?.!")
     about_the_view = bool(_ABOUT_THE_VIEW.search(question))

@@ -4,8 +4,6 @@ the reply as it streams."""
 
 from __future__ import annotations
 
-import re
-
 from rich.console import Console, Group
 from rich.live import Live
 from rich.markup import escape
@@ -28,8 +26,7 @@ from kernel.events import (
     Transcribed,
     TurnMetrics,
 )
-
-_CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")  # Chinese characters and punctuation
+from kernel.text import is_chinese
 
 # the status line's words for each phase
 SHOWN = {Phase.LISTENING: "listening", Phase.HEARING: "hearing you", Phase.THINKING: "thinking",
@@ -122,7 +119,7 @@ class ConsoleView:
     def _said(self, lead: str, text: str, tail: str = "") -> None:
         """One line of what was said or seen. Rich wraps at spaces, and a Chinese sentence has none: it
         would go whole to a line of its own, so Chinese is left to the terminal, which wraps it anywhere."""
-        self.console.print(f"{lead}{escape(text)}{tail}", soft_wrap=_CJK.search(text) is not None)
+        self.console.print(f"{lead}{escape(text)}{tail}", soft_wrap=is_chinese(text))
 
     def __call__(self, event: Event) -> None:
         if self._status is not None:

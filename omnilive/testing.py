@@ -22,7 +22,6 @@ import io
 import itertools
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
     from speech.vad import Segmenter
 
 from kernel.eventlog import read_events as _read_log
+from kernel.text import is_chinese
 
 _SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR1", "SIGHUP", "SIGQUIT") if hasattr(signal, name)
@@ -183,7 +183,7 @@ def subword_tokens(text: str) -> list[str]:
     at most four characters, about what BPE gives English, each word's leading space on its first.
     Chinese comes in pieces of two and one characters in turn, 1.5 a token: Qwen's tokenizer gives
     1.6 (42 characters of a reply in 25 tokens)."""
-    if re.search(r"[\u3400-\u4dbf\u4e00-\u9fff]", text):
+    if is_chinese(text):
         sizes = itertools.cycle((2, 1))
         starts = list(itertools.accumulate((next(sizes) for _ in range(len(text))), initial=0))
         return [text[a:b] for a, b in itertools.pairwise(starts) if a < len(text)]

@@ -10,8 +10,9 @@ the session's language, or in ``auto`` the question's (:func:`description_langua
 
 from __future__ import annotations
 
-import re
 from typing import Protocol
+
+from kernel.text import is_chinese as has_cjk
 
 from .frames import Image
 
@@ -27,7 +28,6 @@ DEFAULT_PROMPTS = {"en": DEFAULT_PROMPT, "zh": DEFAULT_PROMPT_ZH}
 THEN_ANSWER = {"en": "{prompt} Then answer: {question}", "zh": "{prompt}然后回答：{question}"}
 USER_ASKS = {"en": "{prompt} The user asks: {question}", "zh": "{prompt}用户问：{question}"}
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 class Describer(Protocol):
@@ -43,11 +43,6 @@ def checked_language(language: str) -> str:
     if language not in LANGUAGES:
         raise ValueError(f"describer language must be one of {', '.join(LANGUAGES)}, not {language!r}")
     return language
-
-
-def has_cjk(text: str) -> bool:
-    """Whether ``text`` holds a Chinese character."""
-    return _CJK.search(text) is not None
 
 
 def description_language(language: str, question: str | None) -> str:

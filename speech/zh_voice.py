@@ -18,19 +18,15 @@ import numpy as np
 import soxr
 
 from kernel.errors import ConfigError, ModelError
+from kernel.text import is_chinese
 
 from .tts import Pcm, Tts
 
 ROOT = Path(__file__).resolve().parents[1]
 ZH_PYTHON = ROOT / ".venv-zh" / "bin" / "python"  # made by `make zh`
 WORKER = Path(__file__).with_name("zh_worker.py")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Latin words, with the spaces, apostrophes and hyphens between them: one run for the main voice.
 _LATIN = re.compile(r"([A-Za-z][A-Za-z0-9]*(?:[ '’-]+[A-Za-z0-9]+)*)")
-
-
-def is_chinese(text: str) -> bool:
-    return _CJK.search(text) is not None
 
 
 class ZhTts:
