@@ -34,7 +34,8 @@ character before cannot end a phrase (:data:`ZH_NO_END`: 的, 一, 个, 这, 很
 opener into another word (显然后…, 可以及时, 真正在乎). The opener must be complete and the
 character after it seen ("上面的" is no opener); failing that, once ``first_max_chars`` characters and
 :data:`LOOKAHEAD_CHARS` more have come with no sentence end, it is cut within the first
-``first_max_chars``: at the last clause end, else after an aspect particle (了, 着: "…拿着 | 一个杯子"),
+``first_max_chars``: at the last clause end (one in the look-ahead too: a few characters more rather
+than a cut inside a word, "一个棕 | 色的房间"), else after an aspect particle (了, 着: "…拿着 | 一个杯子"),
 else before a word that opens a predicate (看起来, 非常…), else after the last character that may
 end a piece with one after it that may start one (not 的, 了, 们, 上…), else after all of them.
 """
@@ -42,6 +43,8 @@ end a piece with one after it that may start one (not 的, 了, 们, 上…), el
 from __future__ import annotations
 
 import re
+
+from kernel.text import HAN
 
 LOOKAHEAD_WORDS = 2  # words past ``first_max_words`` that must come with no sentence end before it is cut
 # Chinese ends a sentence (。！？) or a clause (，；：、) with no space after it; a sentence end is
@@ -96,7 +99,6 @@ _PHRASE_STARTS = _words(
 
 # Chinese. A "character" is a Han character, a punctuation mark or a Latin word or number (a unit of _UNIT).
 LOOKAHEAD_CHARS = 3  # characters past ``first_max_chars`` that must come with no sentence end before it is cut
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]+")
 _UNIT = re.compile(r"[A-Za-z0-9]+(?:[.'’-][A-Za-z0-9]+)*|\S")
 _ZH_LOCATIONS = _words("中间 上面 下面 旁边 里面 前面 后面 左边 右边")
@@ -125,7 +127,7 @@ ZH_NO_END = frozenset(
     "我你他她它您咱"  # subjects: "我 | 和他"
 )
 # Characters a piece never starts with: they end the word or phrase before them ("牌 | 子", "桌子 | 上").
-_ZH_NO_START = frozenset("的地得了着过们子儿吗呢吧啊呀么上下里中内外前后边面间在")  # 在: "放 | 在"
+_ZH_NO_START = frozenset("的地得了着过们子儿吗呢吧啊呀么上下里中内外前后边面间在色")  # 在: "放 | 在"; 色: "棕 | 色"
 # Characters that, just before the first character of an opener, make a word with it ("显然 | 后…",
 # "可以 | 及时", "真正 | 在乎", "加上 | 面粉"), and just after its last ("上面包", "但是否", "如果汁").
 _ZH_JOIN_BEFORE = {
@@ -155,7 +157,7 @@ _ZH_CLAUSE_END = "，；：、,;:—"
 
 def _is_chinese(text: str) -> bool:
     """Whether ``text`` is Chinese: more Han characters than Latin words (none in English)."""
-    han = len(_HAN.findall(text))
+    han = len(HAN.findall(text))
     return han > 0 and han > len(_LATIN.findall(text))
 
 
@@ -166,7 +168,7 @@ def _zh_chars(units: list[re.Match[str]]) -> str:
 
 
 def _zh_word(char: str) -> bool:
-    return char in "A0" or bool(_HAN.match(char))
+    return char in "A0" or bool(HAN.match(char))
 
 
 def _zh_boundary(s: str, k: int) -> bool | None:
@@ -350,7 +352,8 @@ class SentenceChunker:
                 return self._take(units[k - 1].end())
         if len(s) < known or stop < known:
             return []  # a sentence that ends within a few characters is left whole
-        clauses = [j + 1 for j, char in enumerate(s[: self.first_max_chars]) if char in _ZH_CLAUSE_END]
+        # a clause end in the look-ahead too: three characters more, rather than a cut inside a word
+        clauses = [j + 1 for j, char in enumerate(s[:known]) if char in _ZH_CLAUSE_END]
         if clauses:
             return self._take(units[clauses[-1] - 1].end())
         # The last of the first characters after which a piece may end, else the last of those known by now.

@@ -201,6 +201,9 @@ ZH_MORE = {  # more shapes → the first piece
     "画面里有一个人拿着一个杯子慢慢地走过去然后坐在了椅子上。": "画面里有一个人拿着",  # no opener: after 着
     "那只猫一直趴在窗台上晒太阳看起来非常舒服的样子。": "那只猫一直趴在窗台上晒太阳",  # before 看起来
     "红红红红红红红红红红红红红红红红红红红红。": "红红红红红红红红红红红红红红",  # nothing better: after 14
+    # The local LLM's own reply: its comma comes 3 characters past 14; it used to be cut "一个棕 | 色的房间".
+    "这个房间看起来像是一个棕色的房间，里面有一个杯子和一个蓝色的物体。": "这个房间看起来像是一个棕色的房间，",
+    "这个房间看起来像是一个棕色的大房间里面有一个杯子。": "这个房间看起来",  # never "棕 | 色"
 }
 
 
