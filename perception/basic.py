@@ -32,9 +32,9 @@ from cv2.data import haarcascades
 
 from kernel.errors import ModelError
 
-from .describer import checked_language, description_language
 from .frames import Image
 from .ocr import MIN_CONFIDENCE, TextEngine, TextReader, make_text_reader
+from .prompts import checked_language, description_language
 from .settings import BasicDescriberSettings
 from .shapes import Shape, colour_labels, find_shapes, track
 

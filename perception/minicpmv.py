@@ -41,8 +41,8 @@ import numpy as np
 
 from kernel.errors import ConfigError, ModelError
 
-from .describer import DEFAULT_PROMPTS, checked_language, description_language, vlm_prompt
 from .frames import Image
+from .prompts import DEFAULT_PROMPTS, checked_language, description_language, vlm_prompt
 from .settings import MiniCPMVDescriberSettings
 
 log = logging.getLogger(__name__)

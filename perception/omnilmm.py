@@ -19,8 +19,8 @@ import cv2
 
 from kernel.errors import ConfigError, ModelError
 
-from .describer import DEFAULT_PROMPTS, checked_language, description_language, vlm_prompt
 from .frames import Image
+from .prompts import DEFAULT_PROMPTS, checked_language, description_language, vlm_prompt
 from .settings import OmniLMMDescriberSettings
 
 

@@ -17,8 +17,8 @@ import openai
 from kernel.errors import BackendError
 from kernel.openai_compat import backend_error, key_from_env
 
-from .describer import DEFAULT_PROMPTS, USER_ASKS, checked_language, description_language, vlm_prompt
 from .frames import Image
+from .prompts import DEFAULT_PROMPTS, USER_ASKS, checked_language, description_language, vlm_prompt
 from .settings import OpenAIDescriberSettings
 
 log = logging.getLogger(__name__)

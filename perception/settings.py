@@ -80,7 +80,7 @@ class OpenAIDescriberSettings(DescriberSettingsBase):
     base_url: str | None = None  # else OPENAI_VISION_BASE_URL, else OPENAI_BASE_URL
     model: str | None = None  # else OPENAI_VISION_MODEL, else gpt-4o-mini
     api_key_env: str = "OPENAI_API_KEY"
-    prompt: str | None = None  # else perception.describer.DEFAULT_PROMPT
+    prompt: str | None = None  # else the default of the description language, perception.prompts.DEFAULT_PROMPTS
     timeout_s: float = Field(20.0, gt=0)
     max_retries: int = Field(2, ge=0)
     max_side: int = Field(768, ge=64)  # the frame is shrunk to this longer side before it is sent
@@ -92,7 +92,7 @@ class OmniLMMDescriberSettings(DescriberSettingsBase):
     backend: Literal["omnilmm"] = "omnilmm"
     repo: Path | None = None  # a checkout of the OpenBMB repository holding chat.py
     model: str | None = None  # the weights: a local folder, or a hub id where the machine may download
-    prompt: str | None = None  # else perception.describer.DEFAULT_PROMPT
+    prompt: str | None = None  # else the default of the description language, perception.prompts.DEFAULT_PROMPTS
 
 
 class MiniCPMVDescriberSettings(DescriberSettingsBase):
@@ -104,7 +104,7 @@ class MiniCPMVDescriberSettings(DescriberSettingsBase):
     api: Literal["auto", "native", "chat"] = "auto"  # native: MiniCPM-V 4.6/4.7; chat: 2.0's remote-code model.chat
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 on cuda, fp16 on mps, fp32 on cpu
-    prompt: str | None = None  # else perception.describer.DEFAULT_PROMPT
+    prompt: str | None = None  # else the default of the description language, perception.prompts.DEFAULT_PROMPTS
     max_new_tokens: int = Field(64, ge=1, le=1024)
     max_side: int = Field(768, ge=64)
     allow_download: bool = False  # let transformers fetch a hub id that is not in the local cache

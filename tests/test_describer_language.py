@@ -17,7 +17,9 @@ from PIL import ImageDraw, ImageFont
 
 from perception.basic import BasicDescriber, SceneDetails, render
 from perception.basic_zh import COLOURS, FORMS, MOTIONS, OBJECTS, number_zh, render_zh
-from perception.describer import (
+from perception.objects import COCO_LABELS, ObjectDetector
+from perception.openai_vision import OpenAIVisionDescriber
+from perception.prompts import (
     DEFAULT_PROMPT,
     DEFAULT_PROMPT_ZH,
     checked_language,
@@ -25,8 +27,6 @@ from perception.describer import (
     has_cjk,
     vlm_prompt,
 )
-from perception.objects import COCO_LABELS, ObjectDetector
-from perception.openai_vision import OpenAIVisionDescriber
 from perception.registry import make_describer
 from perception.settings import BasicDescriberSettings, OmniLMMDescriberSettings, OpenAIDescriberSettings
 from perception.shapes import colour_labels
