@@ -59,7 +59,7 @@ class LocalLlm:
     def from_settings(cls, settings: DialogueSettings) -> LocalLlm:
         loc = settings.local
         return cls(loc.model, threads=loc.threads, context=loc.context, batch=loc.batch,
-                   max_tokens=loc.max_tokens, temperature=loc.temperature)
+                   max_tokens=loc.max_tokens, temperature=loc.temperature, seed=loc.seed)
 
     def __init__(
         self,
@@ -70,7 +70,7 @@ class LocalLlm:
         batch: int = 256,
         max_tokens: int = 160,
         temperature: float = 0.3,
-        seed: int = 0,
+        seed: int | None = 0,
     ) -> None:
         path = resolve_model(model)
         try:
@@ -83,6 +83,9 @@ class LocalLlm:
         self.path = path
         self.max_tokens = max_tokens
         self.temperature = temperature
+        # llama-cpp-python otherwise draws each call's seed from the previous call's, so an answer would
+        # depend on how many requests (speculative ones included) came before it.
+        self.seed = seed
         started = time.perf_counter()
         try:
             self._llm: Any = llama_cpp.Llama(
@@ -91,7 +94,7 @@ class LocalLlm:
                 n_threads=threads,
                 n_threads_batch=threads,
                 n_batch=batch,
-                seed=seed,
+                seed=seed if seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
@@ -185,6 +188,7 @@ class LocalLlm:
             stream=True,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
+            seed=self.seed,
         )
         first = True
         self.chunks = 0

@@ -33,7 +33,7 @@ class OpenAIChat:
     def from_settings(cls, settings: DialogueSettings) -> OpenAIChat:
         d = settings
         return cls(base_url=d.base_url, model=d.model, api_key_env=d.api_key_env, temperature=d.temperature,
-                   max_tokens=d.max_tokens, timeout_s=d.timeout_s, max_retries=d.max_retries)
+                   max_tokens=d.max_tokens, timeout_s=d.timeout_s, max_retries=d.max_retries, seed=d.seed)
 
     def __init__(
         self,
@@ -46,6 +46,7 @@ class OpenAIChat:
         max_tokens: int = 200,
         timeout_s: float = 30.0,
         max_retries: int = 2,
+        seed: int | None = None,
     ) -> None:
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.model = model or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL
@@ -56,6 +57,7 @@ class OpenAIChat:
         key = api_key or key_from_env(api_key_env)
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.seed = seed  # sent when set: servers that honour it (OpenAI, vLLM, llama.cpp) then repeat themselves
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url, api_key=key, timeout=timeout_s, max_retries=max_retries
         )
@@ -74,6 +76,7 @@ class OpenAIChat:
                 stream=True,
                 temperature=self.temperature,
                 max_tokens=self.max_tokens,
+                **({"seed": self.seed} if self.seed is not None else {}),
             )
             async for chunk in response:
                 if chunk.choices and chunk.choices[0].delta.content:

@@ -20,6 +20,9 @@ class LocalLlmSettings(StrictModel):
     batch: int = Field(256, ge=8)
     max_tokens: int = Field(160, ge=1)
     temperature: float = Field(0.3, ge=0, le=2)
+    # Each reply is sampled from this seed, whatever came before it: a replayed session gives the same
+    # answers (null: a new seed every reply).
+    seed: int | None = Field(0, ge=0, lt=2**32)
 
 
 class DialogueSettings(StrictModel):
@@ -32,6 +35,7 @@ class DialogueSettings(StrictModel):
     system_prompt: str | None = None
     temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(200, ge=1)
+    seed: int | None = Field(None, ge=0, lt=2**32, description="sent to a served model that honours it")
     timeout_s: float = Field(30.0, gt=0)
     max_retries: int = Field(2, ge=0)
     history_turns: int = Field(6, ge=0)

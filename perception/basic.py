@@ -3,7 +3,7 @@
 `BasicDescriber.describe(frame, question=None)` turns one BGR frame into one line of
 plain words, things first, then text:
 
-    a blue object and a white rectangle moving left to right on a brown background; text: OPEN
+    a blue cup and a white rectangle moving to the right on a brown background; text: OPEN
 
 or, for a session in Chinese (:mod:`perception.basic_zh`):
 
@@ -19,6 +19,7 @@ it in a thread.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -33,17 +34,20 @@ from cv2.data import haarcascades
 from kernel.errors import ModelError
 
 from .frames import Image
+from .objects import PLURALS
 from .ocr import MIN_CONFIDENCE, TextEngine, TextReader, make_text_reader
 from .prompts import checked_language, description_language
 from .settings import BasicDescriberSettings
 from .shapes import Shape, colour_labels, find_shapes, track
+from .things import Box, Thing, place
 
 logger = logging.getLogger(__name__)
 
-ObjectNames = Callable[[Image], Sequence[str]]
-"""A hook for an object detector: a BGR frame in, what it found out. Either bare names, one per
-thing ("cup", "person", "cup": counted here into "two cups and a person"), or phrases already
-counted ("two people", "a cup"), which are said as they are."""
+ObjectNames = Callable[[Image], Sequence["str | Box"]]
+"""A hook for an object detector: a BGR frame in, what it found out. Either detections with their
+boxes (:class:`perception.objects.Detection`: placed by :func:`perception.things.place`), bare
+names, one per thing ("cup", "person", "cup": counted here into "two cups and a person"), or
+phrases already counted ("two people", "a cup"), which are said as they are."""
 
 DETECT_WIDTH = 320  # faces and people are looked for at this width
 _DETECT_MIN_HEIGHT = 160  # ...or taller, for wide frames (1920x480 is looked at as 640x160)
@@ -65,14 +69,14 @@ _OLDER_SWITCH: dict[bool | None, TextEngine] = {True: "tesseract", False: "off",
 @dataclass(frozen=True, slots=True)
 class SeenShape:
     shape: Shape
-    motion: str  # "moving left to right", ... or "" when it held still or was not seen before
+    motion: str  # "moving to the right", ... or "" when it held still or was not seen before
 
 
 @dataclass(frozen=True, slots=True)
 class SceneDetails:
     """What `BasicDescriber` found in one frame."""
 
-    objects: tuple[str, ...]  # names or phrases from the object detector hook, as it gave them
+    objects: tuple[str, ...]  # names or phrases from the object detector hook (a detection's label)
     faces: int
     people: int
     shapes: tuple[SeenShape, ...]  # largest first
@@ -80,6 +84,7 @@ class SceneDetails:
     light: str  # "very dark", "dark" or "" (unremarkable)
     plain: str  # the frame's one colour when it is plain (a lens cap, a wall), else ""
     text: tuple[str, ...]  # lines read, top to bottom
+    things: tuple[Thing, ...] = ()  # the detections placed (when the hook gives boxes); said instead of objects
 
 
 class BasicDescriber:
@@ -114,6 +119,7 @@ class BasicDescriber:
         self._hog = people_detector() if people else None
         self._lock = threading.Lock()
         self._previous: tuple[Shape, ...] = ()
+        self._last: tuple[bytes, SceneDetails] | None = None  # the last frame's digest and details
 
     @classmethod
     def from_settings(cls, settings: BasicDescriberSettings, language: str = "en") -> BasicDescriber:
@@ -122,7 +128,7 @@ class BasicDescriber:
         if settings.objects:
             from .objects import ObjectDetector
 
-            names = ObjectDetector(min_score=settings.objects_min_score).names
+            names = ObjectDetector(min_score=settings.objects_min_score).detect
         return cls(text=settings.text, min_text_confidence=settings.text_min_confidence,
                    people=settings.people, objects=names, language=language)
 
@@ -144,28 +150,47 @@ class BasicDescriber:
         return render(details, question)
 
     def describe_details(self, image: Image) -> SceneDetails:
+        """What is in ``image``. The same frame again (the question-aware look at the frame just
+        described) gets the same details, motion included, without being looked at twice: compared
+        with itself, everything in it would seem to hold still."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or image.size == 0:
             raise ValueError(f"expected a BGR uint8 frame, got {image.dtype} {image.shape}")
-        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        small = detection_image(image)
+        digest = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16,
+                                 person=str(image.shape).encode()[:16]).digest()
         with self._lock:
-            found = self._objects(image) if self._objects is not None else ()
-            objects = tuple(name.strip() for name in found if name.strip())
-            layout = find_shapes(image)
-            moves = track(self._previous, layout.shapes)
-            self._previous = layout.shapes
-            details = SceneDetails(
-                objects=objects,
-                faces=count_faces(self._faces, cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)),
-                people=count_people(self._hog, small) if self._hog is not None else 0,
-                shapes=tuple(SeenShape(s, m) for s, m in zip(layout.shapes, moves, strict=True)),
-                background=layout.background,
-                light=_light(gray),
-                plain=_plain(small),
-                text=tuple(self._reader.read(image)) if self._reader is not None else (),
-            )
+            if self._last is not None and self._last[0] == digest:
+                return self._last[1]
+            details = self._look(image)
+            self._last = (digest, details)
         logger.debug("scene details: %s", details)
         return details
+
+    def _look(self, image: Image) -> SceneDetails:
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        small = detection_image(image)
+        found = self._objects(image) if self._objects is not None else ()
+        boxes = [d for d in found if not isinstance(d, str)]
+        objects = tuple(n for n in (d.strip() if isinstance(d, str) else d.label for d in found) if n)
+        layout = find_shapes(image)
+        moves = track(self._previous, layout.shapes)
+        self._previous = layout.shapes
+        seen = tuple(SeenShape(s, m) for s, m in zip(layout.shapes, moves, strict=True))
+        things: tuple[Thing, ...] = ()
+        if boxes:
+            things, rest = place(boxes, layout.shapes)
+            seen = tuple(seen[i] for i in rest)
+            objects = tuple(t.name for t in things for _ in range(t.count))
+        return SceneDetails(
+            objects=objects,
+            faces=count_faces(self._faces, cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)),
+            people=count_people(self._hog, small) if self._hog is not None else 0,
+            shapes=seen,
+            background=layout.background,
+            light=_light(gray),
+            plain=_plain(small),
+            text=tuple(self._reader.read(image)) if self._reader is not None else (),
+            things=things,
+        )
 
 
 def face_cascade() -> cv2.CascadeClassifier:
@@ -220,17 +245,17 @@ def render(details: SceneDetails, question: str | None = None) -> str:
     text (or "no readable text") first; one about people puts faces and people first,
     zeros included."""
     _, wants_people = asks_about(question)
-    # A detector that names people counts them better than HOG does.
-    people = 0 if mentions_people(details.objects) else details.people
-    who = [_count(n, one, many) for n, one, many in ((details.faces, "face", "faces"),
-                                                     (people, "person", "people")) if n]
-    things = _object_phrases(details.objects)
-    things += [] if wants_people else who
+    who, others = _people_and_things(details)
+    shown = [] if wants_people else who
+    shown_apart = bool(who) and wants_people  # said first, by arrange(), so the scene is not empty
+    # The detector's people come first, as sure as its other things; faces and HOG's people after them.
+    things = [*shown, *others] if _detected_people(details) else [*others, *shown]
     things += _shape_phrases(details.shapes)
     scene = _join(things)
+    on_surface = any(t.on for t in details.things)
     if details.plain and not scene:
         scene = f"a plain {details.plain} view"  # a lens cap, a wall: its colour says how light it is
-    elif details.background and details.background != "black":
+    elif details.background and details.background != "black" and not on_surface and (scene or not shown_apart):
         # Around things it is their background; alone it may be the thing itself (a cat's fur, close up).
         bg = details.background
         scene = f"{scene} on {_article(bg)} {bg} background" if scene else f"nothing I can name, mostly {bg}"
@@ -238,6 +263,58 @@ def render(details: SceneDetails, question: str | None = None) -> str:
         scene = f"{scene} in a {details.light} scene" if scene else f"a {details.light} scene"
 
     return arrange(scene, _join(who), details.text, question, ENGLISH)
+
+
+def _detected_people(details: SceneDetails) -> bool:
+    return any(t.name == "person" for t in details.things)
+
+
+def _people_and_things(details: SceneDetails) -> tuple[list[str], list[str]]:
+    """Who is there, and the other things named. A detector that names people counts them better
+    than HOG does, and a face it found belongs to one of them, so then only its people are said."""
+    if details.things:
+        people = [t for t in details.things if t.name == "person"]
+        if people:
+            return [thing_phrase(t) for t in people], _placed_phrases([t for t in details.things if t.name != "person"])
+        return _faces_and_people(details.faces, details.people), _placed_phrases(list(details.things))
+    people = 0 if mentions_people(details.objects) else details.people
+    return _faces_and_people(details.faces, people), _object_phrases(details.objects)
+
+
+def _faces_and_people(faces: int, people: int) -> list[str]:
+    return [_count(n, one, many) for n, one, many in ((faces, "face", "faces"), (people, "person", "people")) if n]
+
+
+SPOKEN_NAMES = {"dining table": "table", "sports ball": "ball", "tv": "TV", "cell phone": "phone"}
+_WHERE = {"left": "on the left", "middle": "in the middle", "right": "on the right"}
+
+
+def thing_phrase(thing: Thing) -> str:
+    """"a blue cup", "two people on the left": a placed thing, counted, in words."""
+    name = SPOKEN_NAMES.get(thing.name, thing.name)
+    named = f"{thing.colour} {name}" if thing.colour else name
+    plural = f"{thing.colour} {PLURALS.get(name, _plural(name))}" if thing.colour else PLURALS.get(name, _plural(name))
+    phrase = _count(thing.count, named, plural)
+    return f"{phrase} {_WHERE[thing.where]}" if thing.where else phrase
+
+
+def _placed_phrases(things: Sequence[Thing]) -> list[str]:
+    """Each thing's phrase; the things on one surface joined and said once with it ("a cup and a
+    bowl on a table"), where the first of them comes."""
+    phrases: list[str] = []
+    on: dict[str, list[str]] = {}
+    for thing in things:
+        if thing.on:
+            if thing.on not in on:
+                on[thing.on] = []
+                phrases.append(thing.on)  # a slot, filled below
+            on[thing.on].append(thing_phrase(thing))
+        else:
+            phrases.append(thing_phrase(thing))
+    for surface, held in on.items():
+        word = SPOKEN_NAMES.get(surface, surface)
+        phrases[phrases.index(surface)] = f"{_join(held)} on {_article(word)} {word}"
+    return phrases
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +373,7 @@ def mentions_people(objects: Sequence[str]) -> bool:
 
 
 def _shape_phrases(shapes: Sequence[SeenShape]) -> list[str]:
-    """["a blue object", "two white rectangles moving left to right", ...], largest first."""
+    """["a blue object", "two white rectangles moving to the right", ...], largest first."""
     counts = Counter((seen.shape.colour, seen.shape.form, seen.motion) for seen in shapes)
     phrases = []
     for (colour, form, motion), n in counts.items():

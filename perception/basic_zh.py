@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from .basic import SceneDetails, SeenShape, Wording, arrange, asks_about, mentions_people
+from .things import Thing
 
 # Every colour name of perception.shapes.colour_labels.
 COLOURS = {
@@ -23,7 +24,7 @@ COLOURS = {
 FORMS = {"round object": "圆形物体", "oval object": "椭圆形物体", "rectangle": "长方形", "square": "正方形",
          "object": "物体"}
 # "往右边移动", not "从左往右移动": with the "左" in it, the local LLM answered "where is it going" with the left.
-MOTIONS = {"moving left to right": "往右边移动", "moving right to left": "往左边移动",
+MOTIONS = {"moving to the right": "往右边移动", "moving to the left": "往左边移动",
            "moving down": "往下移动", "moving up": "往上移动"}
 LIGHT = {"dark": "画面很暗", "very dark": "画面非常暗"}
 
@@ -69,26 +70,70 @@ def render_zh(details: SceneDetails, question: str | None = None) -> str:
     """:func:`perception.basic.render` in Chinese: the things seen, then "写着“...”". A question
     about text puts the text (or "没有可读的文字") first; one about people puts faces and people first."""
     _, wants_people = asks_about(question)
-    people = 0 if mentions_people(details.objects) else details.people
-    who = [count_zh(n, measure, noun) for n, measure, noun in ((details.faces, "张", "脸"), (people, "个", "人")) if n]
-    things = _object_phrases(details.objects)
-    things += [] if wants_people else who
+    placed_people = [t for t in details.things if t.name == "person"]
+    if placed_people:  # the detector's people: a face it found is one of them
+        who = [_thing_zh(t) for t in placed_people]
+        phrases, clauses = _placed_zh([t for t in details.things if t.name != "person"])
+        if not wants_people:
+            clauses = [w for w in who if _placed(w)] + clauses
+            phrases = [w for w in who if not _placed(w)] + phrases
+    else:
+        people = 0 if mentions_people(details.objects) else details.people
+        who = [count_zh(n, measure, noun) for n, measure, noun in ((details.faces, "张", "脸"), (people, "个", "人"))
+               if n]
+        phrases, clauses = _placed_zh(details.things) if details.things else (_object_phrases(details.objects), [])
+        phrases += [] if wants_people else who
     still, moving = _shape_phrases(details.shapes)
-    scene = _join(things + still)
+    scene = "，".join(part for part in (_join(phrases + still), *clauses) if part)
     # What moves gets a clause of its own: a small language model reads "一个绿色的圆形物体正在往右边移动"
     # as the ball's direction more often than the same words as an attribute ("一个往右边移动的…").
     for clause in moving:
         scene = f"{scene}，还有{clause}" if scene else clause
+    on_surface = any(t.on for t in details.things)
     if details.plain and not scene:
         scene = f"一片纯{_colour(details.plain)}的画面"
-    elif details.background and details.background != "black":
+    elif details.background and details.background != "black" and not on_surface and (scene or not
+                                                                                          (wants_people and who)):
         bg = _colour(details.background)
         scene = f"{scene}，背景是{bg}" if scene else f"没有我能叫出名字的东西，大部分是{bg}"
     if details.light and not details.plain:
         light = LIGHT.get(details.light, details.light)
         scene = f"{scene}，{light}" if scene else light
 
-    return arrange(scene, _join(who), details.text, question, CHINESE)
+    return arrange(scene, "、".join(who), details.text, question, CHINESE)
+
+
+WHERE = {"left": "左边", "middle": "中间", "right": "右边"}
+
+
+def _thing_zh(thing: Thing) -> str:
+    """"一个蓝色的杯子", "左边有一只猫": a placed thing in Chinese."""
+    noun, measure = object_zh(thing.name)
+    phrase = count_zh(thing.count, measure, f"{_colour(thing.colour)}的{noun}" if thing.colour else noun)
+    return f"{WHERE[thing.where]}有{phrase}" if thing.where else phrase
+
+
+def _placed(phrase: str) -> bool:
+    return phrase.startswith(tuple(WHERE.values()))
+
+
+def _placed_zh(things: Sequence[Thing]) -> tuple[list[str], list[str]]:
+    """The things said as a list ("一个杯子"), and those said as clauses of their own: placed
+    ("左边有一只猫") or on a surface ("桌子上有一个杯子")."""
+    phrases: list[str] = []
+    clauses: list[str] = []
+    on: dict[str, list[str]] = {}
+    for thing in things:
+        said = _thing_zh(thing)
+        if thing.on:
+            on.setdefault(thing.on, []).append(said.removeprefix(WHERE.get(thing.where, "") + "有") if
+                                               thing.where else said)
+        elif _placed(said):
+            clauses.append(said)
+        else:
+            phrases.append(said)
+    clauses += [f"{object_zh(surface)[0]}上有{_join(held)}" for surface, held in on.items()]
+    return phrases, clauses
 
 
 def number_zh(n: int) -> str:

@@ -47,7 +47,7 @@ COCO_LABELS: dict[int, str] = dict(enumerate((
     "tv", "laptop", "mouse", "remote", "keyboard", "cell phone", "microwave", "oven", "toaster", "sink",
     "refrigerator", "", "book", "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
 )))
-_PLURALS = {"person": "people", "mouse": "mice", "knife": "knives", "bus": "buses", "couch": "couches",
+PLURALS = {"person": "people", "mouse": "mice", "knife": "knives", "bus": "buses", "couch": "couches",
             "sandwich": "sandwiches", "skis": "skis", "scissors": "scissors", "sheep": "sheep",
             "hair drier": "hair driers", "wine glass": "wine glasses", "dining table": "tables"}
 _NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -126,6 +126,6 @@ def count_names(labels: object) -> list[str]:
             article = "an" if str(label)[0] in "aeiou" else "a"
             phrases.append(f"{article} {label}")
         else:
-            plural = _PLURALS.get(str(label), f"{label}s")
+            plural = PLURALS.get(str(label), f"{label}s")
             phrases.append(f"{_NUMBERS[n] if n < len(_NUMBERS) else n} {plural}")
     return phrases

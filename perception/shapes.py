@@ -149,7 +149,9 @@ def direction(dx: float, dy: float, *, min_shift: float = MIN_SHIFT) -> str:
     if max(abs(dx), abs(dy)) < min_shift:
         return ""
     if abs(dx) >= abs(dy):
-        return "moving left to right" if dx > 0 else "moving right to left"
+        # The direction once, as where it is going: "moving left to right" names both sides, and a
+        # small language model then answers "where is it going?" with either.
+        return "moving to the right" if dx > 0 else "moving to the left"
     return "moving down" if dy > 0 else "moving up"
 
 

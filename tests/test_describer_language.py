@@ -196,7 +196,7 @@ def test_every_colour_form_motion_and_coco_name_has_chinese() -> None:
     _, colours = colour_labels(np.zeros((1, 1, 3), np.uint8))
     assert set(colours) <= set(COLOURS)
     assert set(FORMS) == {"round object", "oval object", "rectangle", "square", "object"}
-    assert set(MOTIONS) == {"moving left to right", "moving right to left", "moving down", "moving up"}
+    assert set(MOTIONS) == {"moving to the right", "moving to the left", "moving down", "moving up"}
     coco = {name for name in COCO_LABELS.values() if name}
     assert len(coco) == 80 and coco <= set(OBJECTS)
     for chinese in [*COLOURS.values(), *FORMS.values(), *MOTIONS.values(), *(n + m for n, m in OBJECTS.values())]:

@@ -46,8 +46,8 @@ def test_at_most_four_shapes() -> None:
 @pytest.mark.parametrize(
     ("start", "end", "words"),
     [
-        ((150, 240), (330, 240), "moving left to right"),
-        ((450, 240), (300, 240), "moving right to left"),
+        ((150, 240), (330, 240), "moving to the right"),
+        ((450, 240), (300, 240), "moving to the left"),
         ((320, 120), (320, 330), "moving down"),
         ((320, 330), (330, 200), "moving up"),
     ],

@@ -1,0 +1,121 @@
+"""From an object detector's boxes to the things a description names: one guess per object, where
+each one is, what it stands on, and its colour when a coloured region fills it.
+
+- Two boxes of different classes over the same region are two guesses at one object (a cup on a
+  saucer is also found as "a bowl"): only the surer one is named, so a doubtful guess is not
+  said as a fact beside the good one.
+- A table, bed, couch or bench is a surface: what stands in it is said to be on it ("a cup on a
+  table"), which is what people ask ("what is on the table?").
+- Where a thing is (left, middle, right) is said when two or more things are named, so that
+  "where is the cat?" and "what is on the right?" have an answer.
+- A coloured region inside a thing's box is part of it (the coffee in a cup, a flag on a
+  sleeve), not a thing of its own; one that fills most of the box gives the thing its colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+SURFACES = frozenset({"dining table", "bed", "couch", "bench"})
+SAME_OBJECT_IOU = 0.6  # boxes of two classes overlapping this much are one object
+FILLS = 0.4  # a region covering this share of a box gives the thing its colour
+LEFT, RIGHT = 0.4, 0.6  # a box centred left of LEFT is on the left, right of RIGHT on the right
+
+
+class Box(Protocol):
+    """A detection: :class:`perception.objects.Detection` is one."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def box(self) -> tuple[float, float, float, float]: ...  # x1, y1, x2, y2 as shares of the frame
+
+
+class Region(Protocol):
+    """A coloured region: :class:`perception.shapes.Shape` is one."""
+
+    @property
+    def colour(self) -> str: ...
+    @property
+    def area(self) -> float: ...
+    @property
+    def x(self) -> float: ...
+    @property
+    def y(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Thing:
+    """One kind of thing to name, counted."""
+
+    name: str  # the detector's label: "cup", "dining table"
+    count: int = 1
+    where: str = ""  # "left", "middle", "right", or "" (not said)
+    on: str = ""  # the label of the surface it stands on, or ""
+    colour: str = ""  # the colour of the region that fills it, or ""
+
+
+def area(box: tuple[float, float, float, float]) -> float:
+    x1, y1, x2, y2 = box
+    return max(0.0, x2 - x1) * max(0.0, y2 - y1)
+
+
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    inter = area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+    union = area(a) + area(b) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def inside(x: float, y: float, box: tuple[float, float, float, float], margin: float = 0.0) -> bool:
+    x1, y1, x2, y2 = box
+    return x1 - margin <= x <= x2 + margin and y1 - margin <= y <= y2 + margin
+
+
+def one_guess_each(detections: Sequence[Box]) -> list[Box]:
+    """The detections, surest first, without a box of another class over the same object."""
+    kept: list[Box] = []
+    for d in sorted(detections, key=lambda d: d.score, reverse=True):
+        if not any(k.label != d.label and iou(k.box, d.box) >= SAME_OBJECT_IOU for k in kept):
+            kept.append(d)
+    return kept
+
+
+def side(box: tuple[float, float, float, float]) -> str:
+    centre = (box[0] + box[2]) / 2
+    return "left" if centre < LEFT else "right" if centre > RIGHT else "middle"
+
+
+def place(detections: Sequence[Box], regions: Sequence[Region]) -> tuple[tuple[Thing, ...], tuple[int, ...]]:
+    """The things to name, in the detector's order of sureness, and the indices of ``regions``
+    that are not part of any of them (those are still said as shapes)."""
+    kept = one_guess_each(detections)
+    surfaces = [d for d in kept if d.label in SURFACES]
+    objects = [d for d in kept if d.label not in SURFACES]
+    parts: set[int] = set()
+    entries: list[tuple[str, str, str, str]] = []  # label, where, on, colour
+    for d in objects:
+        x1, _, x2, y2 = d.box
+        below = ((x1 + x2) / 2, min(max(y2, 0.0), 1.0))
+        holders = [s for s in surfaces if area(s.box) > area(d.box) and inside(*below, s.box, margin=0.02)]
+        on = min(holders, key=lambda s: area(s.box)).label if holders else ""
+        within = [i for i, r in enumerate(regions) if inside(r.x, r.y, d.box)]
+        parts.update(within)
+        filling = [regions[i] for i in within if regions[i].area >= FILLS * area(d.box)]
+        colour = max(filling, key=lambda r: r.area).colour if filling else ""
+        entries.append((d.label, side(d.box), on, colour))
+    used = {on for _, _, on, _ in entries}
+    entries += [(s.label, "", "", "") for s in surfaces if s.label not in used]
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for label, where, on, colour in entries:
+        groups.setdefault((label, on, colour), []).append(where)
+    say_where = len(groups) >= 2
+    things = tuple(
+        Thing(label, len(wheres), wheres[0] if say_where and len(set(wheres)) == 1 else "", on, colour)
+        for (label, on, colour), wheres in groups.items()
+    )
+    rest = tuple(i for i in range(len(regions)) if i not in parts)
+    return things, rest

@@ -1,0 +1,102 @@
+"""Placing detections (perception.things): one guess per object, what stands on a table, left and
+right, a thing's colour; and the default describer's line on real photos side by side."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from perception.basic import SceneDetails, SeenShape, render
+from perception.basic_zh import render_zh
+from perception.objects import Detection
+from perception.registry import make_describer
+from perception.settings import BasicDescriberSettings
+from perception.shapes import Shape
+from perception.things import Thing, one_guess_each, place
+
+from .test_describer_objects import photo
+
+
+def region(colour: str, x: float, y: float, area: float = 0.05) -> Shape:
+    return Shape(colour, "object", area, x, y)
+
+
+def test_two_classes_on_one_box_are_one_guess_the_surer() -> None:
+    cup = Detection("cup", 0.98, (0.27, 0.03, 0.72, 0.6))
+    bowl = Detection("bowl", 0.62, (0.25, 0.03, 0.71, 0.63))  # the saucer under it, found as a bowl
+    other_cup = Detection("cup", 0.7, (0.3, 0.05, 0.7, 0.6))  # the same class: the detector's own NMS decides
+    assert [d.label for d in one_guess_each([bowl, cup])] == ["cup"]
+    assert [d.label for d in one_guess_each([bowl, other_cup, cup])] == ["cup", "cup"]
+
+
+def test_what_stands_in_a_table_is_on_it_and_its_parts_are_not_things() -> None:
+    table = Detection("dining table", 0.76, (0.01, 0.0, 0.99, 1.0))
+    cup = Detection("cup", 0.98, (0.27, 0.03, 0.72, 0.6))
+    coffee = region("orange", 0.5, 0.3, area=0.05)  # inside the cup's box: part of it
+    paper = region("white", 0.1, 0.8)  # on the table, beside the cup
+    things, rest = place([table, cup], [coffee, paper])
+    assert things == (Thing("cup", on="dining table"),)
+    assert rest == (1,)
+
+
+def test_left_and_right_are_said_when_two_things_are_named() -> None:
+    cat = Detection("cat", 0.8, (0.0, 0.0, 0.49, 0.98))
+    cup = Detection("cup", 0.9, (0.5, 0.03, 0.96, 0.67))
+    things, _ = place([cat, cup], [])
+    assert things == (Thing("cup", where="right"), Thing("cat", where="left"))
+    alone, _ = place([cat], [])
+    assert alone == (Thing("cat"),)  # one thing: "on the left" would say nothing useful
+    people = [Detection("person", 0.8, (0.0, 0.0, 0.4, 1.0)), Detection("person", 0.7, (0.6, 0.0, 1.0, 1.0))]
+    two, _ = place([*people, cup], [])
+    assert Thing("person", count=2) in two  # apart from each other: no one side for both
+
+
+def test_a_region_that_fills_a_box_gives_the_thing_its_colour() -> None:
+    mug = Detection("cup", 0.9, (0.55, 0.3, 0.9, 0.8))
+    things, rest = place([mug], [region("blue", 0.72, 0.55, area=0.12), region("white", 0.2, 0.6)])
+    assert things == (Thing("cup", colour="blue"),) and rest == (1,)
+    small, _ = place([mug], [region("red", 0.72, 0.55, area=0.02)])  # a patch on it: no colour for the whole
+    assert small == (Thing("cup"),)
+
+
+def details(**changes: object) -> SceneDetails:
+    base: dict[str, object] = {"objects": (), "faces": 0, "people": 0, "shapes": (), "background": "",
+                               "light": "", "plain": "", "text": ()}
+    return SceneDetails(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_placed_things_in_words_in_english_and_chinese() -> None:
+    on_table = details(things=(Thing("cup", on="dining table"),), background="brown")
+    assert render(on_table) == "a cup on a table"  # the table, not a brown background
+    assert render_zh(on_table) == "桌子上有一个杯子"
+    apart = details(things=(Thing("person", where="left"), Thing("cat", where="right")), faces=1,
+                    background="brown")
+    assert render(apart) == "a person on the left and a cat on the right on a brown background"
+    assert render(apart, "Who is there?") == "a person on the left; a cat on the right on a brown background"
+    assert render_zh(apart) == "左边有一个人，右边有一只猫，背景是棕色"
+    alone = details(things=(Thing("person"),), background="gray")
+    assert render(alone, "Is anyone there?") == "a person"  # not "a person; nothing I can name, mostly gray"
+    mug = details(things=(Thing("cup", colour="blue"),),
+                  shapes=(SeenShape(Shape("white", "rectangle", 0.1, 0.2, 0.5), "moving to the right"),))
+    assert render(mug) == "a blue cup and a white rectangle moving to the right"
+    assert render_zh(mug) == "一个蓝色的杯子，还有一个白色的长方形正在往右边移动"
+
+
+@pytest.fixture(scope="module")
+def describer():  # type: ignore[no-untyped-def]
+    return make_describer(BasicDescriberSettings())
+
+
+def pair(left: str, right: str) -> np.ndarray:
+    from benchmarks.answer_set import side_by_side
+
+    return side_by_side(left, right)(0.0)
+
+
+def test_real_photos_side_by_side_are_placed(describer) -> None:  # type: ignore[no-untyped-def]
+    line = describer.describe(pair("chelsea", "coffee"))
+    assert "a cat on the left" in line and "a cup on the right" in line, line
+    line = describer.describe(pair("astronaut", "chelsea"))
+    assert "a person on the left" in line and "a cat on the right" in line and "face" not in line, line
+    coffee = describer.describe(photo("coffee"))
+    assert coffee == "a cup on a table", coffee  # not "a cup, a dining table, a bowl and an orange oval object"
