@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 APT_PACKAGES := espeak-ng ffmpeg libportaudio2 tesseract-ocr tesseract-ocr-eng sox alsa-utils mosquitto openssl \
-                fonts-wqy-microhei
+                fonts-wqy-microhei flite
 
 .PHONY: demo test system system-test venv venv-test llm zh lint typecheck pytest clean sample-session
 
@@ -15,7 +15,7 @@ test: venv-test llm zh lint typecheck pytest
 # System packages, installed with apt-get only when something is missing.
 system:
 	@missing=""; \
-	for c in espeak-ng ffmpeg tesseract sox aplay openssl; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	for c in espeak-ng ffmpeg tesseract sox aplay openssl flite; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
 	ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || missing=1; \
 	test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || missing=1; \
 	{ command -v mosquitto || test -x /usr/sbin/mosquitto; } >/dev/null 2>&1 || missing=1; \

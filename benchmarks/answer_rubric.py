@@ -18,12 +18,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 # Words for "there is none", "I can't tell" and "I cannot see", for the rubrics and the counts.
-NO = r"\b(no|not|nobody|none|nothing|isn't|aren't|don't|doesn't|cannot see any|can't see any)\b|\bno one\b"
+NO = (r"\b(no|not|nobody|none|nothing|isn't|aren't|don't|doesn't)\b|\bno one\b|"
+      r"can(?:no|')t see (?:a|an|any|anyone|anybody|someone)\b")
 NO_ZH = r"没有|没看到|看不到|不是|并没有|无人"
 UNSURE = (r"can(?:no|')t (?:tell|say|know|determine|be sure|see (?:what|whether|if|the|its|their))|can not tell|"
           r"not sure|unsure|don't know|do not know|no way (?:to|of) (?:tell|know)|unable to (?:tell|say|determine|see)|"
           r"hard to (?:tell|say)|(?:doesn't|does not|don't|do not) (?:say|show|tell|mention)|not clear|unclear|"
-          r"no (?:information|details?|way)|isn't (?:clear|visible)|not visible|only (?:see|know)")
+          r"no (?:information|details?|way)|isn't (?:clear|visible)|not visible|only (?:see|know)|"
+          r"not (?:specified|given|mentioned|known|provided|stated|described|shown)|(?:no|not) mention|"
+          r"(?:don't|do not) see (?:the|a|an|any|their|its|his|her)\b")
 UNSURE_ZH = r"不知道|看不出|无法|不能确定|不确定|不清楚|说不准|判断不了|看不清|没有(?:提到|说明|显示)|只能看到|不能判断"
 # What an assistant says when it believes it has no picture. With a fresh description in the prompt,
 # saying so is a failure whatever the rubric (the issue's "no 'I cannot see'").
@@ -51,7 +54,7 @@ THINGS: dict[str, tuple[str, ...]] = {
     "motorcycle": ("motorcycle",), "motorbike": ("motorcycle",), "truck": ("truck",), "bus": ("bus",),
     "rocket": (), "tree": (), "plant": ("plant",), "flower": (), "window": (), "door": (), "sky": (),
     "water": (), "pencil": (), "paper": (), "sign": ("sign", "text"), "flag": (), "hat": (), "shirt": (),
-    "camera": ("camera",), "tv": ("tv",), "keyboard": ("keyboard",), "umbrella": ("umbrella",),
+    "tv": ("tv",), "keyboard": ("keyboard",), "umbrella": ("umbrella",),
     "red": ("red",), "green": ("green",), "blue": ("blue",), "yellow": ("yellow",), "orange": ("orange",),
     "purple": ("purple",), "pink": ("pink",), "brown": ("brown",), "white": ("white",), "black": ("black",),
     "gray": ("gray", "grey"), "grey": ("gray", "grey"),

@@ -140,7 +140,8 @@ TUNING: tuple[Scene, ...] = (
     )),
     Scene("sign-open", sign("OPEN"), (
         ask("Can you read the sign for me?", "text", r"\bopen\b"),
-        ask("What colour is the sign?", "colour", r"\bred\b", r"\b(green|blue|yellow)\b"),
+        # A red board with a white panel: either colour is the sign's.
+        ask("What colour is the sign?", "colour", r"\b(red|white)\b", r"\b(green|blue|yellow|gray|grey)\b"),
         ask("Is the shop open?", "text", r"\b(yes|open)\b", r"\b(is|it's|they're|are) closed\b"),
         ask("What does the sign say?", "text", r"\bopen\b", r"\bclosed\b"),
     )),
@@ -173,14 +174,14 @@ TUNING: tuple[Scene, ...] = (
         ask("What animal can you see?", "objects", r"\bcats?\b", r"\bdogs?\b(?! or)"),
         ask("Is there a dog here?", "absent", NO, r"\byes\b"),
         ask("Is there a person in the picture?", "absent", NO, r"\byes\b"),
-        ask("What is the cat's name?", "unsure", UNSURE, r"\b(is called|is named|name is)\b"),
+        ask("What is the cat's name?", "unsure", UNSURE, r"\b(is called|is named|name is (?!not|unknown))\b"),
     )),
     Scene("astronaut", still(lambda: photo("astronaut")), (
         ask("Who is in front of the camera?", "people", r"\b(person|man|woman|someone|somebody|people)\b"),
         ask("How many people do you see?", "count", r"\b(one|a person|1|a single|only one|just one)\b",
             r"\b(two|three|2|3)\b"),
         ask("Is anyone there?", "people", r"\b(yes|person|someone|somebody)\b", r"\b(no one|nobody)\b"),
-        ask("What is the person's name?", "unsure", UNSURE, r"\b(is called|is named|name is)\b"),
+        ask("What is the person's name?", "unsure", UNSURE, r"\b(is called|is named|name is (?!not|unknown))\b"),
     )),
     Scene("two-people", side_by_side("astronaut", "camera"), (
         ask("How many people are there?", "count", r"\b(two|2)\b", r"\b(three|four|one person)\b"),
@@ -228,7 +229,7 @@ TUNING: tuple[Scene, ...] = (
     ), "zh"),
     Scene("sign-zh", sign("营业中"), (
         zh("你能帮我读一下牌子吗？", "text", "营业中"),
-        zh("牌子是什么颜色的？", "colour", "红", "绿色|蓝色"),
+        zh("牌子是什么颜色的？", "colour", "红|白", "绿色|蓝色|灰色"),
     ), "zh"),
     Scene("ball-zh", ball("right"), (
         zh("那个绿色的球滚到哪里去了？", "motion", "右", "往左|向左|左边去|靠近|远离|镜头"),
@@ -261,7 +262,7 @@ UNSEEN: tuple[Scene, ...] = (
         ask("How many people are in the picture?", "count", r"\b(one|a person|1|a single|only one|just one)\b",
             r"\b(two|three|2|3)\b"),
         ask("Is there a cat anywhere?", "absent", NO, r"\byes\b"),
-        ask("What is his name?", "unsure", UNSURE, r"\b(is called|is named|name is)\b"),
+        ask("What is his name?", "unsure", UNSURE, r"\b(is called|is named|name is (?!not|unknown))\b"),
     )),
     Scene("cup-cat-mirrored", side_by_side("coffee", "chelsea", flip_left=True, flip_right=True), (
         ask("What is on the left side?", "position", r"\b(cup|mug|coffee)\b", r"\bcat\b[^.]{0,20}\bleft\b"),
@@ -317,20 +318,21 @@ SETS = {"tuning": TUNING, "unseen": UNSEEN}
 @dataclass(frozen=True, slots=True)
 class Voice:
     name: str
-    engine: str  # espeak | piper | zh
-    variant: str = ""  # espeak voice, e.g. "en-us+m3"
-    rate: float = 1.0  # espeak: words per minute / 150; piper: 1 / length_scale; zh: playback speed
+    engine: str  # flite | espeak | piper | zh
+    variant: str = ""  # flite voice ("slt") or espeak voice ("en-us+m3")
+    rate: float = 1.0  # speaking rate (1: the voice's own); zh: playback speed, which raises the pitch too
 
 
+# English in voices Whisper hears as a person would (espeak-ng's are often misheard on short questions:
+# "Is it dark in here?" came back as "Is it not clear?"); each is a different speaker.
 VOICES = {
     "tuning": {
-        "en": (Voice("espeak-us", "espeak", "en-us", 1.0), Voice("espeak-rp", "espeak", "en-gb-x-rp", 0.93),
-               Voice("piper-joe", "piper", rate=1.0)),
+        "en": (Voice("flite-slt", "flite", "slt"), Voice("flite-rms", "flite", "rms"), Voice("piper-joe", "piper")),
         "zh": (Voice("zh", "zh", rate=1.0), Voice("zh-slow", "zh", rate=0.9), Voice("zh-fast", "zh", rate=1.1)),
     },
     "unseen": {
-        "en": (Voice("espeak-scot-f", "espeak", "en-gb-scotland+f2", 1.0),
-               Voice("espeak-nyc", "espeak", "en-us-nyc+m7", 1.1), Voice("piper-joe-fast", "piper", rate=1.2)),
+        "en": (Voice("flite-awb", "flite", "awb"), Voice("flite-kal16", "flite", "kal16", 0.9),
+               Voice("piper-joe-fast", "piper", rate=1.2)),
         "zh": (Voice("zh-slower", "zh", rate=0.85), Voice("zh-faster", "zh", rate=1.15), Voice("zh", "zh", rate=1.0)),
     },
 }

@@ -19,7 +19,6 @@ it in a thread.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import threading
@@ -37,6 +36,7 @@ from .frames import Image
 from .objects import PLURALS
 from .ocr import MIN_CONFIDENCE, TextEngine, TextReader, make_text_reader
 from .prompts import checked_language, description_language
+from .sampling import ChangeGate
 from .settings import BasicDescriberSettings
 from .shapes import Shape, colour_labels, find_shapes, track
 from .things import Box, Thing, place
@@ -51,13 +51,15 @@ phrases already counted ("two people", "a cup"), which are said as they are."""
 
 DETECT_WIDTH = 320  # faces and people are looked for at this width
 _DETECT_MIN_HEIGHT = 160  # ...or taller, for wide frames (1920x480 is looked at as 640x160)
+SAME_VIEW = 0.01  # a frame within this change score (perception.sampling) of the last shows the same scene
 _DARK = 60.0  # mean grey level below which the scene is dark
 _VERY_DARK = 20.0
 _PLAIN = 6.0  # standard deviation (of every BGR channel) below which a frame is one plain colour
 _TEXT_WORDS = frozenset(
     {"read", "reading", "sign", "signs", "text", "written", "writing", "say", "says", "label", "word", "words"}
 )
-_PEOPLE_WORDS = frozenset({"who", "person", "people", "face", "faces", "anyone", "someone", "somebody"})
+_PEOPLE_WORDS = frozenset({"who", "person", "people", "face", "faces", "anyone", "someone", "somebody", "anybody",
+                           "everyone", "nobody", "man", "woman", "men", "women", "child", "children", "kid", "kids"})
 # Chinese has no spaces between words: these are looked for anywhere in the question.
 _TEXT_WORDS_ZH = ("读", "念", "牌", "字", "写", "标志", "标签", "文字")
 _PEOPLE_WORDS_ZH = ("谁", "人", "脸")
@@ -110,16 +112,20 @@ class BasicDescriber:
         min_text_confidence: float = MIN_CONFIDENCE,
         objects: ObjectNames | None = None,
         language: str = "en",
+        sure_score: float = 0.6,
     ) -> None:
         self.language = checked_language(language)
         engine: TextEngine = text if text is not None else _OLDER_SWITCH[use_tesseract]
         self._reader: TextReader | None = make_text_reader(engine, min_confidence=min_text_confidence)
         self._objects = objects
+        self._sure_score = sure_score
+        self._boxes: list[Box] = []  # the previous frame's detections
         self._faces = face_cascade()
         self._hog = people_detector() if people else None
         self._lock = threading.Lock()
         self._previous: tuple[Shape, ...] = ()
-        self._last: tuple[bytes, SceneDetails] | None = None  # the last frame's digest and details
+        self._same = ChangeGate(SAME_VIEW)  # against the last frame looked at
+        self._last: SceneDetails | None = None  # what that frame showed
 
     @classmethod
     def from_settings(cls, settings: BasicDescriberSettings, language: str = "en") -> BasicDescriber:
@@ -130,7 +136,7 @@ class BasicDescriber:
 
             names = ObjectDetector(min_score=settings.objects_min_score).detect
         return cls(text=settings.text, min_text_confidence=settings.text_min_confidence,
-                   people=settings.people, objects=names, language=language)
+                   people=settings.people, objects=names, language=language, sure_score=settings.objects_sure_score)
 
     @property
     def text_engine(self) -> str:
@@ -150,18 +156,19 @@ class BasicDescriber:
         return render(details, question)
 
     def describe_details(self, image: Image) -> SceneDetails:
-        """What is in ``image``. The same frame again (the question-aware look at the frame just
-        described) gets the same details, motion included, without being looked at twice: compared
-        with itself, everything in it would seem to hold still."""
+        """What is in ``image``. A frame that shows what the last one looked at showed (the same
+        frame, or one the camera's noise alone tells apart: the question-aware look at an unchanged
+        scene) gets the same details, motion included, at once: compared with the frame before,
+        everything in it would seem to hold still, and looking again would put the detector and
+        OCR on the reply path for nothing."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or image.size == 0:
             raise ValueError(f"expected a BGR uint8 frame, got {image.dtype} {image.shape}")
-        digest = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16,
-                                 person=str(image.shape).encode()[:16]).digest()
         with self._lock:
-            if self._last is not None and self._last[0] == digest:
-                return self._last[1]
+            changed, _ = self._same.check(image)
+            if not changed and self._last is not None:
+                return self._last
             details = self._look(image)
-            self._last = (digest, details)
+            self._last = details
         logger.debug("scene details: %s", details)
         return details
 
@@ -170,6 +177,7 @@ class BasicDescriber:
         small = detection_image(image)
         found = self._objects(image) if self._objects is not None else ()
         boxes = [d for d in found if not isinstance(d, str)]
+        before, self._boxes = self._boxes, boxes
         objects = tuple(n for n in (d.strip() if isinstance(d, str) else d.label for d in found) if n)
         layout = find_shapes(image)
         moves = track(self._previous, layout.shapes)
@@ -177,7 +185,8 @@ class BasicDescriber:
         seen = tuple(SeenShape(s, m) for s, m in zip(layout.shapes, moves, strict=True))
         things: tuple[Thing, ...] = ()
         if boxes:
-            things, rest = place(boxes, layout.shapes)
+            things, rest = place(boxes, layout.shapes, before, sure_score=self._sure_score,
+                                 moving=[i for i, m in enumerate(moves) if m])
             seen = tuple(seen[i] for i in rest)
             objects = tuple(t.name for t in things for _ in range(t.count))
         return SceneDetails(
@@ -262,7 +271,8 @@ def render(details: SceneDetails, question: str | None = None) -> str:
     if details.light and not details.plain:
         scene = f"{scene} in a {details.light} scene" if scene else f"a {details.light} scene"
 
-    return arrange(scene, _join(who), details.text, question, ENGLISH)
+    missing = [f"no {SPOKEN_NAMES.get(label, label)}" for label in absent(asked_things(question), details)]
+    return arrange(scene, _join(who), details.text, question, ENGLISH, missing)
 
 
 def _detected_people(details: SceneDetails) -> bool:
@@ -295,6 +305,7 @@ def thing_phrase(thing: Thing) -> str:
     named = f"{thing.colour} {name}" if thing.colour else name
     plural = f"{thing.colour} {PLURALS.get(name, _plural(name))}" if thing.colour else PLURALS.get(name, _plural(name))
     phrase = _count(thing.count, named, plural)
+    phrase = phrase if thing.sure else f"possibly {phrase}"
     return f"{phrase} {_WHERE[thing.where]}" if thing.where else phrase
 
 
@@ -332,9 +343,12 @@ class Wording:
 ENGLISH = Wording("no faces or people", "text: ", "", "no readable text", "; ", "nothing I can name")
 
 
-def arrange(scene: str, who: str, text: Sequence[str], question: str | None, words: Wording) -> str:
+def arrange(scene: str, who: str, text: Sequence[str], question: str | None, words: Wording,
+            missing: Sequence[str] = ()) -> str:
     """The parts of a description in order: the scene, then the text read; a question about text puts
-    the text (or that there is none) first, one about people puts ``who`` (or that there is nobody) first."""
+    the text (or that there is none) first, one about people puts ``who`` (or that there is nobody) first,
+    and one about things the frame does not show says first that they are not there (``missing``,
+    already in words: "no dog")."""
     wants_text, wants_people = asks_about(question)
     parts = [scene] if scene else []
     if wants_people:
@@ -343,7 +357,36 @@ def arrange(scene: str, who: str, text: Sequence[str], question: str | None, wor
         parts.insert(0 if wants_text else len(parts), words.text + " / ".join(text) + words.text_end)
     elif wants_text:
         parts.insert(0, words.no_text)
+    parts[:0] = missing
     return words.separator.join(parts) or words.nothing
+
+
+# What people call the detector's things, where it is not the detector's own name. A ball is left out:
+# a coloured round shape may be one, so "no ball" would deny what the shapes say.
+_CALLED = {"mug": "cup", "kitten": "cat", "puppy": "dog", "table": "dining table", "sofa": "couch",
+           "phone": "cell phone", "television": "tv", "motorbike": "motorcycle", "bike": "bicycle",
+           "computer": "laptop", "plant": "potted plant"}
+_NOT_ASKED = frozenset({"person", "sports ball", "orange", "tie", "remote", "mouse", "skis"})  # people; common words
+
+
+def asked_things(question: str | None) -> list[str]:
+    """The detector's names of the things an English question names ("is there a dog?" -> ["dog"])."""
+    from .objects import COCO_LABELS
+
+    lowered = " ".join(re.findall(r"[a-z]+", (question or "").lower()))
+    words = set(lowered.split())
+    words |= {w[:-1] for w in words if w.endswith("s")}
+    found = [label for label in COCO_LABELS.values()
+             if label and label not in _NOT_ASKED and (label in words or (" " in label and label in lowered))]
+    found += [label for word, label in _CALLED.items() if word in words and label not in found]
+    return found
+
+
+def absent(asked: Sequence[str], details: SceneDetails) -> list[str]:
+    """Of the things ``asked`` about, those the frame does not show."""
+    seen = {name for t in details.things for name in (t.name, t.on) if name}
+    seen = seen or {word for phrase in details.objects for word in phrase.split(" ")}
+    return [label for label in asked if label not in seen and label.split(" ")[-1] not in seen]
 
 
 def asks_about(question: str | None) -> tuple[bool, bool]:

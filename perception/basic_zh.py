@@ -10,10 +10,11 @@ with a measure word ("两个人", "三只猫", "两张脸"). Text read from the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 
-from .basic import SceneDetails, SeenShape, Wording, arrange, asks_about, mentions_people
+from .basic import SceneDetails, SeenShape, Wording, absent, arrange, asks_about, mentions_people
 from .things import Thing
 
 # Every colour name of perception.shapes.colour_labels.
@@ -100,7 +101,21 @@ def render_zh(details: SceneDetails, question: str | None = None) -> str:
         light = LIGHT.get(details.light, details.light)
         scene = f"{scene}，{light}" if scene else light
 
-    return arrange(scene, "、".join(who), details.text, question, CHINESE)
+    missing = [f"没有{object_zh(label)[0]}" for label in absent(asked_things_zh(question), details)]
+    return arrange(scene, "、".join(who), details.text, question, CHINESE, missing)
+
+
+# Chinese names found in a question: those of two characters or more, and these animals (a single
+# character such as 钟 "clock" is also part of other words: 分钟 "minute").
+_ONE_CHARACTER = frozenset({"猫", "狗", "鸟"})
+
+
+def asked_things_zh(question: str | None) -> list[str]:
+    """The detector's names of the things a Chinese question names ("这里有狗吗？" -> ["dog"])."""
+    text = question or ""
+    return [label for label, (noun, _) in OBJECTS.items()
+            if label != "person" and label != "sports ball" and (len(noun) >= 2 or noun in _ONE_CHARACTER)
+            and noun in text]
 
 
 WHERE = {"left": "左边", "middle": "中间", "right": "右边"}
@@ -110,11 +125,13 @@ def _thing_zh(thing: Thing) -> str:
     """"一个蓝色的杯子", "左边有一只猫": a placed thing in Chinese."""
     noun, measure = object_zh(thing.name)
     phrase = count_zh(thing.count, measure, f"{_colour(thing.colour)}的{noun}" if thing.colour else noun)
+    if not thing.sure:  # "可能有一只猫": a guess is a clause of its own
+        return f"{WHERE.get(thing.where, '')}可能有{phrase}"
     return f"{WHERE[thing.where]}有{phrase}" if thing.where else phrase
 
 
 def _placed(phrase: str) -> bool:
-    return phrase.startswith(tuple(WHERE.values()))
+    return phrase.startswith((*WHERE.values(), "可能有"))
 
 
 def _placed_zh(things: Sequence[Thing]) -> tuple[list[str], list[str]]:
@@ -122,17 +139,19 @@ def _placed_zh(things: Sequence[Thing]) -> tuple[list[str], list[str]]:
     ("左边有一只猫") or on a surface ("桌子上有一个杯子")."""
     phrases: list[str] = []
     clauses: list[str] = []
-    on: dict[str, list[str]] = {}
+    on: dict[str, list[Thing]] = {}
     for thing in things:
         said = _thing_zh(thing)
         if thing.on:
-            on.setdefault(thing.on, []).append(said.removeprefix(WHERE.get(thing.where, "") + "有") if
-                                               thing.where else said)
+            on.setdefault(thing.on, []).append(thing)
         elif _placed(said):
             clauses.append(said)
         else:
             phrases.append(said)
-    clauses += [f"{object_zh(surface)[0]}上有{_join(held)}" for surface, held in on.items()]
+    for surface, held in on.items():
+        maybe = "" if all(t.sure for t in held) else "可能"
+        said = _join([_thing_zh(dataclasses.replace(t, where="", sure=True)) for t in held])
+        clauses.append(f"{object_zh(surface)[0]}上{maybe}有{said}")
     return phrases, clauses
 
 

@@ -24,9 +24,11 @@ log = logging.getLogger(__name__)
 
 VISUAL_QUESTION = (
     r"\b(what(?:'s| is| are) (?:this|that|these|those|in front|on|in)|read|sign|written|text|label|how many|"
-    r"see|look(?:ing)?|colou?r|wearing|holding|show(?:ing)?|camera|who is)\b"
+    r"see|look(?:ing)?|colou?r|wearing|holding|show(?:ing)?|camera|who is|is there|are there|"
+    r"any(?:one|body)|some(?:one|body)|where is|which way)\b"
     # The same in Chinese (no word boundaries): what is this, written, sign, see, colour, how many, holding...
     r"|这是什么|那是什么|是什么东西|写的|写着|牌子|招牌|文字|看到|看见|看一下|看看|颜色|几个|多少|拿着|穿着|镜头|摄像头|谁"
+    r"|有没有|有.{1,6}吗|在哪|哪边"
 )
 
 

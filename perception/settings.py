@@ -57,11 +57,14 @@ class BasicDescriberSettings(DescriberSettingsBase):
     tesseract: bool | None = None  # the older switch: true means text: tesseract, false text: off
     people: bool = True  # look for people
     objects: bool = True  # name common objects (SSD MobileNet v2, COCO classes)
-    objects_min_score: float = Field(0.6, gt=0, le=1)  # detections less sure than this are left out
+    objects_min_score: float = Field(0.5, gt=0, le=1)  # detections less sure than this are left out
+    # ...and those less sure than this are said as "possibly a cat", unless the frame before had one there too
+    objects_sure_score: float = Field(0.6, gt=0, le=1)
 
-    # Its background description of a frame under a second old says what a look would, and a
-    # look would only put ~250 ms of OCR on the reply path and change the prompt warmed for the LLM.
-    LOOK_BY_DEFAULT: ClassVar[bool] = False
+    # On: a look says what the question asks first ("no dog; a cat…", the text read for a question
+    # about a sign), and at an unchanged scene it costs no detector or OCR (BasicDescriber keeps what
+    # the last frame showed).
+    LOOK_BY_DEFAULT: ClassVar[bool] = True
 
     @model_validator(mode="after")
     def _older_tesseract_switch(self) -> BasicDescriberSettings:

@@ -14,13 +14,14 @@ each one is, what it stands on, and its colour when a coloured region fills it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 SURFACES = frozenset({"dining table", "bed", "couch", "bench"})
 SAME_OBJECT_IOU = 0.6  # boxes of two classes overlapping this much are one object
 FILLS = 0.4  # a region covering this share of a box gives the thing its colour
+CONFIRM_IOU = 0.3  # the same kind of thing this close in the frame before confirms a guess
 LEFT, RIGHT = 0.4, 0.6  # a box centred left of LEFT is on the left, right of RIGHT on the right
 
 
@@ -57,6 +58,7 @@ class Thing:
     where: str = ""  # "left", "middle", "right", or "" (not said)
     on: str = ""  # the label of the surface it stands on, or ""
     colour: str = ""  # the colour of the region that fills it, or ""
+    sure: bool = True  # False: said as "possibly a cat"
 
 
 def area(box: tuple[float, float, float, float]) -> float:
@@ -89,33 +91,45 @@ def side(box: tuple[float, float, float, float]) -> str:
     return "left" if centre < LEFT else "right" if centre > RIGHT else "middle"
 
 
-def place(detections: Sequence[Box], regions: Sequence[Region]) -> tuple[tuple[Thing, ...], tuple[int, ...]]:
+def confirmed(d: Box, before: Sequence[Box], sure_score: float) -> bool:
+    """Whether ``d`` may be said as a fact: the detector is sure of it, or the frame before showed
+    the same kind of thing in about the same place (a guess that flickers on and off is not)."""
+    return d.score >= sure_score or any(b.label == d.label and iou(b.box, d.box) >= CONFIRM_IOU for b in before)
+
+
+def place(detections: Sequence[Box], regions: Sequence[Region], before: Sequence[Box] = (), *,
+          sure_score: float = 0.0, moving: Collection[int] = ()) -> tuple[tuple[Thing, ...], tuple[int, ...]]:
     """The things to name, in the detector's order of sureness, and the indices of ``regions``
-    that are not part of any of them (those are still said as shapes)."""
+    that are not part of any of them (those are still said as shapes). ``before``: the previous
+    frame's detections; a detection less sure than ``sure_score`` that they do not confirm is
+    said as possible. ``moving``: indices of regions that move, which stay said, with their motion."""
     kept = one_guess_each(detections)
-    surfaces = [d for d in kept if d.label in SURFACES]
+    # A doubtful surface is left out: "a cup on possibly a bed" helps nobody.
+    surfaces = [d for d in kept if d.label in SURFACES and confirmed(d, before, sure_score)]
     objects = [d for d in kept if d.label not in SURFACES]
     parts: set[int] = set()
-    entries: list[tuple[str, str, str, str]] = []  # label, where, on, colour
+    entries: list[tuple[str, str, str, str, bool]] = []  # label, where, on, colour, sure
     for d in objects:
         x1, _, x2, y2 = d.box
         below = ((x1 + x2) / 2, min(max(y2, 0.0), 1.0))
         holders = [s for s in surfaces if area(s.box) > area(d.box) and inside(*below, s.box, margin=0.02)]
         on = min(holders, key=lambda s: area(s.box)).label if holders else ""
-        within = [i for i, r in enumerate(regions) if inside(r.x, r.y, d.box)]
+        sure = confirmed(d, before, sure_score)
+        # Only a sure thing takes in the regions over it; a guess leaves them said as they are.
+        within = [i for i, r in enumerate(regions) if i not in moving and inside(r.x, r.y, d.box)] if sure else []
         parts.update(within)
         filling = [regions[i] for i in within if regions[i].area >= FILLS * area(d.box)]
         colour = max(filling, key=lambda r: r.area).colour if filling else ""
-        entries.append((d.label, side(d.box), on, colour))
-    used = {on for _, _, on, _ in entries}
-    entries += [(s.label, "", "", "") for s in surfaces if s.label not in used]
-    groups: dict[tuple[str, str, str], list[str]] = {}
-    for label, where, on, colour in entries:
-        groups.setdefault((label, on, colour), []).append(where)
+        entries.append((d.label, side(d.box), on, colour, sure))
+    used = {on for _, _, on, _, _ in entries}
+    entries += [(s.label, "", "", "", True) for s in surfaces if s.label not in used]
+    groups: dict[tuple[str, str, str, bool], list[str]] = {}
+    for label, where, on, colour, sure in entries:
+        groups.setdefault((label, on, colour, sure), []).append(where)
     say_where = len(groups) >= 2
     things = tuple(
-        Thing(label, len(wheres), wheres[0] if say_where and len(set(wheres)) == 1 else "", on, colour)
-        for (label, on, colour), wheres in groups.items()
+        Thing(label, len(wheres), wheres[0] if say_where and len(set(wheres)) == 1 else "", on, colour, sure)
+        for (label, on, colour, sure), wheres in groups.items()
     )
     rest = tuple(i for i in range(len(regions)) if i not in parts)
     return things, rest

@@ -28,7 +28,7 @@ from .conftest import ROOT, run_main
 # Every field changed from its default, so a field lost on the way back shows.
 CHANGED: dict[str, dict[str, Any]] = {
     "basic": {"text": "tesseract", "tesseract": True, "text_min_confidence": 0.5, "people": False, "objects": False,
-              "objects_min_score": 0.7},
+              "objects_min_score": 0.7, "objects_sure_score": 0.9},
     "openai": {"base_url": "http://vlm:8000/v1", "model": "minicpm-v", "api_key_env": "VLM_KEY", "prompt": "Say it.",
                "timeout_s": 5.0, "max_retries": 0, "max_side": 512},
     "omnilmm": {"repo": "/opt/OmniLMM", "model": "/models/OmniLMM-12B", "prompt": "Say it."},
@@ -103,8 +103,8 @@ def test_a_describer_without_a_backend_is_the_default_one() -> None:
     assert isinstance(older, BasicDescriberSettings) and older.text == "tesseract" and not older.people
 
 
-def test_the_look_defaults_off_for_basic_and_on_for_the_vlms() -> None:
-    assert not BasicDescriberSettings().looks and BasicDescriberSettings(look=True).looks
+def test_the_look_defaults_on_and_can_be_turned_off() -> None:
+    assert BasicDescriberSettings().looks and not BasicDescriberSettings(look=False).looks
     for model in (OpenAIDescriberSettings, OmniLMMDescriberSettings, MiniCPMVDescriberSettings):
         assert model().looks and not model(look=False).looks
 

@@ -100,3 +100,31 @@ def test_real_photos_side_by_side_are_placed(describer) -> None:  # type: ignore
     assert "a person on the left" in line and "a cat on the right" in line and "face" not in line, line
     coffee = describer.describe(photo("coffee"))
     assert coffee == "a cup on a table", coffee  # not "a cup, a dining table, a bowl and an orange oval object"
+
+
+def test_a_thing_asked_about_and_not_seen_is_said_to_be_absent() -> None:
+    cat = details(things=(Thing("cat"),), background="brown")
+    assert render(cat, "Is there a dog here?") == "no dog; a cat on a brown background"
+    assert render(cat, "Is there a kitten?") == "a cat on a brown background"  # what people call a cat
+    assert render(cat, "What animal can you see?") == "a cat on a brown background"
+    assert render_zh(cat, "这里有狗吗？") == "没有狗；一只猫，背景是棕色"
+    cup = details(things=(Thing("cup", on="dining table"),))
+    assert render(cup, "What is on the table?") == "a cup on a table"  # the table it stands on is seen
+    assert render(cup, "Is there a laptop on the table?") == "no laptop; a cup on a table"
+    ball = details(shapes=(SeenShape(Shape("green", "round object", 0.1, 0.5, 0.5), "moving to the left"),))
+    assert render(ball, "Where is the ball going?") == "a green round object moving to the left"  # may be the ball
+    wall = details(plain="gray")
+    assert render(wall, "Is anybody there?") == "no faces or people; a plain gray view"
+
+
+def test_a_doubtful_detection_is_said_as_possible_until_the_next_frame_confirms_it() -> None:
+    cat = Detection("cat", 0.55, (0.0, 0.0, 0.5, 1.0))
+    cup = Detection("cup", 0.95, (0.5, 0.0, 1.0, 0.7))
+    first, _ = place([cat, cup], [], (), sure_score=0.6)
+    assert Thing("cat", where="left", sure=False) in first and Thing("cup", where="right") in first
+    again, _ = place([cat, cup], [], [Detection("cat", 0.52, (0.02, 0.0, 0.5, 1.0))], sure_score=0.6)
+    assert Thing("cat", where="left") in again
+    assert render(details(things=first)) == "a cup on the right and possibly a cat on the left"  # surest first
+    bed = Detection("bed", 0.55, (0.0, 0.3, 1.0, 1.0))  # a doubtful surface is not said at all
+    things, _ = place([bed, cup], [], (), sure_score=0.6)
+    assert things == (Thing("cup"),)

@@ -195,3 +195,17 @@ async def test_generation_waits_while_speech_is_synthesised_and_a_cancel_still_e
         await llm.wait_idle()  # the worker saw the cancel without the pause ending
         assert not llm.busy.is_set()
     assert "".join(await collect(llm, "What is on the table?")).strip()
+
+
+async def test_a_seeded_reply_is_the_same_whatever_came_before_it() -> None:
+    # Sampled (temperature 1), so without a seed of its own each reply would draw from the one before.
+    seeded = LocalLlm(str(smollm2()), threads=2, context=2048, max_tokens=24, temperature=1.0, seed=7)
+    try:
+        first = "".join(await collect(seeded, "Tell me about the scene."))
+        await collect(seeded, "And what does the sign say?")  # a request between, which samples too
+        again = "".join(await collect(seeded, "Tell me about the scene."))
+        assert again == first
+        others = {"".join(await collect(seeded, f"Tell me about the scene, please{'!' * n}")) for n in range(3)}
+        assert len(others) > 1  # sampled indeed: other prompts, other words
+    finally:
+        seeded.close()

@@ -21,7 +21,7 @@ def _norm(text: str) -> str:
 @pytest.fixture(scope="module")
 def replay(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]], str]:
     out = tmp_path_factory.mktemp("replay") / "run"
-    proc = run_cli("--config", "configs/demo.yaml", "--speed", "0", "--out", str(out), "--set", "describer.look=true")
+    proc = run_cli("--config", "configs/demo.yaml", "--speed", "0", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     return out, read_events(out), proc.stdout
 
@@ -149,13 +149,13 @@ def test_questions_about_the_view_get_a_fresh_look(replay: tuple[Path, list[dict
     _, events, _ = replay
     looks = [e for e in events if e["type"] == "scene" and e["backend"] == "basic:look"]
     replies = [e for e in events if e["type"] == "reply_text"]
-    # "What is in front of you?" and "Can you read the sign for me?" are about the view;
-    # "Where is the green ball going?" is not, and answers from the background description.
-    assert len(looks) == 2
+    # All three questions are about the view (the basic describer looks by default).
+    assert len(looks) == 3
     assert looks[0]["t"] <= replies[0]["t"] and replies[0]["t"] <= looks[1]["t"] <= replies[1]["t"]
     assert looks[1]["text"].startswith("text: OPEN")  # the question steered the describer to the text
+    assert "moving to the right" in looks[2]["text"]  # the look keeps the ball's motion
     metrics = [e for e in events if e["type"] == "turn_metrics"]
-    assert "look_ms" in metrics[0]["compute"] and "look_ms" not in metrics[2]["compute"]
+    assert all("look_ms" in m["compute"] for m in metrics)
 
 
 def test_each_reply_was_asked_for_at_the_pause_and_used(replay: tuple[Path, list[dict[str, Any]], str]) -> None:
