@@ -76,7 +76,7 @@ class OpenAIChat:
                 stream=True,
                 temperature=self.temperature,
                 max_tokens=self.max_tokens,
-                **({"seed": self.seed} if self.seed is not None else {}),
+                seed=self.seed if self.seed is not None else openai.omit,
             )
             async for chunk in response:
                 if chunk.choices and chunk.choices[0].delta.content:

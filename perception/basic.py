@@ -39,7 +39,7 @@ from .prompts import checked_language, description_language
 from .sampling import ChangeGate
 from .settings import BasicDescriberSettings
 from .shapes import Shape, colour_labels, find_shapes, track
-from .things import Box, Thing, place
+from .things import SURFACES, Box, Thing, place
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ phrases already counted ("two people", "a cup"), which are said as they are."""
 
 DETECT_WIDTH = 320  # faces and people are looked for at this width
 _DETECT_MIN_HEIGHT = 160  # ...or taller, for wide frames (1920x480 is looked at as 640x160)
-SAME_VIEW = 0.01  # a frame within this change score (perception.sampling) of the last shows the same scene
+SAME_VIEW = 0.003  # a frame within this change score (perception.sampling) of the last shows the same scene:
+# a camera's noise, not a small thing moving (a 40 px disc moving 180 px scores ~0.01)
 _DARK = 60.0  # mean grey level below which the scene is dark
 _VERY_DARK = 20.0
 _PLAIN = 6.0  # standard deviation (of every BGR channel) below which a frame is one plain colour
@@ -283,9 +284,9 @@ def _people_and_things(details: SceneDetails) -> tuple[list[str], list[str]]:
     """Who is there, and the other things named. A detector that names people counts them better
     than HOG does, and a face it found belongs to one of them, so then only its people are said."""
     if details.things:
-        people = [t for t in details.things if t.name == "person"]
-        if people:
-            return [thing_phrase(t) for t in people], _placed_phrases([t for t in details.things if t.name != "person"])
+        placed = [t for t in details.things if t.name == "person"]
+        if placed:
+            return [thing_phrase(t) for t in placed], _placed_phrases([t for t in details.things if t.name != "person"])
         return _faces_and_people(details.faces, details.people), _placed_phrases(list(details.things))
     people = 0 if mentions_people(details.objects) else details.people
     return _faces_and_people(details.faces, people), _object_phrases(details.objects)
@@ -340,7 +341,7 @@ class Wording:
     nothing: str  # nothing at all to say
 
 
-ENGLISH = Wording("no faces or people", "text: ", "", "no readable text", "; ", "nothing I can name")
+ENGLISH = Wording("nobody in view", "text: ", "", "no readable text", "; ", "nothing I can name")
 
 
 def arrange(scene: str, who: str, text: Sequence[str], question: str | None, words: Wording,
@@ -379,7 +380,13 @@ def asked_things(question: str | None) -> list[str]:
     found = [label for label in COCO_LABELS.values()
              if label and label not in _NOT_ASKED and (label in words or (" " in label and label in lowered))]
     found += [label for word, label in _CALLED.items() if word in words and label not in found]
-    return found
+    # "What is on the table?" asks about what is on it: "no table" there would answer the wrong question.
+    where = set(re.findall(r"\b(?:on|at|in|under|near|by|beside) (?:the|my|this|that|a) ([a-z]+)", lowered))
+    def named_as_place(label: str) -> bool:
+        names = {label.split(" ")[-1]} | {word for word, called in _CALLED.items() if called == label}
+        return label in SURFACES and bool(names & where)
+
+    return [label for label in found if not named_as_place(label)]
 
 
 def absent(asked: Sequence[str], details: SceneDetails) -> list[str]:

@@ -61,10 +61,11 @@ class BasicDescriberSettings(DescriberSettingsBase):
     # ...and those less sure than this are said as "possibly a cat", unless the frame before had one there too
     objects_sure_score: float = Field(0.6, gt=0, le=1)
 
-    # On: a look says what the question asks first ("no dog; a cat…", the text read for a question
-    # about a sign), and at an unchanged scene it costs no detector or OCR (BasicDescriber keeps what
-    # the last frame showed).
-    LOOK_BY_DEFAULT: ClassVar[bool] = True
+    # Off: its background description of a frame under a second old says most of what a look would.
+    # On (describer.look: true), a look says first what the question asks ("no dog; a cat…"), and at an
+    # unchanged view costs no detector or OCR; but it changes the prompt warmed for the LLM, and with the
+    # text first the local model obeyed an order on a sign (tests/test_local_brain.py).
+    LOOK_BY_DEFAULT: ClassVar[bool] = False
 
     @model_validator(mode="after")
     def _older_tesseract_switch(self) -> BasicDescriberSettings:

@@ -125,7 +125,7 @@ def test_question_about_text_puts_text_first(describer: BasicDescriber, frames: 
 
 def test_question_about_people_counts_zero_first(describer: BasicDescriber, frames: dict[float, Frame]) -> None:
     line = scene_line(describer, frames, "desk", "Who is there?")
-    assert line.startswith("no faces or people; a blue object"), line
+    assert line.startswith("nobody in view; a blue object"), line
 
 
 @pytest.mark.parametrize(

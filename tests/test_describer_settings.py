@@ -103,8 +103,8 @@ def test_a_describer_without_a_backend_is_the_default_one() -> None:
     assert isinstance(older, BasicDescriberSettings) and older.text == "tesseract" and not older.people
 
 
-def test_the_look_defaults_on_and_can_be_turned_off() -> None:
-    assert BasicDescriberSettings().looks and not BasicDescriberSettings(look=False).looks
+def test_the_look_defaults_off_for_basic_and_on_for_the_vlms() -> None:
+    assert not BasicDescriberSettings().looks and BasicDescriberSettings(look=True).looks
     for model in (OpenAIDescriberSettings, OmniLMMDescriberSettings, MiniCPMVDescriberSettings):
         assert model().looks and not model(look=False).looks
 

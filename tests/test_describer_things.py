@@ -114,7 +114,7 @@ def test_a_thing_asked_about_and_not_seen_is_said_to_be_absent() -> None:
     ball = details(shapes=(SeenShape(Shape("green", "round object", 0.1, 0.5, 0.5), "moving to the left"),))
     assert render(ball, "Where is the ball going?") == "a green round object moving to the left"  # may be the ball
     wall = details(plain="gray")
-    assert render(wall, "Is anybody there?") == "no faces or people; a plain gray view"
+    assert render(wall, "Is anybody there?") == "nobody in view; a plain gray view"
 
 
 def test_a_doubtful_detection_is_said_as_possible_until_the_next_frame_confirms_it() -> None:

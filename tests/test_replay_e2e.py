@@ -21,7 +21,7 @@ def _norm(text: str) -> str:
 @pytest.fixture(scope="module")
 def replay(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]], str]:
     out = tmp_path_factory.mktemp("replay") / "run"
-    proc = run_cli("--config", "configs/demo.yaml", "--speed", "0", "--out", str(out))
+    proc = run_cli("--config", "configs/demo.yaml", "--speed", "0", "--out", str(out), "--set", "describer.look=true")
     assert proc.returncode == 0, proc.stderr
     return out, read_events(out), proc.stdout
 
@@ -149,7 +149,7 @@ def test_questions_about_the_view_get_a_fresh_look(replay: tuple[Path, list[dict
     _, events, _ = replay
     looks = [e for e in events if e["type"] == "scene" and e["backend"] == "basic:look"]
     replies = [e for e in events if e["type"] == "reply_text"]
-    # All three questions are about the view (the basic describer looks by default).
+    # All three questions are about the view ("where is the green ball going?" too).
     assert len(looks) == 3
     assert looks[0]["t"] <= replies[0]["t"] and replies[0]["t"] <= looks[1]["t"] <= replies[1]["t"]
     assert looks[1]["text"].startswith("text: OPEN")  # the question steered the describer to the text

@@ -87,7 +87,7 @@ async def test_look_has_a_deadline_and_falls_back(tmp_path: Path) -> None:
     memory.latest_frame = Frame(1.0, 10, np.zeros((48, 64, 3), dtype=np.uint8))
     look = Look(SlowDescriber(), memory, EventBus(FakeClock()), timeout_s=0.05)
     assert look.wants("can you read the sign?") and look.wants("How many people are here")
-    assert not look.wants("tell me a joke") and not look.wants("where is the ball going")
+    assert not look.wants("tell me a joke") and not look.wants("what time is it")
     try:
         assert await look("what is this?") is False  # the deadline passed: answer without it
     finally:
