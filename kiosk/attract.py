@@ -33,8 +33,8 @@ import numpy as np
 from assistant.state import StateTracker
 from kernel.eventlog import EventBus
 from kernel.events import Presence
-from perception.basic import count_faces, count_people, detection_image, face_cascade, people_detector
 from perception.frames import Frame, Image
+from perception.people import count_faces, count_people, detection_image, face_cascade, people_detector
 
 from .settings import AttractSettings, DetectorKind
 

@@ -28,18 +28,16 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from cv2.data import haarcascades
-
-from kernel.errors import ModelError
 
 from .frames import Image
 from .objects import PLURALS
 from .ocr import MIN_CONFIDENCE, TextEngine, TextReader, make_text_reader
+from .people import count_faces, count_people, detection_image, face_cascade, people_detector
 from .prompts import checked_language, description_language
 from .sampling import ChangeGate
 from .settings import BasicDescriberSettings
 from .shapes import Shape, colour_labels, find_shapes, track
-from .things import SURFACES, Box, Thing, place
+from .things import Box, Thing, absent, asked_things, place
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +47,6 @@ boxes (:class:`perception.objects.Detection`: placed by :func:`perception.things
 names, one per thing ("cup", "person", "cup": counted here into "two cups and a person"), or
 phrases already counted ("two people", "a cup"), which are said as they are."""
 
-DETECT_WIDTH = 320  # faces and people are looked for at this width
-_DETECT_MIN_HEIGHT = 160  # ...or taller, for wide frames (1920x480 is looked at as 640x160)
 SAME_VIEW = 0.003  # a frame within this change score (perception.sampling) of the last shows the same scene:
 # a camera's noise, not a small thing moving (a 40 px disc moving 180 px scores ~0.01)
 _DARK = 60.0  # mean grey level below which the scene is dark
@@ -203,53 +199,6 @@ class BasicDescriber:
         )
 
 
-def face_cascade() -> cv2.CascadeClassifier:
-    """OpenCV's Haar frontal-face cascade; :class:`ModelError` if it does not load."""
-    path = haarcascades + "haarcascade_frontalface_default.xml"
-    cascade = cv2.CascadeClassifier(path)
-    if cascade.empty():
-        raise ModelError(f"could not load the Haar cascade {path}")
-    return cascade
-
-
-def people_detector() -> cv2.HOGDescriptor:
-    """OpenCV's HOG people detector (upright, whole bodies)."""
-    hog = cv2.HOGDescriptor()
-    hog.setSVMDetector(cv2.HOGDescriptor.getDefaultPeopleDetector())
-    return hog
-
-
-def count_faces(cascade: cv2.CascadeClassifier, gray: Image) -> int:
-    """Frontal faces in a grayscale image (best at :data:`DETECT_WIDTH`). Not thread-safe per cascade."""
-    faces = cascade.detectMultiScale(cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=6, minSize=(24, 24))
-    return len(faces)
-
-
-def count_people(hog: cv2.HOGDescriptor, image: Image) -> int:
-    """Confident HOG detections of people in a BGR image (best at :data:`DETECT_WIDTH`).
-
-    An image smaller than the detector's window (64x128) holds no whole person, and
-    OpenCV kills the process on one under it (SIGSEGV or SIGABRT: 160x90 does), so it is
-    not looked at; :func:`detection_image` keeps a wide frame tall enough to be."""
-    window_w, window_h = hog.winSize
-    if image.shape[0] < window_h or image.shape[1] < window_w:
-        return 0
-    boxes, weights = hog.detectMultiScale(image, winStride=(8, 8), padding=(8, 8), scale=1.1)
-    return int(sum(1 for w in np.ravel(weights) if w > 0.5)) if len(boxes) else 0
-
-
-def detection_image(image: Image) -> Image:
-    """``image`` shrunk for the face and people detectors: :data:`DETECT_WIDTH` wide, or
-    :data:`_DETECT_MIN_HEIGHT` tall when that would leave a wide frame too short; never enlarged."""
-    height, width = image.shape[:2]
-    scale = max(DETECT_WIDTH / width, _DETECT_MIN_HEIGHT / height)
-    if scale >= 1:
-        return image
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resized: Image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    return resized
-
-
 def render(details: SceneDetails, question: str | None = None) -> str:
     """One line: the things seen, where, then ``text: ...``. A question about text puts the
     text (or "no readable text") first; one about people puts faces and people first,
@@ -272,7 +221,8 @@ def render(details: SceneDetails, question: str | None = None) -> str:
     if details.light and not details.plain:
         scene = f"{scene} in a {details.light} scene" if scene else f"a {details.light} scene"
 
-    missing = [f"no {SPOKEN_NAMES.get(label, label)}" for label in absent(asked_things(question), details)]
+    gone = absent(asked_things(question), details.things, details.objects)
+    missing = [f"no {SPOKEN_NAMES.get(label, label)}" for label in gone]
     return arrange(scene, _join(who), details.text, question, ENGLISH, missing)
 
 
@@ -360,40 +310,6 @@ def arrange(scene: str, who: str, text: Sequence[str], question: str | None, wor
         parts.insert(0, words.no_text)
     parts[:0] = missing
     return words.separator.join(parts) or words.nothing
-
-
-# What people call the detector's things, where it is not the detector's own name. A ball is left out:
-# a coloured round shape may be one, so "no ball" would deny what the shapes say.
-_CALLED = {"mug": "cup", "kitten": "cat", "puppy": "dog", "table": "dining table", "sofa": "couch",
-           "phone": "cell phone", "television": "tv", "motorbike": "motorcycle", "bike": "bicycle",
-           "computer": "laptop", "plant": "potted plant"}
-_NOT_ASKED = frozenset({"person", "sports ball", "orange", "tie", "remote", "mouse", "skis"})  # people; common words
-
-
-def asked_things(question: str | None) -> list[str]:
-    """The detector's names of the things an English question names ("is there a dog?" -> ["dog"])."""
-    from .objects import COCO_LABELS
-
-    lowered = " ".join(re.findall(r"[a-z]+", (question or "").lower()))
-    words = set(lowered.split())
-    words |= {w[:-1] for w in words if w.endswith("s")}
-    found = [label for label in COCO_LABELS.values()
-             if label and label not in _NOT_ASKED and (label in words or (" " in label and label in lowered))]
-    found += [label for word, label in _CALLED.items() if word in words and label not in found]
-    # "What is on the table?" asks about what is on it: "no table" there would answer the wrong question.
-    where = set(re.findall(r"\b(?:on|at|in|under|near|by|beside) (?:the|my|this|that|a) ([a-z]+)", lowered))
-    def named_as_place(label: str) -> bool:
-        names = {label.split(" ")[-1]} | {word for word, called in _CALLED.items() if called == label}
-        return label in SURFACES and bool(names & where)
-
-    return [label for label in found if not named_as_place(label)]
-
-
-def absent(asked: Sequence[str], details: SceneDetails) -> list[str]:
-    """Of the things ``asked`` about, those the frame does not show."""
-    seen = {name for t in details.things for name in (t.name, t.on) if name}
-    seen = seen or {word for phrase in details.objects for word in phrase.split(" ")}
-    return [label for label in asked if label not in seen and label.split(" ")[-1] not in seen]
 
 
 def asks_about(question: str | None) -> tuple[bool, bool]:

@@ -14,8 +14,8 @@ import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 
-from .basic import SceneDetails, SeenShape, Wording, absent, arrange, asks_about, mentions_people
-from .things import Thing
+from .basic import SceneDetails, SeenShape, Wording, arrange, asks_about, mentions_people
+from .things import Thing, absent
 
 # Every colour name of perception.shapes.colour_labels.
 COLOURS = {
@@ -101,7 +101,8 @@ def render_zh(details: SceneDetails, question: str | None = None) -> str:
         light = LIGHT.get(details.light, details.light)
         scene = f"{scene}，{light}" if scene else light
 
-    missing = [f"没有{object_zh(label)[0]}" for label in absent(asked_things_zh(question), details)]
+    gone = absent(asked_things_zh(question), details.things, details.objects)
+    missing = [f"没有{object_zh(label)[0]}" for label in gone]
     return arrange(scene, "、".join(who), details.text, question, CHINESE, missing)
 
 

@@ -14,6 +14,7 @@ each one is, what it stands on, and its colour when a coloured region fills it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -133,3 +134,38 @@ def place(detections: Sequence[Box], regions: Sequence[Region], before: Sequence
     )
     rest = tuple(i for i in range(len(regions)) if i not in parts)
     return things, rest
+
+
+# What people call the detector's things, where it is not the detector's own name. A ball is left out:
+# a coloured round shape may be one, so "no ball" would deny what the shapes say.
+_CALLED = {"mug": "cup", "kitten": "cat", "puppy": "dog", "table": "dining table", "sofa": "couch",
+           "phone": "cell phone", "television": "tv", "motorbike": "motorcycle", "bike": "bicycle",
+           "computer": "laptop", "plant": "potted plant"}
+_NOT_ASKED = frozenset({"person", "sports ball", "orange", "tie", "remote", "mouse", "skis"})  # people; common words
+
+
+def asked_things(question: str | None) -> list[str]:
+    """The detector's names of the things an English question names ("is there a dog?" -> ["dog"])."""
+    from .objects import COCO_LABELS
+
+    lowered = " ".join(re.findall(r"[a-z]+", (question or "").lower()))
+    words = set(lowered.split())
+    words |= {w[:-1] for w in words if w.endswith("s")}
+    found = [label for label in COCO_LABELS.values()
+             if label and label not in _NOT_ASKED and (label in words or (" " in label and label in lowered))]
+    found += [label for word, label in _CALLED.items() if word in words and label not in found]
+    # "What is on the table?" asks about what is on it: "no table" there would answer the wrong question.
+    where = set(re.findall(r"\b(?:on|at|in|under|near|by|beside) (?:the|my|this|that|a) ([a-z]+)", lowered))
+    def named_as_place(label: str) -> bool:
+        names = {label.split(" ")[-1]} | {word for word, called in _CALLED.items() if called == label}
+        return label in SURFACES and bool(names & where)
+
+    return [label for label in found if not named_as_place(label)]
+
+
+def absent(asked: Sequence[str], things: Sequence[Thing], objects: Sequence[str]) -> list[str]:
+    """Of the things ``asked`` about, those the frame does not show (``things`` placed, else the
+    detector's ``objects`` as phrases)."""
+    seen = {name for t in things for name in (t.name, t.on) if name}
+    seen = seen or {word for phrase in objects for word in phrase.split(" ")}
+    return [label for label in asked if label not in seen and label.split(" ")[-1] not in seen]

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from skimage import data as photos
 
-from perception.basic import BasicDescriber, SceneDetails, SeenShape, count_people, people_detector, render
+from perception.basic import BasicDescriber, SceneDetails, SeenShape, render
+from perception.people import count_people, people_detector
 from perception.shapes import Shape, colour_labels
 
 VIDEO = Path(__file__).resolve().parents[1] / "examples" / "sessions" / "desk" / "video.mp4"
