@@ -30,18 +30,18 @@ import cv2
 import numpy as np
 
 from .frames import Image
-from .objects import PLURALS
+from .objects import PLURALS, Detection
 from .ocr import MIN_CONFIDENCE, TextEngine, TextReader, make_text_reader
 from .people import count_faces, count_people, detection_image, face_cascade, people_detector
 from .prompts import checked_language, description_language
 from .sampling import ChangeGate
 from .settings import BasicDescriberSettings
 from .shapes import Shape, colour_labels, find_shapes, track
-from .things import Box, Thing, absent, asked_things, place
+from .things import Thing, absent, asked_things, place
 
 logger = logging.getLogger(__name__)
 
-ObjectNames = Callable[[Image], Sequence["str | Box"]]
+ObjectNames = Callable[[Image], Sequence["str | Detection"]]
 """A hook for an object detector: a BGR frame in, what it found out. Either detections with their
 boxes (:class:`perception.objects.Detection`: placed by :func:`perception.things.place`), bare
 names, one per thing ("cup", "person", "cup": counted here into "two cups and a person"), or
@@ -116,7 +116,7 @@ class BasicDescriber:
         self._reader: TextReader | None = make_text_reader(engine, min_confidence=min_text_confidence)
         self._objects = objects
         self._sure_score = sure_score
-        self._boxes: list[Box] = []  # the previous frame's detections
+        self._boxes: list[Detection] = []  # the previous frame's detections
         self._faces = face_cascade()
         self._hog = people_detector() if people else None
         self._lock = threading.Lock()

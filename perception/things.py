@@ -17,37 +17,15 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+
+from .objects import Detection
+from .shapes import Shape
 
 SURFACES = frozenset({"dining table", "bed", "couch", "bench"})
 SAME_OBJECT_IOU = 0.6  # boxes of two classes overlapping this much are one object
 FILLS = 0.4  # a region covering this share of a box gives the thing its colour
 CONFIRM_IOU = 0.3  # the same kind of thing this close in the frame before confirms a guess
 LEFT, RIGHT = 0.4, 0.6  # a box centred left of LEFT is on the left, right of RIGHT on the right
-
-
-class Box(Protocol):
-    """A detection: :class:`perception.objects.Detection` is one."""
-
-    @property
-    def label(self) -> str: ...
-    @property
-    def score(self) -> float: ...
-    @property
-    def box(self) -> tuple[float, float, float, float]: ...  # x1, y1, x2, y2 as shares of the frame
-
-
-class Region(Protocol):
-    """A coloured region: :class:`perception.shapes.Shape` is one."""
-
-    @property
-    def colour(self) -> str: ...
-    @property
-    def area(self) -> float: ...
-    @property
-    def x(self) -> float: ...
-    @property
-    def y(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +56,9 @@ def inside(x: float, y: float, box: tuple[float, float, float, float], margin: f
     return x1 - margin <= x <= x2 + margin and y1 - margin <= y <= y2 + margin
 
 
-def one_guess_each(detections: Sequence[Box]) -> list[Box]:
+def one_guess_each(detections: Sequence[Detection]) -> list[Detection]:
     """The detections, surest first, without a box of another class over the same object."""
-    kept: list[Box] = []
+    kept: list[Detection] = []
     for d in sorted(detections, key=lambda d: d.score, reverse=True):
         if not any(k.label != d.label and iou(k.box, d.box) >= SAME_OBJECT_IOU for k in kept):
             kept.append(d)
@@ -92,13 +70,13 @@ def side(box: tuple[float, float, float, float]) -> str:
     return "left" if centre < LEFT else "right" if centre > RIGHT else "middle"
 
 
-def confirmed(d: Box, before: Sequence[Box], sure_score: float) -> bool:
+def confirmed(d: Detection, before: Sequence[Detection], sure_score: float) -> bool:
     """Whether ``d`` may be said as a fact: the detector is sure of it, or the frame before showed
     the same kind of thing in about the same place (a guess that flickers on and off is not)."""
     return d.score >= sure_score or any(b.label == d.label and iou(b.box, d.box) >= CONFIRM_IOU for b in before)
 
 
-def place(detections: Sequence[Box], regions: Sequence[Region], before: Sequence[Box] = (), *,
+def place(detections: Sequence[Detection], regions: Sequence[Shape], before: Sequence[Detection] = (), *,
           sure_score: float = 0.0, moving: Collection[int] = ()) -> tuple[tuple[Thing, ...], tuple[int, ...]]:
     """The things to name, in the detector's order of sureness, and the indices of ``regions``
     that are not part of any of them (those are still said as shapes). ``before``: the previous
