@@ -239,6 +239,7 @@ class LiveTaps:
 
     async def run(self, mic: Microphone | None, camera: Camera | None, stop: asyncio.Event | None) -> None:
         """The pipeline and the taps, until the inputs end or ``stop`` closes them."""
+        await self.pipeline.warm_up()  # before the mic opens: the first question finds the prompt's head evaluated
         async with asyncio.TaskGroup() as tg:
             self.pipeline.start(tg)
             taps = [self._start_mic(tg, mic), self._start_camera(tg, camera)]

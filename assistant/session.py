@@ -124,6 +124,7 @@ async def run_replay(
     )
     if on_ready is not None:
         on_ready(pipeline)
+    await pipeline.warm_up()  # before the clock starts: the first question finds the prompt's head evaluated
     bus.publish(
         SessionStarted(t=clock.now(), source=sources.label, speed=speed, config=settings.model_dump(mode="json"))
     )

@@ -8,7 +8,16 @@ import logging
 from collections.abc import Callable
 
 from kernel.channels import Activity, Channel
-from kernel.events import ErrorOccurred, Speculated, Stage, TranscriptIgnored
+from kernel.events import (
+    BargeIn,
+    ErrorOccurred,
+    Event,
+    ReplyAudioStarted,
+    Speculated,
+    SpeechStarted,
+    Stage,
+    TranscriptIgnored,
+)
 from perception.look import question_key
 from speech.stages import FinalTranscript
 
@@ -157,3 +166,21 @@ class TurnManager:
         finally:
             self.drop_speculation()
             await self._settle()
+
+
+class SilentReplyCut:
+    """Cuts a reply that is still silent when the user starts speaking again: it would begin over
+    the next question (a slow first answer did, in a replay). A reply already playing is the
+    barge-in's to judge (the live mode's echo guard), not this. Subscribe it to the bus."""
+
+    def __init__(self, manager: TurnManager) -> None:
+        self.manager = manager
+        self._audible = 0  # the last turn whose reply audio started
+
+    def __call__(self, event: Event) -> None:
+        manager = self.manager
+        if isinstance(event, ReplyAudioStarted):
+            self._audible = event.turn
+        elif isinstance(event, SpeechStarted) and manager.active and self._audible != manager.turn \
+                and manager.interrupt():
+            manager.runner.bus.publish(BargeIn(t=event.t, utterance=event.utterance, turn=manager.turn, echo_score=0.0))

@@ -150,6 +150,16 @@ class TurnRunner:
         )
         await self.llm.prefill(request.messages)
 
+    async def warm_start(self) -> bool:
+        """Lets a local LLM evaluate the fixed head of every prompt (the persona and the observation
+        rule, up to where the first user message begins) before the session's first question, so
+        that question pays only for what changes. True when the backend has ``prefill``."""
+        if not isinstance(self.llm, Prefills):
+            return False
+        system = build_request("", Conversation(), [], 0.0, self.system_prompt).messages[0]
+        await self.llm.prefill([system, {"role": "user", "content": ""}])
+        return True
+
     async def announce(self, turn: int, text: str) -> None:
         """Speaks ``text`` as turn ``turn`` without asking the LLM (an operator's ``say``, a greeting).
         It is not part of the conversation the LLM sees."""

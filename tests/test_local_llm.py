@@ -178,6 +178,31 @@ async def test_a_prompt_warmed_while_the_user_speaks_leaves_only_the_question_to
     assert llm.cached_tokens > 150
 
 
+async def test_the_prompt_head_is_warmed_before_the_first_question() -> None:
+    from assistant.timing import TurnTimer
+    from assistant.turns import TurnRunner
+    from kernel.clock import MediaClock
+    from kernel.eventlog import EventBus
+    from perception.memory import SceneMemory
+
+    fresh = LocalLlm(str(smollm2()), threads=2, context=4096, max_tokens=8, temperature=0.0)
+    runner = TurnRunner(bus=EventBus(MediaClock()), llm=fresh, tts=None, sink=None,  # type: ignore[arg-type]
+                        memory=SceneMemory(), conversation=Conversation(), timer=TurnTimer())
+    assert await runner.warm_start()
+    system = build_request("x", Conversation(), [], 0.0).messages[0]["content"]
+    system_tokens = len(fresh._llm.tokenize(system.encode()))
+    warmed = fresh._llm.n_tokens
+    assert warmed >= system_tokens  # evaluated at start-up, with nothing asked yet
+    await anext(fresh.stream(build_request("What is on the table?", Conversation(),
+                                           [scene("a cup on a table", 1.0)], now=2.0)))
+    await fresh.wait_idle()
+    assert fresh.cached_tokens >= warmed - 1  # the first question found all of it in the cache
+    fresh.close()
+    offline = TurnRunner(bus=EventBus(MediaClock()), llm=OfflineResponder(), tts=None, sink=None,  # type: ignore[arg-type]
+                         memory=SceneMemory(), conversation=Conversation(), timer=TurnTimer())
+    assert not await offline.warm_start()  # nothing to warm
+
+
 async def test_generation_waits_while_speech_is_synthesised_and_a_cancel_still_ends_it(llm: LocalLlm) -> None:
     req = build_request("Count from one to one hundred in words.", Conversation(), [], now=0.0)
     stream = llm.stream(req)

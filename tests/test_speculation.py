@@ -223,3 +223,32 @@ async def test_a_chinese_question_is_speculated_on_and_matched_without_its_punct
     transcripts.close()
     await asyncio.wait_for(running, 30)
     assert llm.asked == ["牌子上写的是什么？"] and manager.speculation_used == 1
+
+
+async def test_a_reply_still_silent_when_the_user_speaks_again_is_cut(piper: PiperTts) -> None:
+    from assistant.turn_manager import SilentReplyCut
+    from kernel.events import BargeIn, SpeechStarted
+
+    manager, llm, sink, events = manager_for(piper, speculative=False)
+    bus = manager.runner.bus
+    bus.subscribe(SilentReplyCut(manager))
+    transcripts, running = started(manager)
+    await transcripts.put(FinalTranscript(1, "What is on the table?", 1.0))
+    await settle()
+    assert manager.active and llm.asked == ["What is on the table?"]  # the LLM is slow: nothing heard yet
+    bus.publish(SpeechStarted(t=bus.clock.now(), utterance=2, speech_start_at=5.0))  # the next question begins
+    await settle()
+    assert not manager.active and llm.cancelled == ["What is on the table?"]
+    assert [(e.utterance, e.turn) for e in events if isinstance(e, BargeIn)] == [(2, 1)]
+    assert sink.written == 0  # it never began over the user
+
+    audible = asyncio.Event()
+    bus.subscribe(lambda e: audible.set() if isinstance(e, ReplyAudioStarted) and e.turn == 2 else None)
+    llm.release.set()  # a reply that is playing is left to the barge-in (and its echo guard)
+    await transcripts.put(FinalTranscript(2, "And the sign?", 6.0))
+    await asyncio.wait_for(audible.wait(), 30)
+    bus.publish(SpeechStarted(t=bus.clock.now(), utterance=3, speech_start_at=9.0))
+    transcripts.close()
+    await asyncio.wait_for(running, 30)
+    assert len([e for e in events if isinstance(e, BargeIn)]) == 1
+    assert next(e for e in events if isinstance(e, ReplyText) and e.turn == 2).interrupted is False
