@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 # Words for "there is none", "I can't tell" and "I cannot see", for the rubrics and the counts.
 NO = (r"\b(no|not|nobody|none|nothing|isn't|aren't|don't|doesn't)\b|\bno one\b|"
-      r"can(?:no|')t see (?:a|an|any|anyone|anybody|someone)\b")
+      r"can(?:no|')t see (?:a|an|any|anyone|anybody|someone|your|the)\b")
 NO_ZH = r"没有|没看到|看不到|不是|并没有|无人"
 UNSURE = (r"can(?:no|')t (?:tell|say|know|determine|be sure|see (?:what|whether|if|the|its|their))|can not tell|"
           r"not sure|unsure|don't know|do not know|no way (?:to|of) (?:tell|know)|unable to (?:tell|say|determine|see)|"

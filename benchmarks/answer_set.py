@@ -168,7 +168,9 @@ TUNING: tuple[Scene, ...] = (
             r"\b(two|three|four|2|3)\b"),
         ask("Is there a cat here?", "absent", NO, r"\byes\b"),
         ask("Is there a laptop on the table?", "absent", NO, r"\byes\b"),
-        ask("What is in the cup?", "unsure", UNSURE, r"\b(tea|milk|water|juice|soup)\b"),
+        # Saying what it does see ("something orange", the coffee's crema by colour) is no guess.
+        ask("What is in the cup?", "unsure", UNSURE + r"|something (orange|brown)",
+            r"\b(tea|milk|water|juice|soup|empty)\b"),
     )),
     Scene("cat", still(lambda: photo("chelsea")), (
         ask("What animal can you see?", "objects", r"\bcats?\b", r"\bdogs?\b(?! or)"),
@@ -282,7 +284,7 @@ UNSEEN: tuple[Scene, ...] = (
     Scene("ball-left-2", ball("left", start=150, speed=22), (
         ask("In which direction is the ball moving?", "motion", r"\bleft\b",
             r"\b(towards?|away|up|down|to the right|left to right)\b"),
-        ask("Is the room bright?", "light", r"\b(no|dark)\b", r"\byes\b"),
+        ask("Is the room bright?", "light", r"\b(no|dark|not bright)\b", r"\byes\b"),
     )),
     Scene("coffee-mirrored", still(lambda: photo("coffee", flip=True)), (
         ask("What's on the table?", "objects", r"\b(cup|mug|coffee)\b"),

@@ -32,7 +32,7 @@ import numpy as np
 from .frames import Image
 from .objects import PLURALS, Detection
 from .ocr import MIN_CONFIDENCE, TextEngine, TextReader, make_text_reader
-from .people import count_faces, count_people, detection_image, face_cascade, people_detector
+from .people import count_people, detection_image, face_cascade, find_faces, people_detector
 from .prompts import checked_language, description_language
 from .sampling import ChangeGate
 from .settings import BasicDescriberSettings
@@ -180,15 +180,16 @@ class BasicDescriber:
         moves = track(self._previous, layout.shapes)
         self._previous = layout.shapes
         seen = tuple(SeenShape(s, m) for s, m in zip(layout.shapes, moves, strict=True))
+        faces = find_faces(self._faces, cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
         things: tuple[Thing, ...] = ()
         if boxes:
             things, rest = place(boxes, layout.shapes, before, sure_score=self._sure_score,
-                                 moving=[i for i, m in enumerate(moves) if m])
+                                 moving=[i for i, m in enumerate(moves) if m], faces=faces)
             seen = tuple(seen[i] for i in rest)
             objects = tuple(t.name for t in things for _ in range(t.count))
         return SceneDetails(
             objects=objects,
-            faces=count_faces(self._faces, cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)),
+            faces=len(faces),
             people=count_people(self._hog, small) if self._hog is not None else 0,
             shapes=seen,
             background=layout.background,
@@ -217,7 +218,7 @@ def render(details: SceneDetails, question: str | None = None) -> str:
     elif details.background and details.background != "black" and not on_surface and (scene or not shown_apart):
         # Around things it is their background; alone it may be the thing itself (a cat's fur, close up).
         bg = details.background
-        scene = f"{scene} on {_article(bg)} {bg} background" if scene else f"nothing I can name, mostly {bg}"
+        scene = f"{scene} on {_article(bg)} {bg} background" if scene else f"{ENGLISH.nothing}; the view is mostly {bg}"
     if details.light and not details.plain:
         scene = f"{scene} in a {details.light} scene" if scene else f"a {details.light} scene"
 
@@ -257,7 +258,8 @@ def thing_phrase(thing: Thing) -> str:
     plural = f"{thing.colour} {PLURALS.get(name, _plural(name))}" if thing.colour else PLURALS.get(name, _plural(name))
     phrase = _count(thing.count, named, plural)
     phrase = phrase if thing.sure else f"possibly {phrase}"
-    return f"{phrase} {_WHERE[thing.where]}" if thing.where else phrase
+    phrase = f"{phrase} {_WHERE[thing.where]}" if thing.where else phrase
+    return f"{phrase} with something {thing.holds} in it" if thing.holds else phrase
 
 
 def _placed_phrases(things: Sequence[Thing]) -> list[str]:

@@ -125,6 +125,7 @@ WHERE = {"left": "左边", "middle": "中间", "right": "右边"}
 def _thing_zh(thing: Thing) -> str:
     """"一个蓝色的杯子", "左边有一只猫": a placed thing in Chinese."""
     noun, measure = object_zh(thing.name)
+    noun = f"装着{_colour(thing.holds)}东西的{noun}" if thing.holds else noun  # "装着橙色东西的杯子"
     phrase = count_zh(thing.count, measure, f"{_colour(thing.colour)}的{noun}" if thing.colour else noun)
     if not thing.sure:  # "可能有一只猫": a guess is a clause of its own
         return f"{WHERE.get(thing.where, '')}可能有{phrase}"

@@ -32,8 +32,15 @@ def people_detector() -> cv2.HOGDescriptor:
 
 def count_faces(cascade: cv2.CascadeClassifier, gray: Image) -> int:
     """Frontal faces in a grayscale image (best at :data:`DETECT_WIDTH`). Not thread-safe per cascade."""
+    return len(find_faces(cascade, gray))
+
+
+def find_faces(cascade: cv2.CascadeClassifier, gray: Image) -> list[tuple[float, float, float, float]]:
+    """The frontal faces in a grayscale image, each as (x1, y1, x2, y2) in fractions of its width
+    and height, as the object detector gives its boxes. Not thread-safe per cascade."""
     faces = cascade.detectMultiScale(cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=6, minSize=(24, 24))
-    return len(faces)
+    height, width = gray.shape[:2]
+    return [(x / width, y / height, (x + w) / width, (y + h) / height) for x, y, w, h in faces]
 
 
 def count_people(hog: cv2.HOGDescriptor, image: Image) -> int:

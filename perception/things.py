@@ -7,7 +7,9 @@ each one is, what it stands on, and its colour when a coloured region fills it.
 - A table, bed, couch or bench is a surface: what stands in it is said to be on it ("a cup on a
   table"), which is what people ask ("what is on the table?").
 - Where a thing is (left, middle, right) is said when two or more things are named, so that
-  "where is the cat?" and "what is on the right?" have an answer.
+  "where is the cat?" and "what is on the right?" have an answer, and for one thing alone when it
+  takes up no more than :data:`ALONE_WIDTH` of the frame and is off to one side (a person on the right
+  of an empty room); a thing that fills the view is not "on the left" of anything.
 - A coloured region inside a thing's box is part of it (the coffee in a cup, a flag on a
   sleeve), not a thing of its own; one that fills most of the box gives the thing its colour.
 """
@@ -23,9 +25,16 @@ from .shapes import Shape
 
 SURFACES = frozenset({"dining table", "bed", "couch", "bench"})
 SAME_OBJECT_IOU = 0.6  # boxes of two classes overlapping this much are one object
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2 as fractions of the frame
 FILLS = 0.4  # a region covering this share of a box gives the thing its colour
+# A smaller round or oval region inside a container, at least this share of its box, is what it holds:
+# the coffee in a cup seen from above, through its round mouth ("a cup with something orange in it"),
+# said by its colour, not guessed at. A patch of another shape (a logo, a stripe) is not.
+HOLDS = 0.05
+CONTAINERS = frozenset({"cup", "bowl", "wine glass", "vase"})
 CONFIRM_IOU = 0.3  # the same kind of thing this close in the frame before confirms a guess
 LEFT, RIGHT = 0.4, 0.6  # a box centred left of LEFT is on the left, right of RIGHT on the right
+ALONE_WIDTH = 0.5  # a thing named alone is placed when its box is at most this wide
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +47,7 @@ class Thing:
     on: str = ""  # the label of the surface it stands on, or ""
     colour: str = ""  # the colour of the region that fills it, or ""
     sure: bool = True  # False: said as "possibly a cat"
+    holds: str = ""  # a container's contents, by colour ("orange"), or ""
 
 
 def area(box: tuple[float, float, float, float]) -> float:
@@ -70,45 +80,55 @@ def side(box: tuple[float, float, float, float]) -> str:
     return "left" if centre < LEFT else "right" if centre > RIGHT else "middle"
 
 
-def confirmed(d: Detection, before: Sequence[Detection], sure_score: float) -> bool:
+def confirmed(d: Detection, before: Sequence[Detection], sure_score: float, faces: Sequence[Box] = ()) -> bool:
     """Whether ``d`` may be said as a fact: the detector is sure of it, or the frame before showed
-    the same kind of thing in about the same place (a guess that flickers on and off is not)."""
-    return d.score >= sure_score or any(b.label == d.label and iou(b.box, d.box) >= CONFIRM_IOU for b in before)
+    the same kind of thing in about the same place (a guess that flickers on and off is not), or,
+    for a person, the face detector found a face inside the box (two detectors that agree)."""
+    if d.score >= sure_score or any(b.label == d.label and iou(b.box, d.box) >= CONFIRM_IOU for b in before):
+        return True
+    return d.label == "person" and any(inside((f[0] + f[2]) / 2, (f[1] + f[3]) / 2, d.box) for f in faces)
 
 
 def place(detections: Sequence[Detection], regions: Sequence[Shape], before: Sequence[Detection] = (), *,
-          sure_score: float = 0.0, moving: Collection[int] = ()) -> tuple[tuple[Thing, ...], tuple[int, ...]]:
+          sure_score: float = 0.0, moving: Collection[int] = (),
+          faces: Sequence[Box] = ()) -> tuple[tuple[Thing, ...], tuple[int, ...]]:
     """The things to name, in the detector's order of sureness, and the indices of ``regions``
     that are not part of any of them (those are still said as shapes). ``before``: the previous
     frame's detections; a detection less sure than ``sure_score`` that they do not confirm is
-    said as possible. ``moving``: indices of regions that move, which stay said, with their motion."""
+    said as possible, unless it is a person with a face in ``faces`` (boxes as the detector's).
+    ``moving``: indices of regions that move, which stay said, with their motion."""
     kept = one_guess_each(detections)
     # A doubtful surface is left out: "a cup on possibly a bed" helps nobody.
     surfaces = [d for d in kept if d.label in SURFACES and confirmed(d, before, sure_score)]
     objects = [d for d in kept if d.label not in SURFACES]
     parts: set[int] = set()
-    entries: list[tuple[str, str, str, str, bool]] = []  # label, where, on, colour, sure
+    entries: list[tuple[str, str, str, str, bool, str]] = []  # label, where, on, colour, sure, holds
     for d in objects:
         x1, _, x2, y2 = d.box
         below = ((x1 + x2) / 2, min(max(y2, 0.0), 1.0))
         holders = [s for s in surfaces if area(s.box) > area(d.box) and inside(*below, s.box, margin=0.02)]
         on = min(holders, key=lambda s: area(s.box)).label if holders else ""
-        sure = confirmed(d, before, sure_score)
+        sure = confirmed(d, before, sure_score, faces)
         # Only a sure thing takes in the regions over it; a guess leaves them said as they are.
         within = [i for i, r in enumerate(regions) if i not in moving and inside(r.x, r.y, d.box)] if sure else []
         parts.update(within)
         filling = [regions[i] for i in within if regions[i].area >= FILLS * area(d.box)]
         colour = max(filling, key=lambda r: r.area).colour if filling else ""
-        entries.append((d.label, side(d.box), on, colour, sure))
-    used = {on for _, _, on, _, _ in entries}
-    entries += [(s.label, "", "", "", True) for s in surfaces if s.label not in used]
-    groups: dict[tuple[str, str, str, bool], list[str]] = {}
-    for label, where, on, colour, sure in entries:
-        groups.setdefault((label, on, colour, sure), []).append(where)
-    say_where = len(groups) >= 2
+        held = [r for r in (regions[i] for i in within) if HOLDS * area(d.box) <= r.area < FILLS * area(d.box)
+                and r.colour != colour and r.form in ("round object", "oval object")] if d.label in CONTAINERS else []
+        holds = max(held, key=lambda r: r.area).colour if held else ""
+        entries.append((d.label, side(d.box), on, colour, sure, holds))
+    used = {e[2] for e in entries}
+    entries += [(s.label, "", "", "", True, "") for s in surfaces if s.label not in used]
+    groups: dict[tuple[str, str, str, bool, str], list[str]] = {}
+    for label, where, on, colour, sure, holds in entries:
+        groups.setdefault((label, on, colour, sure, holds), []).append(where)
+    lone = [d for d in objects if d.box[2] - d.box[0] <= ALONE_WIDTH]
+    say_where = len(groups) >= 2 or (len(entries) == 1 and len(lone) == 1 and side(lone[0].box) != "middle")
     things = tuple(
-        Thing(label, len(wheres), wheres[0] if say_where and len(set(wheres)) == 1 else "", on, colour, sure)
-        for (label, on, colour, sure), wheres in groups.items()
+        Thing(label, len(wheres), wheres[0] if say_where and len(set(wheres)) == 1 else "", on, colour, sure,
+              holds if len(wheres) == 1 else "")
+        for (label, on, colour, sure, holds), wheres in groups.items()
     )
     rest = tuple(i for i in range(len(regions)) if i not in parts)
     return things, rest

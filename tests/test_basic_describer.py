@@ -28,7 +28,7 @@ VOCABULARY = {
     *COLOURS, "object", "objects", "round", "oval", "rectangle", "rectangles", "square", "squares",
     "a", "an", "and", "on", "in", "background", "scene", "dark", "very", "plain", "view", "mostly",
     "moving", "left", "right", "to", "the", "middle", "up", "down", "face", "faces", "person", "people", "no", "or",
-    "nothing", "i", "can", "name", "readable", "text", "two", "three", "four",
+    "nothing", "i", "can", "name", "readable", "text", "two", "three", "four", "is",
 }
 
 
@@ -213,7 +213,7 @@ def test_render_counts_alike_things_and_keeps_text_last() -> None:
     )
     assert render(details(people=3, light="dark")) == "three people in a dark scene"
     assert render(details(light="very dark")) == "a very dark scene"
-    assert render(details(background="brown")) == "nothing I can name, mostly brown"
+    assert render(details(background="brown")) == "nothing I can name; the view is mostly brown"
     assert render(details()) == "nothing I can name"
     assert render(details(), "What does it say?") == "no readable text"
     assert render(details(faces=2), "Is anyone there?") == "two faces"

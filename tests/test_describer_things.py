@@ -44,18 +44,18 @@ def test_left_and_right_are_said_when_two_things_are_named() -> None:
     cup = Detection("cup", 0.9, (0.5, 0.03, 0.96, 0.67))
     things, _ = place([cat, cup], [])
     assert things == (Thing("cup", where="right"), Thing("cat", where="left"))
-    alone, _ = place([cat], [])
-    assert alone == (Thing("cat"),)  # one thing: "on the left" would say nothing useful
+    alone, _ = place([Detection("cat", 0.8, (0.0, 0.0, 0.9, 0.98))], [])
+    assert alone == (Thing("cat"),)  # one thing filling the view: "on the left" would say nothing useful
     people = [Detection("person", 0.8, (0.0, 0.0, 0.4, 1.0)), Detection("person", 0.7, (0.6, 0.0, 1.0, 1.0))]
     two, _ = place([*people, cup], [])
     assert Thing("person", count=2) in two  # apart from each other: no one side for both
 
 
 def test_a_region_that_fills_a_box_gives_the_thing_its_colour() -> None:
-    mug = Detection("cup", 0.9, (0.55, 0.3, 0.9, 0.8))
-    things, rest = place([mug], [region("blue", 0.72, 0.55, area=0.12), region("white", 0.2, 0.6)])
+    mug = Detection("cup", 0.9, (0.3, 0.3, 0.65, 0.8))  # in the middle: not placed
+    things, rest = place([mug], [region("blue", 0.47, 0.55, area=0.12), region("white", 0.2, 0.6)])
     assert things == (Thing("cup", colour="blue"),) and rest == (1,)
-    small, _ = place([mug], [region("red", 0.72, 0.55, area=0.02)])  # a patch on it: no colour for the whole
+    small, _ = place([mug], [region("red", 0.47, 0.55, area=0.02)])  # a patch on it: no colour for the whole
     assert small == (Thing("cup"),)
 
 
@@ -75,7 +75,7 @@ def test_placed_things_in_words_in_english_and_chinese() -> None:
     assert render(apart, "Who is there?") == "a person on the left; a cat on the right on a brown background"
     assert render_zh(apart) == "左边有一个人，右边有一只猫，背景是棕色"
     alone = details(things=(Thing("person"),), background="gray")
-    assert render(alone, "Is anyone there?") == "a person"  # not "a person; nothing I can name, mostly gray"
+    assert render(alone, "Is anyone there?") == "a person"  # not "a person; nothing I can name; ..."
     mug = details(things=(Thing("cup", colour="blue"),),
                   shapes=(SeenShape(Shape("white", "rectangle", 0.1, 0.2, 0.5), "moving to the right"),))
     assert render(mug) == "a blue cup and a white rectangle moving to the right"
@@ -99,7 +99,8 @@ def test_real_photos_side_by_side_are_placed(describer) -> None:  # type: ignore
     line = describer.describe(pair("astronaut", "chelsea"))
     assert "a person on the left" in line and "a cat on the right" in line and "face" not in line, line
     coffee = describer.describe(photo("coffee"))
-    assert coffee == "a cup on a table", coffee  # not "a cup, a dining table, a bowl and an orange oval object"
+    # not "a cup, a dining table, a bowl and an orange oval object": the crema is what the cup holds
+    assert coffee == "a cup with something orange in it on a table", coffee
 
 
 def test_a_thing_asked_about_and_not_seen_is_said_to_be_absent() -> None:
@@ -127,4 +128,48 @@ def test_a_doubtful_detection_is_said_as_possible_until_the_next_frame_confirms_
     assert render(details(things=first)) == "a cup on the right and possibly a cat on the left"  # surest first
     bed = Detection("bed", 0.55, (0.0, 0.3, 1.0, 1.0))  # a doubtful surface is not said at all
     things, _ = place([bed, cup], [], (), sure_score=0.6)
-    assert things == (Thing("cup"),)
+    assert things == (Thing("cup", where="right"),)
+
+
+def test_a_doubtful_person_with_a_face_inside_is_sure() -> None:
+    person = Detection("person", 0.55, (0.0, 0.0, 0.45, 1.0))
+    cat = Detection("cat", 0.55, (0.5, 0.0, 1.0, 1.0))
+    face = (0.12, 0.1, 0.28, 0.3)  # the face cascade's box, in the same fractions
+    things, _ = place([person, cat], [], (), sure_score=0.6, faces=[face])
+    assert Thing("person", where="left") in things
+    assert Thing("cat", where="right", sure=False) in things  # a face says nothing of a cat
+    elsewhere, _ = place([person], [], (), sure_score=0.6, faces=[(0.6, 0.1, 0.8, 0.3)])
+    assert elsewhere == (Thing("person", where="left", sure=False),)  # a face outside the box confirms nothing
+
+
+def test_faces_are_found_as_fractions_of_the_frame() -> None:
+    import cv2
+
+    from perception.people import face_cascade, find_faces
+
+    image = photo("astronaut")
+    small = cv2.resize(image, (320, 320 * image.shape[0] // image.shape[1]), interpolation=cv2.INTER_AREA)
+    faces = find_faces(face_cascade(), cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
+    assert faces and all(0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1 for x1, y1, x2, y2 in faces)
+
+
+def test_a_round_region_inside_a_container_is_what_it_holds() -> None:
+    cup = Detection("cup", 0.98, (0.27, 0.03, 0.72, 0.6))
+    coffee = Shape("orange", "oval object", 0.054, 0.47, 0.36)  # the crema, seen from above
+    things, rest = place([cup], [coffee])
+    assert things == (Thing("cup", holds="orange"),) and rest == ()
+    assert render(details(things=things)) == "a cup with something orange in it"
+    assert render_zh(details(things=things)) == "一个装着橙色东西的杯子"
+    logo, _ = place([cup], [Shape("orange", "rectangle", 0.054, 0.47, 0.36)])
+    assert logo == (Thing("cup"),)  # a patch of another shape is on the cup, not in it
+    cat = Detection("cat", 0.9, (0.27, 0.03, 0.72, 0.6))
+    assert place([cat], [coffee])[0] == (Thing("cat"),)  # only containers hold things
+
+
+def test_a_thing_alone_is_placed_only_when_it_is_off_to_one_side() -> None:
+    person = Detection("person", 0.9, (0.5, 0.1, 0.85, 1.0))  # the right half of the view
+    assert place([person], [])[0] == (Thing("person", where="right"),)
+    cat = Detection("cat", 0.9, (0.01, 0.01, 0.95, 0.99))  # fills the view
+    assert place([cat], [])[0] == (Thing("cat"),)
+    middle = Detection("cup", 0.9, (0.35, 0.2, 0.65, 0.7))
+    assert place([middle], [])[0] == (Thing("cup"),)
