@@ -3,12 +3,15 @@
 OpenAI-compatible server with a fixed time to first token and token rate.
 
     .venv/bin/python benchmarks/latency.py [--ttft-ms 200] [--tokens-per-s 40] [--runs 2]
+        [--set KEY=VALUE ...] [--variant NAME:KEY=VALUE,KEY=VALUE ...]
 
 Prints p50/p90 of true end of speech (from session.json) → first reply audio, with
 the breakdown (VAD end, ASR final, first token, first audio), then the pipeline's
 own overhead: the same replay with zero-latency ASR, LLM and TTS stand-ins, where
 everything between the VAD's end of turn and the first audio is the pipeline itself.
-All figures come from one run of this script.
+Each ``--variant`` is replayed too, the runs alternating with the default's (which goes first
+rotates), so old and new designs are compared in one sitting. All figures come from one run
+of this script.
 """
 
 from __future__ import annotations
@@ -156,23 +159,20 @@ def served(description: str | None = None) -> tuple[argparse.Namespace, Threadin
     p.add_argument("--tokens-per-s", type=float, default=40)
     p.add_argument("--runs", type=int, default=2)
     p.add_argument("--set", dest="overrides", action="append", default=[])
+    p.add_argument("--variant", action="append", default=[],
+                   help="NAME:KEY=VALUE,KEY=VALUE: also replay with these overrides, alternating runs with the "
+                        "default (each figure from this one sitting)")
     args = p.parse_args()
     server = serve(args.ttft_ms / 1000, args.tokens_per_s)
     base = f"http://127.0.0.1:{server.server_address[1]}/v1"
     return args, server, ["replay.speed=1", "dialogue.backend=openai", f"dialogue.base_url={base}", *args.overrides]
 
 
-def main() -> None:
-    args, server, overrides = served()
-    metrics: list[TurnMetrics] = []
-    v2v: list[float] = []
-    events: list[Event] = []
-    for _ in range(args.runs):
-        m, v = replay(overrides, events=events)
-        metrics += m
-        v2v += v
-    print(f"voice-to-voice, {len(v2v)} turns (server: {args.ttft_ms:.0f} ms to first token, "
-          f"{args.tokens_per_s:.0f} tokens/s)")
+def report(name: str, sets: list[str], metrics: list[TurnMetrics], v2v: list[float],
+           args: argparse.Namespace) -> None:
+    extra = [o for o in sets if not o.startswith(("replay.speed=", "dialogue.backend=", "dialogue.base_url="))]
+    print(f"{name} ({', '.join(extra) or 'configs/demo.yaml'}): voice-to-voice, {len(v2v)} turns "
+          f"(server: {args.ttft_ms:.0f} ms to first token, {args.tokens_per_s:.0f} tokens/s)")
     print(f"  true end of speech -> first reply audio: p50 {pct(v2v, 50):.0f} ms, p90 {pct(v2v, 90):.0f} ms")
     rows = [("VAD end of turn", "vad_end_ms"), ("ASR final", "asr_final_ms"),
             ("LLM request", "llm_request_ms"), ("first token", "first_token_ms"), ("first piece", "first_chunk_ms"),
@@ -183,6 +183,30 @@ def main() -> None:
     for key in ("asr_ms", "asr_decode_ms", "llm_first_token_ms", "tts_ms"):
         values = [t.compute.get(key, 0.0) for t in metrics]
         print(f"  compute {key:20s} p50 {pct(values, 50):6.0f} ms")
+
+
+def variants(args: argparse.Namespace, overrides: list[str]) -> list[tuple[str, list[str]]]:
+    """(name, overrides) to replay: the default, then each ``--variant``."""
+    out = [("default", overrides)]
+    for spec in args.variant:
+        name, _, sets = spec.partition(":")
+        out.append((name, [*overrides, *(s for s in sets.split(",") if s)]))
+    return out
+
+
+def main() -> None:
+    args, server, overrides = served()
+    runs = variants(args, overrides)
+    metrics: dict[str, list[TurnMetrics]] = {name: [] for name, _ in runs}
+    v2v: dict[str, list[float]] = {name: [] for name, _ in runs}
+    events: list[Event] = []
+    for i in range(args.runs):
+        for name, sets in runs[i % len(runs):] + runs[: i % len(runs)]:  # alternating, first one rotating
+            m, v = replay(sets, events=events)
+            metrics[name] += m
+            v2v[name] += v
+    for name, sets in runs:
+        report(name, sets, metrics[name], v2v[name], args)
     speculated = [e for e in events if isinstance(e, Speculated)]
     wasted = sum(not e.used for e in speculated)
     requests = sum(isinstance(e, ReplyRequested) for e in events) + wasted

@@ -155,10 +155,20 @@ FULL_WINDOW_S = 30
 # this much padding: telling English from Chinese needs no 30 s window, and that pass cost 885 ms
 # with base at 30 s (the bundled questions, beam 5, p50: 2143 against 1258 ms with the language given).
 DETECT_WINDOW_S = 3.0
-# A shorter window is faster and hears worse: benchmarks/asr_wer.py (48 espeak clips in 8 voices, 20 dB
-# SNR, one run each): tiny.en beam 5 WER 0.176 full, 0.184 at 20 s, 0.196 at 14 s, 0.199 at 8 s (and one
-# bundled question repeated twice), decode 0.70-0.82 s -> 0.38 s at 8 s; base beam 5 0.102 full,
-# 0.117 at 20 s, 0.139 at 8 s. So the full window stays the default; asr.window_s trades WER for speed.
+# A shorter window is faster; how much worse it hears depends on the model and the set. tiny.en falls
+# apart (benchmarks/asr_wer.py, 192 clips in 13 voices, 12-30 dB SNR: WER 0.237 full, 0.427 at 8 s,
+# with repeats). base holds: 0.162 full, 0.167 at the clip + 12 s, 0.176 at + 8 s (on 48 espeak clips
+# at 20 dB it was 0.102 full, 0.139 at 8 s), and it decodes in 0.35 s at 12 s against 0.88 s for 30 s
+# (medians, machine loaded). Chinese (54 clips of the Chinese voice at three speeds): CER 0.060 full,
+# 0.044 at 12 s, 0.077 at 8 s. So base's default is the clip + 12 s (asr.window_s).
+
+
+WINDOWS = {"base": 12.0}  # asr.window_s when unset, by model; any other model: FULL_WINDOW_S
+
+
+def default_window(model: str) -> float:
+    """The window a model hears well on (:data:`WINDOWS`), for ``asr.window_s`` left unset."""
+    return WINDOWS.get(model, float(FULL_WINDOW_S))
 
 
 def encoder_frames(samples: int, window_s: float) -> int:
@@ -194,7 +204,7 @@ class WhisperAsr:
         s = settings
         return cls(s.model, device=s.device, compute_type=s.compute_type, cpu_threads=s.cpu_threads,
                    beam_size=s.beam_size, language=s.language, initial_prompt=s.initial_prompt,
-                   window_s=s.window_s)
+                   window_s=s.window_s if s.window_s is not None else default_window(s.model))
 
     def __init__(
         self,

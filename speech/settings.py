@@ -68,9 +68,11 @@ class AsrSettings(StrictModel):
     language: str | None = "en"  # null: detected per utterance (the top-level ``language`` sets this)
     initial_prompt: str | None = ASR_PROMPT  # null: none
     # The encoder's window: the clip plus this much padding, in whole seconds; 30 is Whisper's own
-    # full window. Shorter decodes faster (tiny.en: 0.38 s at 8 s against 0.7-0.8 s) and hears worse
-    # (WER 0.199 against 0.176): see speech/asr.py and benchmarks/asr_wer.py.
-    window_s: float = Field(30.0, ge=1, le=30)
+    # full window, which a 2 s question paid for in full. Unset, the model's own (speech.asr.WINDOWS):
+    # base 12 s, which decodes in 0.35 s against 0.88 s and hears as well (benchmarks/asr_wer.py, 192
+    # clips: WER 0.167 against 0.162; Chinese CER 0.044 against 0.060 on 54 clips); 8 s is the fast
+    # profile (0.176); tiny.en keeps 30 s (0.427 at 8 s). See speech/asr.py.
+    window_s: float | None = Field(None, ge=1, le=30)
     partial_interval_s: float = Field(0.0, ge=0)  # 0: no partial transcripts (live: 1.0)
     early_decode: bool = True  # decode at the first pause instead of after the VAD's end-of-turn silence
     # How much silence makes a pause worth an early decode. Gaps between words are 32-96 ms in
