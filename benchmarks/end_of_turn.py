@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from omnilive.testing import speech_ends  # noqa: E402
-from speech.asr import WhisperAsr  # noqa: E402
+from speech.asr import WhisperAsr, default_window  # noqa: E402
 from speech.audio import SAMPLE_RATE  # noqa: E402
 from speech.settings import ASR_PROMPT  # noqa: E402
 from speech.smart_turn import SmartTurn, sounds_finished  # noqa: E402
@@ -132,11 +132,14 @@ def pct(values: list[float], p: float) -> float:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--asr-model", default="tiny.en")
-    parser.add_argument("--window-s", type=float, default=30.0, help="asr.window_s (default 30)")
+    parser.add_argument("--asr-model", default="base", help="asr.model (default base, the default profile's)")
+    parser.add_argument("--window-s", type=float, default=None,
+                        help="asr.window_s (default: the model's own, speech.asr.default_window: base 12, tiny.en 30)")
     parser.add_argument("--beam-size", type=int, default=5, help="asr.beam_size (default 5)")
     args = parser.parse_args()
     vad, turn = SileroVad(), SmartTurn()
+    if args.window_s is None:
+        args.window_s = default_window(args.asr_model)
     asr = WhisperAsr(args.asr_model, beam_size=args.beam_size, initial_prompt=ASR_PROMPT, window_s=args.window_s)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
