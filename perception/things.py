@@ -16,6 +16,7 @@ each one is, what it stands on, and its colour when a coloured region fills it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -50,18 +51,18 @@ class Thing:
     holds: str = ""  # a container's contents, by colour ("orange"), or ""
 
 
-def area(box: tuple[float, float, float, float]) -> float:
+def area(box: Box) -> float:
     x1, y1, x2, y2 = box
     return max(0.0, x2 - x1) * max(0.0, y2 - y1)
 
 
-def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+def iou(a: Box, b: Box) -> float:
     inter = area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
     union = area(a) + area(b) - inter
     return inter / union if union > 0 else 0.0
 
 
-def inside(x: float, y: float, box: tuple[float, float, float, float], margin: float = 0.0) -> bool:
+def inside(x: float, y: float, box: Box, margin: float = 0.0) -> bool:
     x1, y1, x2, y2 = box
     return x1 - margin <= x <= x2 + margin and y1 - margin <= y <= y2 + margin
 
@@ -75,7 +76,7 @@ def one_guess_each(detections: Sequence[Detection]) -> list[Detection]:
     return kept
 
 
-def side(box: tuple[float, float, float, float]) -> str:
+def side(box: Box) -> str:
     centre = (box[0] + box[2]) / 2
     return "left" if centre < LEFT else "right" if centre > RIGHT else "middle"
 
@@ -102,7 +103,7 @@ def place(detections: Sequence[Detection], regions: Sequence[Shape], before: Seq
     surfaces = [d for d in kept if d.label in SURFACES and confirmed(d, before, sure_score)]
     objects = [d for d in kept if d.label not in SURFACES]
     parts: set[int] = set()
-    entries: list[tuple[str, str, str, str, bool, str]] = []  # label, where, on, colour, sure, holds
+    singles: list[Thing] = []  # one per detection, with its side; surfaces nothing stands on after them
     for d in objects:
         x1, _, x2, y2 = d.box
         below = ((x1 + x2) / 2, min(max(y2, 0.0), 1.0))
@@ -117,18 +118,18 @@ def place(detections: Sequence[Detection], regions: Sequence[Shape], before: Seq
         held = [r for r in (regions[i] for i in within) if HOLDS * area(d.box) <= r.area < FILLS * area(d.box)
                 and r.colour != colour and r.form in ("round object", "oval object")] if d.label in CONTAINERS else []
         holds = max(held, key=lambda r: r.area).colour if held else ""
-        entries.append((d.label, side(d.box), on, colour, sure, holds))
-    used = {e[2] for e in entries}
-    entries += [(s.label, "", "", "", True, "") for s in surfaces if s.label not in used]
-    groups: dict[tuple[str, str, str, bool, str], list[str]] = {}
-    for label, where, on, colour, sure, holds in entries:
-        groups.setdefault((label, on, colour, sure, holds), []).append(where)
-    lone = [d for d in objects if d.box[2] - d.box[0] <= ALONE_WIDTH]
-    say_where = len(groups) >= 2 or (len(entries) == 1 and len(lone) == 1 and side(lone[0].box) != "middle")
+        singles.append(Thing(d.label, where=side(d.box), on=on, colour=colour, sure=sure, holds=holds))
+    used = {t.on for t in singles}
+    singles += [Thing(s.label) for s in surfaces if s.label not in used]
+    groups: dict[Thing, list[str]] = {}  # the same thing but for its side -> the sides
+    for t in singles:
+        groups.setdefault(dataclasses.replace(t, where=""), []).append(t.where)
+    narrow = len(objects) == 1 and objects[0].box[2] - objects[0].box[0] <= ALONE_WIDTH
+    say_where = len(groups) >= 2 or (len(singles) == 1 and narrow and singles[0].where != "middle")
     things = tuple(
-        Thing(label, len(wheres), wheres[0] if say_where and len(set(wheres)) == 1 else "", on, colour, sure,
-              holds if len(wheres) == 1 else "")
-        for (label, on, colour, sure, holds), wheres in groups.items()
+        dataclasses.replace(key, count=len(wheres), where=wheres[0] if say_where and len(set(wheres)) == 1 else "",
+                            holds=key.holds if len(wheres) == 1 else "")
+        for key, wheres in groups.items()
     )
     rest = tuple(i for i in range(len(regions)) if i not in parts)
     return things, rest
