@@ -19,6 +19,7 @@ from kernel.channels import Activity, Channel
 from kernel.control import Flag
 from kernel.eventlog import EventBus
 from kernel.threads import InThread
+from perception.describer import describe_frame
 from perception.frames import Frame
 from perception.look import VISUAL_QUESTION, Look
 from perception.memory import SceneMemory
@@ -112,6 +113,7 @@ class Pipeline:
             look=self.look,
             stale_after_s=settings.describer.stale_after_s,
             multilingual=settings.language != "en",
+            grounded=dialogue.grounded,
         )
         self.manager = TurnManager(runner, self.activity, screen=screen, on_interrupt=on_interrupt,
                                    speculative=dialogue.speculative if dialogue.speculative is not None
@@ -265,6 +267,7 @@ class Pipeline:
         if frame is None:
             return None
         started = time.perf_counter()
-        text = checked_description(await asyncio.to_thread(describer.describe, frame.image))
-        record_description(self.memory, self.bus, frame, text, f"{describer.name}:now", started)
+        answer, details = await asyncio.to_thread(describe_frame, describer, frame.image)
+        text = checked_description(answer)
+        record_description(self.memory, self.bus, frame, text, f"{describer.name}:now", started, details=details)
         return frame, text

@@ -34,6 +34,9 @@ class Speculation:
         try:
             prepared = await self._runner.prepare(self.question, getattr(self.question, "language", None))
             self._request.set_result(prepared)
+            if self._runner.grounded_answer(prepared[0]) is not None:
+                self._queue.put_nowait(None)  # the scene answers it: the turn will not ask the LLM
+                return
             started = time.perf_counter()
             async for token in self._runner.llm.stream(prepared[0]):
                 if self.first_token_ms is None:

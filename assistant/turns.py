@@ -41,6 +41,7 @@ from kernel.events import (
     ReplyText,
     Stage,
 )
+from perception.answers import Grounded, grounded_answer
 from perception.memory import SceneMemory
 from speech.sinks import ReplySink
 from speech.tts import Tts
@@ -73,6 +74,7 @@ class TurnRunner:
         look: Callable[[str], Awaitable[bool]] | None = None,
         stale_after_s: float = DEFAULT_STALE_AFTER_S,
         multilingual: bool = False,
+        grounded: bool = True,
     ) -> None:
         self.bus = bus
         self.llm = llm
@@ -89,6 +91,7 @@ class TurnRunner:
         self.look = look
         self.stale_after_s = stale_after_s
         self.multilingual = multilingual  # the session is not English-only: replies follow the question's language
+        self.grounded = grounded  # questions the describer's details settle are answered from them (perception.answers)
         self.volume = 1.0  # gain on the synthesized audio (the kiosk's ``set_volume``)
         # One synthesis at a time, on its own thread. A cancelled turn cannot stop the synthesis
         # already running in a thread; its next pieces are never started, and a new turn's wait
@@ -111,6 +114,14 @@ class TurnRunner:
         if look_ms is not None:
             self.timer.add_compute(turn, "look_ms", look_ms)
         said: list[str] = []
+        found = self.grounded_answer(request)
+        if found is not None:
+            if speculation is not None:
+                speculation.cancel()
+            await self._deliver(turn, utterance, question, said,
+                                lambda pieces: self._say_grounded(turn, utterance, found, pieces, said),
+                                camera=request.camera)
+            return
         await self._deliver(
             turn, utterance, question, said,
             lambda pieces: self._generate(turn, utterance, request, pieces, said, speculation),
@@ -132,6 +143,14 @@ class TurnRunner:
             language=language if self.multilingual else None,
         )
         return request, look_ms
+
+    def grounded_answer(self, request: ReplyRequest) -> Grounded | None:
+        """The answer the freshest description's details give to the request's question
+        (:mod:`perception.answers`), or None: the LLM answers. Never from a stale view."""
+        scene = request.scene
+        if not self.grounded or scene is None or request.scene_stale:
+            return None
+        return grounded_answer(getattr(scene, "details", None), request.question)
 
     def speculate(self, utterance: int, question: str) -> Speculation:
         """Asks the LLM now, on an early transcript, while the end of the turn is not yet confirmed."""
@@ -252,6 +271,21 @@ class TurnRunner:
             if not "".join(said).strip():
                 said.append(FALLBACK_REPLY)
                 await pieces.put(FALLBACK_REPLY)
+        finally:
+            pieces.close()
+
+    async def _say_grounded(
+        self, turn: int, utterance: int, found: Grounded, pieces: Channel[str], said: list[str],
+    ) -> None:
+        """Speaks an answer from the scene's details, in the pieces an LLM's reply would come in."""
+        chunker = SentenceChunker(first_clause_words=self.first_chunk_words, first_max_words=self.first_max_words)
+        now = self.bus.clock.now()
+        self.bus.publish(ReplyRequested(t=now, turn=turn, utterance=utterance, backend=f"scene:{found.intent}"))
+        self.bus.publish(ReplyStarted(t=now, turn=turn, utterance=utterance, backend=f"scene:{found.intent}"))
+        said.append(found.text)
+        try:
+            for piece in [*chunker.feed(found.text), *chunker.flush()]:
+                await pieces.put(piece)
         finally:
             pieces.close()
 

@@ -11,8 +11,10 @@ Each voice is one session per scene, so a question is asked once per voice, each
 conversation fresh. Prints, per variant (a model with settings on top of configs/demo.yaml):
 accuracy, hallucination rate (an answer that makes a claim the rubric forbids, or names a thing,
 colour or count that neither the descriptions in its prompt nor the question mention), refusal rate
-(it says it cannot tell or cannot see), "cannot see" with a fresh description, the first-token
-time, accuracy per kind of question and per language, and every wrong answer.
+(it says it cannot tell or cannot see), "cannot see" with a fresh description, how many answers
+came from the scene's details without the LLM (perception/answers.py; ``dialogue.grounded=false``
+turns that off), the LLM's first-token time (over the answers it gave), accuracy per kind of
+question, per language and per who answered, and every wrong answer.
 
 The sessions are made once into runs/answers/<set>/ (``--fresh`` makes them again): espeak-ng and
 Piper voices for English, the Chinese voice (`make zh`) at three speeds for Chinese.
@@ -181,6 +183,7 @@ class Result:
     language: str
     verdict: Verdict
     descriptions: list[str]
+    source: str = "llm"  # who answered: "llm", or "scene:<intent>" (perception/answers.py, no model)
 
 
 def settings_for(variant: list[str], folder: Path, language: str) -> Settings:
@@ -242,6 +245,8 @@ def collate(scene: Scene, voice: Voice, spans: list[dict[str, Any]], events: lis
             heard_at[e.utterance] = (e.t, e.text)
     first_token = {e.turn: e.compute.get("llm_first_token_ms") for e in events if isinstance(e, TurnMetrics)}
     requested = {e.turn: e.t for e in events if isinstance(e, ReplyRequested)}
+    source = {e.turn: e.backend if e.backend.startswith("scene:") else "llm"
+              for e in events if isinstance(e, ReplyRequested)}
     scenes = [e for e in events if isinstance(e, SceneDescribed)]
     results = []
     for i, (a, span) in enumerate(zip(scene.asks, spans, strict=True)):
@@ -255,7 +260,8 @@ def collate(scene: Scene, voice: Voice, spans: list[dict[str, Any]], events: lis
         times = [first_token.get(r.turn) for r in replies]
         verdict = judge(a.rubric, answer, seen, heard, language=a.language,
                         first_token_ms=times[0] if times and times[0] is not None else None)
-        results.append(Result(scene.name, voice.name, a.question, heard, a.kind, a.language, verdict, seen))
+        results.append(Result(scene.name, voice.name, a.question, heard, a.kind, a.language, verdict, seen,
+                              source.get(replies[0].turn, "llm") if replies else "llm"))
     return results
 
 
@@ -267,7 +273,8 @@ def rescored(saved: list[dict[str, Any]], set_name: str) -> list[Result]:
         a = asks[(r["scene"], r["question"])]
         verdict = judge(a.rubric, r["answer"], r["seen"], r["heard"], language=a.language,
                         first_token_ms=r["first_token_ms"])
-        out.append(Result(r["scene"], r["voice"], r["question"], r["heard"], a.kind, a.language, verdict, r["seen"]))
+        out.append(Result(r["scene"], r["voice"], r["question"], r["heard"], a.kind, a.language, verdict, r["seen"],
+                          r.get("source", "llm")))
     return out
 
 
@@ -283,6 +290,11 @@ def report(name: str, results: list[Result], seconds: float) -> dict[str, Any]:
     print("   by kind: " + ", ".join(f"{k} {t.rate('correct'):.0%} of {len(t.verdicts)}"
                                      for k, t in sorted(by_kind.items())))
     print("   by language: " + ", ".join(f"{k} {t.line()}" for k, t in sorted(by_language.items())))
+    by_source: dict[str, Tally] = defaultdict(Tally)
+    for r in results:
+        by_source[r.source].add(r.verdict)
+    print("   by who answered: " + ", ".join(f"{k} {t.rate('correct'):.0%} of {len(t.verdicts)}"
+                                           for k, t in sorted(by_source.items())))
     for r in results:
         v = r.verdict
         if v.correct:
@@ -290,7 +302,8 @@ def report(name: str, results: list[Result], seconds: float) -> dict[str, Any]:
         why = [*(f"missing {m[:40]}" for m in v.misses[:1]), *(f"says {b[:40]}" for b in v.breaks[:1]),
                *([f"unsupported {', '.join(v.unsupported)}"] if v.unsupported else []),
                *(["blind"] if v.blind else [])]
-        print(f"   WRONG [{r.scene}/{r.voice}] {r.question!r} heard {r.heard!r} -> {v.answer!r} ({'; '.join(why)})")
+        print(f"   WRONG [{r.scene}/{r.voice}] {r.question!r} heard {r.heard!r} -> {v.answer!r} ({'; '.join(why)})"
+              f"{'' if r.source == 'llm' else ' [' + r.source + ']'}")
         print(f"         prompt saw: {r.descriptions[-1] if r.descriptions else '(nothing)'!r}")
     return {
         "variant": name, "answers": len(results), "accuracy": tally.rate("correct"),
@@ -300,7 +313,9 @@ def report(name: str, results: list[Result], seconds: float) -> dict[str, Any]:
         "by_kind": {k: t.rate("correct") for k, t in by_kind.items()},
         "results": [{"scene": r.scene, "voice": r.voice, "question": r.question, "heard": r.heard,
                      "answer": r.verdict.answer, "correct": r.verdict.correct, "kind": r.kind,
-                     "first_token_ms": r.verdict.first_token_ms, "seen": r.descriptions} for r in results],
+                     "first_token_ms": r.verdict.first_token_ms, "seen": r.descriptions, "source": r.source}
+                    for r in results],
+        "from_scene": sum(r.source != "llm" for r in results),
     }
 
 
@@ -340,10 +355,11 @@ def main() -> None:
         for scene, voice, folder in folders:
             results += runner.replay(scene, voice, folder)
         summaries.append(report(name, results, time.perf_counter() - started))
-    print("\nvariant | answers | accuracy | hallucinations | refusals | cannot see | first token p50 / p90")
+    print("\nvariant | answers | accuracy | hallucinations | refusals | cannot see | from the scene "
+          "| LLM first token p50 / p90")
     for s in summaries:
         print(f"{s['variant']} | {s['answers']} | {s['accuracy']:.1%} | {s['hallucinations']:.1%} | "
-              f"{s['refusals']:.1%} | {s['blind']:.1%} | {s['first_token_p50_ms'] or 0:.0f} / "
+              f"{s['refusals']:.1%} | {s['blind']:.1%} | {s['from_scene']} | {s['first_token_p50_ms'] or 0:.0f} / "
               f"{s['first_token_p90_ms'] or 0:.0f} ms")
     if args.json:
         args.json.write_text(json.dumps(summaries, indent=1, ensure_ascii=False))

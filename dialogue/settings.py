@@ -50,6 +50,9 @@ class DialogueSettings(StrictModel):
     # null: on, except for a server off this machine and the local network (dialogue.backends.billed).
     speculative: bool | None = None
     observations: int = Field(3, ge=1, description="recent scene descriptions given to the LLM")
+    # Questions the describer's own findings settle ("how many cups?", "what does the sign say?") are
+    # answered from them, not by the LLM (perception/answers.py); false: the LLM answers everything.
+    grounded: bool = True
 
     @field_validator("backend")
     @classmethod

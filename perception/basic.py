@@ -144,13 +144,16 @@ class BasicDescriber:
         return self.text_engine == "tesseract"
 
     def describe(self, image: Image, question: str | None = None) -> str:
-        """One line about `image`, fit to be spoken or put in a prompt; `question` changes emphasis only."""
+        """One line about `image`, fit to be spoken or put in a prompt; `question` changes emphasis only.
+        :meth:`describe_found` gives it with the details it was made from."""
+        return self.describe_found(image, question)[0]
+
+    def describe_found(self, image: Image, question: str | None = None) -> tuple[str, SceneDetails]:
         details = self.describe_details(image)
         if description_language(self.language, question) == "zh":
             from .basic_zh import render_zh  # it builds on this module
-
-            return render_zh(details, question)
-        return render(details, question)
+            return render_zh(details, question), details
+        return render(details, question), details
 
     def describe_details(self, image: Image) -> SceneDetails:
         """What is in ``image``. A frame that shows what the last one looked at showed (the same
@@ -393,6 +396,4 @@ def _count(n: int, singular: str, plural: str) -> str:
 
 
 def _join(items: Sequence[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return "".join(items) if len(items) <= 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -6,7 +6,7 @@ in each language, and which language a description is in, are :mod:`perception.p
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from .frames import Image
 
@@ -21,3 +21,15 @@ class Describer(Protocol):
     def describe(self, image: Image, question: str | None = None) -> str:
         """Text describing ``image``; blocking, so stages call it in a worker thread."""
         ...
+
+
+def describe_frame(describer: Describer, image: Image, question: str | None = None) -> tuple[object, Any]:
+    """The description of ``image`` and what the describer found to make it (the basic describer's
+    :class:`~perception.basic.SceneDetails`, which answers and watches read without a model), or
+    None for a describer that gives text only. The text is unchecked: see
+    :func:`perception.stages.checked_description`. Blocking, like ``describe``."""
+    found = getattr(describer, "describe_found", None)
+    if found is not None:
+        text, details = found(image, question)
+        return text, details
+    return describer.describe(image, question), None

@@ -11,11 +11,12 @@ import asyncio
 import logging
 import re
 import time
+from typing import Any
 
 from kernel.channels import Activity
 from kernel.eventlog import EventBus
 
-from .describer import Describer
+from .describer import Describer, describe_frame
 from .frames import Frame
 from .memory import SceneMemory
 from .stages import checked_description, describer_error, publish_describer_error, record_description
@@ -49,7 +50,7 @@ class Look:
         self.pattern = re.compile(pattern, re.IGNORECASE)
         self.timeout_s = timeout_s
         self.activity = activity  # a prefetched look is pipeline work: ``--speed 0`` waits for it
-        self._early: tuple[str, Frame, asyncio.Task[str], float] | None = None
+        self._early: tuple[str, Frame, asyncio.Task[tuple[object, Any]], float] | None = None
         self.prefetched = 0
         self.prefetch_used = 0
 
@@ -63,7 +64,7 @@ class Look:
         self._drop_early()
         if frame is None or not self.wants(text):
             return
-        task = asyncio.create_task(asyncio.to_thread(self.describer.describe, frame.image, text),
+        task = asyncio.create_task(asyncio.to_thread(describe_frame, self.describer, frame.image, text),
                                    name=f"early-look-{utterance}")
         if self.activity is not None:
             self.activity.begin()
@@ -92,10 +93,10 @@ class Look:
             if latest is None or not self.wants(question):
                 return False
             frame, started = latest, time.perf_counter()
-            task = asyncio.create_task(asyncio.to_thread(self.describer.describe, frame.image, question))
+            task = asyncio.create_task(asyncio.to_thread(describe_frame, self.describer, frame.image, question))
         try:
             async with asyncio.timeout(self.timeout_s):
-                answer = await task
+                answer, details = await task
             text = checked_description(answer)
         except Exception as exc:  # on the reply path: any failure falls back, never ends the turn
             task.cancel()
@@ -103,7 +104,7 @@ class Look:
             log.warning("question-aware look failed (%s); answering from the background description", error)
             publish_describer_error(self.bus, error)
             return False
-        record_description(self.memory, self.bus, frame, text, f"{self.describer.name}:look", started)
+        record_description(self.memory, self.bus, frame, text, f"{self.describer.name}:look", started, details=details)
         return True
 
 

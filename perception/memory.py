@@ -17,7 +17,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from rapidfuzz import fuzz, utils
 
@@ -37,6 +38,8 @@ class SceneDescription:
     described_at: float
     backend: str
     seen_t: float | None = None  # the newest frame time at which the view still matched (None: frame_t)
+    # What the describer found (perception.basic.SceneDetails), for answers that need no model; None: text only.
+    details: Any = field(default=None, compare=False, repr=False)
 
     @property
     def last_seen(self) -> float:

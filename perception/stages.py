@@ -18,7 +18,7 @@ from kernel.errors import AssistantError, BackendError, ModelError
 from kernel.eventlog import EventBus
 from kernel.events import ErrorOccurred, SceneDescribed, Stage
 
-from .describer import Describer
+from .describer import Describer, describe_frame
 from .frames import Frame
 from .memory import SceneDescription, SceneMemory
 from .sampling import ChangeGate
@@ -151,11 +151,13 @@ def publish_describer_error(bus: EventBus, error: AssistantError) -> None:
 
 
 def record_description(
-    memory: SceneMemory, bus: EventBus, frame: Frame, text: str, backend: str, started: float, change: float = 0.0
+    memory: SceneMemory, bus: EventBus, frame: Frame, text: str, backend: str, started: float, change: float = 0.0,
+    details: object = None,
 ) -> None:
-    """A new description of ``frame``: into scene memory, and a ``scene`` event (``started``: perf_counter)."""
+    """A new description of ``frame`` (and the ``details`` it was made from, when the describer gives
+    them): into scene memory, and a ``scene`` event (``started``: perf_counter)."""
     now = bus.clock.now()
-    memory.update(SceneDescription(text=text, frame_t=frame.t, described_at=now, backend=backend))
+    memory.update(SceneDescription(text=text, frame_t=frame.t, described_at=now, backend=backend, details=details))
     bus.publish(SceneDescribed(t=now, text=text, frame_t=frame.t, change=change, backend=backend,
                                compute_ms=(time.perf_counter() - started) * 1000))
 
@@ -210,7 +212,8 @@ async def run_vision(
                 continue
             started = time.perf_counter()
             try:
-                text = checked_description(await worker.run(describer.describe, frame.image))
+                answer, details = await worker.run(describe_frame, describer, frame.image)
+                text = checked_description(answer)
             except Exception as exc:  # a VLM may fail in many ways; the conversation goes on without it
                 error = describer_error(exc)
                 log.warning("describing the frame at %.2f s failed: %s", frame.t, error)
@@ -221,7 +224,7 @@ async def run_vision(
                 retry_at = frame.t + min(2.0 ** (failures - 1), backoff_max_s)
                 continue
             failures = 0
-            record_description(memory, bus, frame, text, describer.name, started, change=score)
+            record_description(memory, bus, frame, text, describer.name, started, change=score, details=details)
             stats.described += 1
     finally:
         worker.close()

@@ -1,0 +1,248 @@
+"""Answers the camera's own findings give without a model, as a voice assistant's intents do.
+
+A question of a few known shapes is matched, in English and in Chinese, and answered from the
+basic describer's :class:`~perception.basic.SceneDetails`; anything else (and anything these
+answers are not sure of) goes to the LLM. Each shape is one the local 1.5B model got wrong
+again and again on ``benchmarks/answers.py`` with the right facts in its prompt:
+
+- **How many**: "How many animals are there?" over "a person on the left and a cat on the
+  right" was "There are two animals: a person and a cat." 3 times in 3. Counted here from the
+  detector's things: only sure ones, and only when at least one is seen (a thing not found is
+  left to the LLM, whose description says "no dog" first; a ball may be a round shape the
+  detector did not name).
+- **Read it**: "Can you read what it says?" over a page was "Yes, I can read what it says." 3
+  times in 3. When text was read, it is said; when none was, the LLM answers (its description
+  starts with "no readable text").
+- **A name**: "What is the person's name?" was "The person's name is John." With nothing read
+  in view, a name cannot be seen: it says so. (With text in view, a name tag may hold it: the LLM.)
+
+Nothing here guesses: :func:`grounded_answer` returns None whenever the details do not settle it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .basic import SPOKEN_NAMES, SceneDetails, thing_phrase
+from .basic_zh import OBJECTS, count_zh, object_zh
+from .objects import COCO_LABELS, PLURALS
+from .things import Thing
+
+ANIMALS = frozenset({"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"})
+NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+READ_WORDS = 40  # text read longer than this many words is cut, with "and more"
+READ_CHARS_ZH = 80
+
+_LABELS = frozenset(label for label in COCO_LABELS.values() if label)
+# What people call the detector's things, singular and plural, where it is not the label itself.
+_NAMES: dict[str, str] = {
+    **{label: label for label in _LABELS},
+    **{PLURALS.get(label, label + "s"): label for label in _LABELS},
+    **{spoken: label for label, spoken in SPOKEN_NAMES.items()},
+    **{spoken + "s": label for label, spoken in SPOKEN_NAMES.items()},
+    "people": "person", "persons": "person", "balls": "sports ball", "tables": "dining table",
+    "mug": "cup", "mugs": "cup", "glasses": "wine glass", "kittens": "cat", "kitten": "cat",
+    "puppy": "dog", "puppies": "dog", "motorbike": "motorcycle", "motorbikes": "motorcycle",
+    "bike": "bicycle", "bikes": "bicycle", "sofa": "couch", "sofas": "couch", "plants": "potted plant",
+    "phones": "cell phone", "televisions": "tv", "tvs": "tv",
+}
+
+_END = r"\s*[?.!]*\s*$"
+_WHERE_WORDS = (r"(?:here|there|now|in (?:the|this|my) \w+|on (?:the|this|my) \w+"
+                r"|in front of (?:me|you|the camera))")
+_COUNT_EN = re.compile(
+    r"^(?:and |so |okay |ok |then )?how many (?P<noun>[a-z]+(?: [a-z]+)??)"
+    rf"(?: (?:are|is) (?:there|here|in view|visible)| (?:do|can) you see| you see| are| (?:are )?{_WHERE_WORDS})?"
+    rf"(?: {_WHERE_WORDS})?(?: right now)?{_END}")
+_SUBJECT = (r"(?:the |that |this )?"
+            r"(?P<what>sign|label|screen|page|board|paper|note|card|poster|banner|text|writing|words?)")
+_READ_EN = [
+    re.compile(rf"^what (?:does|do) (?:{_SUBJECT}|it|that|this)(?: on the \w+)? (?:say|read){_END}"),
+    re.compile(rf"^(?:can|could|would) you (?:please )?read (?:out )?(?:me )?"
+               rf"(?:{_SUBJECT}|it|that|this|what it says|what's written|what is written)"
+               rf"(?: (?:out|aloud|for me|to me))*(?: please)?{_END}"),
+    re.compile(rf"^(?:please )?read (?:out )?(?:me )?(?:{_SUBJECT}|it|that|this|what it says)"
+               rf"(?: (?:out|aloud|for me|to me))*(?: please)?{_END}"),
+    re.compile(rf"^what(?:'s| is) (?:written|it say)(?: on (?:{_SUBJECT}|it|there))?(?: there| here)?{_END}"),
+    re.compile(rf"^what(?:'s| is) on {_SUBJECT}{_END}"),
+]
+_WHOSE = r"(?P<whose>the (?P<who>person|man|woman|boy|girl|kid|child|guy|lady|cat|dog)'s|his|her|their|its)"
+_NAME_EN = [
+    re.compile(rf"^(?:do you know )?what(?:'s| is) {_WHOSE} name{_END}"),
+    re.compile(rf"^what (?:is|are) (?P<whose>(?:the (?P<who>person|man|woman|cat|dog))|he|she|they|it) called{_END}"),
+]
+
+_COUNT_ZH = re.compile(r"(?:有)?(?:几|多少)(?P<measure>个|只|位|条|辆|张|台|把|头|匹|部|本)?"
+                       r"(?P<noun>[\u4e00-\u9fff]{1,5}?)(?:呢|啊|呀)?[？?。！!]*$")
+_READ_ZH = re.compile(r"(写着什么|写的(?:是)?什么|写了什么|是什么字|读一下|念一下|读读|念念|读出来|念出来|读给我)")
+_NAME_ZH = re.compile(r"(叫什么(?:名字)?|名字(?:是|叫)什么)")
+_ZH_NOUNS = {noun: label for label, (noun, _) in OBJECTS.items()}
+_ZH_NOUNS.update({"人": "person", "位": "person", "动物": "animals", "小猫": "cat", "小狗": "dog"})
+
+
+@dataclass(frozen=True, slots=True)
+class Grounded:
+    """An answer from the details, and which shape of question it answers."""
+
+    text: str
+    intent: str  # "count", "read" or "name"
+
+
+def grounded_answer(details: SceneDetails | None, question: str) -> Grounded | None:
+    """The answer ``details`` give to ``question``, in the question's language, or None (ask the LLM)."""
+    if details is None or not question.strip():
+        return None
+    if re.search(r"[\u4e00-\u9fff]", question):
+        return _answer_zh(details, question.strip())
+    lowered = " ".join(re.findall(r"[a-z']+", question.lower().replace("’", "'")))
+    return _answer_en(details, lowered)
+
+
+# --- English --------------------------------------------------------------------------------------
+
+
+def _answer_en(details: SceneDetails, question: str) -> Grounded | None:
+    if (m := _COUNT_EN.match(question)) is not None:
+        text = _count_en(details, m["noun"])
+        return Grounded(text, "count") if text else None
+    for pattern in _READ_EN:
+        if (m := pattern.match(question)) is not None:
+            text = _read_en(details, m.groupdict().get("what"))
+            return Grounded(text, "read") if text else None
+    for pattern in _NAME_EN:
+        if (m := pattern.match(question)) is not None:
+            text = _name_en(details, m["whose"], m["who"])
+            return Grounded(text, "name") if text else None
+    return None
+
+
+def _count_en(details: SceneDetails, noun: str) -> str | None:
+    if noun in {"animals", "animal"}:
+        found = _matching(details, ANIMALS)
+        if not found:
+            return None
+        total = sum(t.count for t in found)
+        listed = _join_en([thing_phrase(t) for t in found])
+        return f"I see {_number(total)} {'animal' if total == 1 else 'animals'}: {listed}."
+    label = _NAMES.get(noun)
+    if label is None:
+        return None
+    found = _matching(details, {label})
+    if not found:
+        return None
+    total = sum(t.count for t in found)
+    name = SPOKEN_NAMES.get(label, label)
+    said = name if total == 1 else PLURALS.get(name, PLURALS.get(label, name + "s"))
+    where = found[0].where if len(found) == 1 else ""
+    return f"I see {_number(total)} {said}{' on the ' + where if where and where != 'middle' else ''}."
+
+
+def _read_en(details: SceneDetails, what: str | None) -> str | None:
+    if not details.text:
+        return None
+    words = " ".join(line.strip() for line in details.text if line.strip()).split()
+    if not words:
+        return None
+    said = " ".join(words[:READ_WORDS]) + (" and more" if len(words) > READ_WORDS else "")
+    subject = f"The {what}" if what in {"sign", "label", "screen", "page", "board", "paper", "note", "card",
+                                        "poster", "banner"} else "It"
+    return f"{subject} says: {said}."
+
+
+def _name_en(details: SceneDetails, whose: str, who: str | None) -> str | None:
+    if details.text:
+        return None  # a name tag or a caption may say it
+    labels = {"cat"} if who == "cat" else {"dog"} if who == "dog" else {"person"}
+    if whose in {"its", "it"}:
+        labels = set(ANIMALS)
+    seen = bool(_matching(details, labels, sure_only=False))
+    if "person" in labels and not seen:
+        seen = details.faces > 0 or details.people > 0
+    if not seen:
+        return None  # the LLM says who or what is not there
+    owner = {"his": "his", "her": "her", "their": "their", "its": "its", "he": "his", "she": "her",
+             "they": "their", "it": "its"}.get(whose, f"the {who}'s" if who else "their")
+    return f"I can't tell {owner} name from what I can see."
+
+
+# --- Chinese --------------------------------------------------------------------------------------
+
+
+def _answer_zh(details: SceneDetails, question: str) -> Grounded | None:
+    if (m := _COUNT_ZH.search(question)) is not None:
+        text = _count_zh(details, m["noun"])
+        return Grounded(text, "count") if text else None
+    if _READ_ZH.search(question) is not None:
+        text = _read_zh(details, question)
+        return Grounded(text, "read") if text else None
+    if _NAME_ZH.search(question) is not None:
+        text = _name_zh(details, question)
+        return Grounded(text, "name") if text else None
+    return None
+
+
+def _count_zh(details: SceneDetails, noun: str) -> str | None:
+    label = _ZH_NOUNS.get(noun)
+    if label is None:
+        return None
+    if label == "animals":
+        found = _matching(details, ANIMALS)
+        if not found:
+            return None
+        total = sum(t.count for t in found)
+        listed = "和".join(count_zh(t.count, *reversed(object_zh(t.name))) for t in found)
+        return f"我看到{count_zh(total, '只', '动物')}：{listed}。"
+    found = _matching(details, {label})
+    if not found:
+        return None
+    noun_zh, measure = object_zh(label)
+    total = sum(t.count for t in found)
+    where = {"left": "左边", "right": "右边"}.get(found[0].where, "") if len(found) == 1 else ""
+    counted = count_zh(total, measure, noun_zh)
+    return f"我看到{where}有{counted}。" if where else f"我看到{counted}。"
+
+
+def _read_zh(details: SceneDetails, question: str) -> str | None:
+    said = " ".join(line.strip() for line in details.text if line.strip())
+    if not said:
+        return None
+    said = said[:READ_CHARS_ZH] + ("……" if len(said) > READ_CHARS_ZH else "")
+    where = "牌子上" if "牌" in question else "标签上" if "标签" in question else "上面"
+    return f"{where}写着“{said}”。"
+
+
+def _name_zh(details: SceneDetails, question: str) -> str | None:
+    if details.text:
+        return None
+    if "猫" in question or "狗" in question:
+        label = "cat" if "猫" in question else "dog"
+        if not _matching(details, {label}, sure_only=False):
+            return None
+        noun, measure = object_zh(label)
+        return f"光看画面，我看不出这{measure}{noun}叫什么名字。"
+    if not (_matching(details, {"person"}, sure_only=False) or details.faces or details.people):
+        return None
+    who = "他" if "他" in question else "她" if "她" in question else "这个人"
+    return f"光看画面，我看不出{who}叫什么名字。"
+
+
+# --- shared ---------------------------------------------------------------------------------------
+
+
+def _matching(details: SceneDetails, labels: set[str] | frozenset[str], *, sure_only: bool = True) -> list[Thing]:
+    """The placed things of these labels; none when any of them is a doubtful guess (``sure_only``):
+    a count of "possibly a cat" is the LLM's to hedge."""
+    found = [t for t in details.things if t.name in labels]
+    if sure_only and any(not t.sure for t in found):
+        return []
+    return found
+
+
+def _number(n: int) -> str:
+    return NUMBERS[n] if n < len(NUMBERS) else str(n)
+
+
+def _join_en(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

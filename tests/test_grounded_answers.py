@@ -1,0 +1,190 @@
+"""Answers from the describer's own findings (perception.answers): the question shapes it takes, in
+English and Chinese, the ones it leaves to the LLM, and a turn that answers from the scene's
+details without asking the LLM. Photos, the detector and Piper are real."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from assistant.timing import TurnTimer
+from assistant.turn_manager import TurnManager
+from assistant.turns import TurnRunner
+from dialogue.prompt import Conversation, ReplyRequest
+from kernel.channels import Activity, Channel, Overflow
+from kernel.clock import FakeClock
+from kernel.eventlog import EventBus
+from kernel.events import Event, ReplyRequested, ReplyText
+from perception.answers import grounded_answer
+from perception.basic import SceneDetails
+from perception.memory import SceneDescription, SceneMemory
+from perception.registry import make_describer
+from perception.settings import BasicDescriberSettings
+from perception.things import Thing
+from speech.stages import FinalTranscript
+from speech.tts import PiperTts
+
+from .fakes import GatedSink
+
+
+def details(*things: Thing, text: tuple[str, ...] = (), faces: int = 0) -> SceneDetails:
+    return SceneDetails(objects=tuple(t.name for t in things), faces=faces, people=0, shapes=(), background="brown",
+                        light="", plain="", text=text, things=things)
+
+
+PERSON_AND_CAT = details(Thing("person", where="left"), Thing("cat", where="right"))
+
+
+def said(d: SceneDetails, question: str) -> str | None:
+    found = grounded_answer(d, question)
+    return found.text if found is not None else None
+
+
+@pytest.mark.parametrize("question", ["How many animals are there?", "how many animals do you see",
+                                      "How many animals are in the picture?", "And how many animals can you see?"])
+def test_a_person_is_not_counted_among_the_animals(question: str) -> None:
+    assert said(PERSON_AND_CAT, question) == "I see one animal: a cat on the right."
+
+
+def test_counts_of_people_and_things_in_english_and_chinese() -> None:
+    two = details(Thing("person", count=2), Thing("cup", where="right"))
+    assert said(two, "How many people are there?") == "I see two people."
+    assert said(two, "How many mugs do you see?") == "I see one cup on the right."
+    assert said(two, "有几个人？") == "我看到两个人。"
+    assert said(PERSON_AND_CAT, "画面里有几只动物？") == "我看到一只动物：一只猫。"
+    assert said(PERSON_AND_CAT, "有几只猫") == "我看到右边有一只猫。"
+
+
+@pytest.mark.parametrize(("d", "question"), [
+    (details(Thing("cat", sure=False)), "How many cats are there?"),  # "possibly a cat" is the LLM's to hedge
+    (PERSON_AND_CAT, "How many dogs are there?"),  # not found: the description says "no dog", the LLM answers
+    (PERSON_AND_CAT, "How many balls are there?"),  # a ball may be a round shape the detector did not name
+    (PERSON_AND_CAT, "How many animals live in the sea?"),  # not about the view
+    (PERSON_AND_CAT, "How many legs does a cat have?"),
+    (PERSON_AND_CAT, "现在几点了？"),  # "what time is it", not a count of things
+    (PERSON_AND_CAT, "What do you see?"),
+    (PERSON_AND_CAT, "Where is the cat?"),
+])
+def test_what_the_details_do_not_settle_goes_to_the_llm(d: SceneDetails, question: str) -> None:
+    assert grounded_answer(d, question) is None
+
+
+def test_text_read_is_said_when_asked_to_read_it_and_left_to_the_llm_when_there_is_none() -> None:
+    sign = details(text=("OPEN",))
+    for question in ("What does the sign say?", "Can you read the sign for me?", "What is written on the sign?"):
+        assert said(sign, question) == "The sign says: OPEN."
+    assert said(sign, "Can you read what it says?") == "It says: OPEN."
+    assert said(sign, "Read it to me, please.") == "It says: OPEN."
+    assert said(details(text=("营业中",)), "牌子上写着什么？") == "牌子上写着“营业中”。"
+    page = details(text=tuple(f"line {i} of many words here" for i in range(20)))
+    long = said(page, "Can you read what it says?")
+    assert long is not None and long.endswith(" and more.") and len(long.split()) <= 45
+    assert grounded_answer(details(), "What does the sign say?") is None  # "no readable text" is in the prompt
+    assert grounded_answer(sign, "Can you read?") is None  # about the assistant, not the view
+
+
+def test_a_name_is_not_seen_unless_something_in_view_says_it() -> None:
+    assert said(PERSON_AND_CAT, "What is the person's name?") == "I can't tell the person's name from what I can see."
+    assert said(PERSON_AND_CAT, "What's his name?") == "I can't tell his name from what I can see."
+    assert said(PERSON_AND_CAT, "What is the cat's name?") == "I can't tell the cat's name from what I can see."
+    assert said(PERSON_AND_CAT, "他叫什么名字？") == "光看画面，我看不出他叫什么名字。"
+    assert said(PERSON_AND_CAT, "这只猫叫什么名字？") == "光看画面，我看不出这只猫叫什么名字。"
+    assert grounded_answer(details(Thing("cat")), "What is the person's name?") is None  # nobody there
+    badge = details(Thing("person"), text=("HELLO MY NAME IS ANA",))
+    assert grounded_answer(badge, "What is her name?") is None  # a name tag: the LLM reads it
+
+
+def test_the_real_describer_gives_the_details_these_answers_need() -> None:
+    from benchmarks.answer_set import side_by_side
+
+    describer = make_describer(BasicDescriberSettings())
+    frame = side_by_side("astronaut", "chelsea")(0.0)
+    text, found = describer.describe_found(frame)  # type: ignore[attr-defined]
+    assert text == describer.describe(frame)
+    assert said(found, "How many animals are there?") == "I see one animal: a cat on the right."
+    assert said(found, "How many people are there?") == "I see one person on the left."
+
+
+# --- in a turn --------------------------------------------------------------------------------------
+
+
+class CountingLlm:
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def stream(self, request: ReplyRequest) -> AsyncIterator[str]:
+        self.asked.append(request.question)
+        for piece in ("The", " model", " answered", "."):
+            yield piece
+
+
+@pytest.fixture(scope="module")
+def piper() -> PiperTts:
+    return PiperTts("joe")
+
+
+def runner_for(piper: PiperTts, memory: SceneMemory, *, grounded: bool = True,
+               ) -> tuple[TurnRunner, CountingLlm, list[Event], FakeClock]:
+    clock = FakeClock()
+    bus = EventBus(clock)
+    events: list[Event] = []
+    bus.subscribe(events.append)
+    timer = TurnTimer()
+    bus.subscribe(timer)
+    llm, sink = CountingLlm(), GatedSink()
+    sink.gate.set()
+    runner = TurnRunner(bus=bus, llm=llm, tts=piper, sink=sink, memory=memory,  # type: ignore[arg-type]
+                        conversation=Conversation(4), timer=timer, grounded=grounded)
+    return runner, llm, events, clock
+
+
+def seen(d: SceneDetails, t: float = 0.0) -> SceneMemory:
+    memory = SceneMemory()
+    memory.update(SceneDescription(text="a person on the left and a cat on the right", frame_t=t, described_at=t,
+                                   backend="basic", details=d))
+    return memory
+
+
+async def test_a_turn_the_scene_answers_is_spoken_and_remembered_without_the_llm(piper: PiperTts) -> None:
+    runner, llm, events, _ = runner_for(piper, seen(PERSON_AND_CAT))
+    await runner.run(1, 1, "How many animals are there?")
+    assert llm.asked == []
+    reply = next(e for e in events if isinstance(e, ReplyText))
+    assert reply.text == "I see one animal: a cat on the right."
+    assert [e.backend for e in events if isinstance(e, ReplyRequested)] == ["scene:count"]
+    assert runner.conversation.exchanges()[-1].assistant == reply.text  # the LLM sees it in the next turn
+    await runner.run(2, 2, "Is it asleep?")  # anything else: the LLM
+    assert llm.asked == ["Is it asleep?"]
+
+
+async def test_a_stale_view_or_the_setting_off_leaves_every_question_to_the_llm(piper: PiperTts) -> None:
+    runner, llm, _, clock = runner_for(piper, seen(PERSON_AND_CAT))
+    clock.advance(60.0)  # the camera has not confirmed the view for a minute: it cannot see now
+    await runner.run(1, 1, "How many animals are there?")
+    assert llm.asked == ["How many animals are there?"]
+    runner, llm, _, _ = runner_for(piper, seen(PERSON_AND_CAT), grounded=False)
+    await runner.run(1, 1, "How many animals are there?")
+    assert llm.asked == ["How many animals are there?"]
+
+
+async def test_a_speculated_question_the_scene_answers_never_reaches_the_llm(piper: PiperTts) -> None:
+    runner, llm, events, _ = runner_for(piper, seen(PERSON_AND_CAT))
+    manager = TurnManager(runner, Activity(), speculative=True)
+    transcripts: Channel[FinalTranscript] = Channel("transcripts", 4, Overflow.BLOCK)
+    running = asyncio.create_task(manager.run(transcripts))
+    manager.speculate(1, "How many animals are there?")
+    for _ in range(20):
+        await asyncio.sleep(0)
+    await transcripts.put(FinalTranscript(1, "How many animals are there?", 1.0))
+    transcripts.close()
+    await asyncio.wait_for(running, 30)
+    assert llm.asked == []
+    assert next(e for e in events if isinstance(e, ReplyText)).text == "I see one animal: a cat on the right."
+
+
+def test_descriptions_without_details_answer_nothing() -> None:
+    assert grounded_answer(None, "How many animals are there?") is None
