@@ -131,7 +131,7 @@ class BasicDescriber:
         if settings.objects:
             from .objects import ObjectDetector
 
-            names = ObjectDetector(min_score=settings.objects_min_score).detect
+            names = ObjectDetector(min_score=settings.objects_min_score, review=settings.objects_review).detect
         return cls(text=settings.text, min_text_confidence=settings.text_min_confidence,
                    people=settings.people, objects=names, language=language, sure_score=settings.objects_sure_score)
 

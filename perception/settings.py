@@ -60,6 +60,7 @@ class BasicDescriberSettings(DescriberSettingsBase):
     objects_min_score: float = Field(0.5, gt=0, le=1)  # detections less sure than this are left out
     # ...and those less sure than this are said as "possibly a cat", unless the frame before had one there too
     objects_sure_score: float = Field(0.6, gt=0, le=1)
+    objects_review: bool = True  # a doubtful guess is looked at again, cropped (perception/objects.py)
 
     # Off: its background description of a frame under a second old says most of what a look would.
     # On (describer.look: true), a look says first what the question asks ("no dog; a cat…"), and at an

@@ -28,7 +28,8 @@ from .conftest import ROOT, run_main
 # Every field changed from its default, so a field lost on the way back shows.
 CHANGED: dict[str, dict[str, Any]] = {
     "basic": {"text": "tesseract", "tesseract": True, "text_min_confidence": 0.5, "people": False, "objects": False,
-              "objects_min_score": 0.7, "objects_sure_score": 0.9},
+              "objects_min_score": 0.7, "objects_sure_score": 0.9,
+              "objects_review": False},
     "openai": {"base_url": "http://vlm:8000/v1", "model": "minicpm-v", "api_key_env": "VLM_KEY", "prompt": "Say it.",
                "timeout_s": 5.0, "max_retries": 0, "max_side": 512},
     "omnilmm": {"repo": "/opt/OmniLMM", "model": "/models/OmniLMM-12B", "prompt": "Say it."},
