@@ -59,7 +59,10 @@ class LiveSettings(_Strict):
     microphone: str | None = None  # name (substring) or index; null for the default input
     speaker: str | None = None  # name (substring) or index; null for the default output
     barge_in: bool = True
-    barge_in_min_speech_ms: int = Field(250, ge=32)
+    # Speech this long heard over the reply stops it (and, live, starts an utterance). From the user's first
+    # sound to the reply's silence on the live probe (tests/test_live.py): 330 ms at 250, 237 ms at 160 (Silero
+    # itself starts ~100 ms late); the echo guard still tells the assistant's own voice at 160 and at 128.
+    barge_in_min_speech_ms: int = Field(160, ge=32)
     echo: EchoSettings = EchoSettings()
     preview: bool = False
     record: Path | None = None

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dialogue.backends import ChatBackend, Prefills
 from dialogue.chunker import SentenceChunker
@@ -41,7 +41,6 @@ from kernel.events import (
     ReplyText,
     Stage,
 )
-from perception.answers import Grounded, grounded_answer
 from perception.memory import SceneMemory
 from speech.sinks import ReplySink
 from speech.tts import Tts
@@ -49,6 +48,9 @@ from speech.tts import Tts
 from .graph import PIECES
 from .speculation import Speculation
 from .timing import TurnTimer
+
+if TYPE_CHECKING:
+    from perception.answers import Grounded
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +152,8 @@ class TurnRunner:
         scene = request.scene
         if not self.grounded or scene is None or request.scene_stale:
             return None
+        from perception.answers import grounded_answer  # the basic describer's stack, loaded only when asked
+
         return grounded_answer(getattr(scene, "details", None), request.question)
 
     def speculate(self, utterance: int, question: str) -> Speculation:

@@ -74,6 +74,7 @@ def silence(seconds: float) -> np.ndarray:
 class LiveRun:
     events: list[Event] = field(default_factory=list)
     speaker: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    mic: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # all the microphone heard
 
     def of(self, kind: type[Event]) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
@@ -157,7 +158,18 @@ async def run_on_card(
         await asyncio.wait_for(session, 30)
         player.close()
         run.speaker = card.speaker_audio()
+        run.mic = card.mic_audio()
     return run
+
+
+def first_sound(audio: np.ndarray, after_s: float, rate: int = RATE, level: float = 0.02) -> float:
+    """The time of the first 10 ms after ``after_s`` louder than ``level`` (RMS): where the user starts."""
+    hop = rate // 100
+    start = int(after_s * rate)
+    for i in range(start, len(audio) - hop, hop):
+        if float(np.sqrt(np.mean(audio[i : i + hop] ** 2))) > level:
+            return i / rate
+    raise AssertionError(f"no sound after {after_s:.2f} s")
 
 
 async def test_a_question_is_answered_out_loud(tmp_path: Path, models: Models, questions: list[np.ndarray]) -> None:
@@ -197,6 +209,12 @@ async def test_barge_in_stops_playback_and_answers_the_new_question(
     tail_s = (loud[-1] + 1) / SPEAKER_RATE if len(loud) else 0.0
     print(f"reply audio heard after the barge-in: {tail_s * 1000:.0f} ms")
     assert tail_s <= 0.1
+    # From the user's first sound to the reply's silence, on the card's own timeline (mic and speaker).
+    onset = first_sound(run.mic, 0.5 + len(questions[0]) / RATE + 0.1)
+    before = run.speaker[: int(reply2 * SPEAKER_RATE)]
+    silent_at = (np.flatnonzero(np.abs(before) > 500)[-1] + 1) / SPEAKER_RATE
+    print(f"barge-in, first sound to silence: {(silent_at - onset) * 1000:.0f} ms")
+    assert 0 < silent_at - onset <= 0.3
 
 
 @pytest.mark.parametrize("guarded", [True, False], ids=["echo-guard", "no-guard"])
