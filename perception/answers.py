@@ -15,6 +15,8 @@ again and again on ``benchmarks/answers.py`` with the right facts in its prompt:
   starts with "no readable text").
 - **A name**: "What is the person's name?" was "The person's name is John." With nothing read
   in view, a name cannot be seen: it says so. (With text in view, a name tag may hold it: the LLM.)
+- **What no camera sees**: "Is the coffee hot?" was "The coffee is not hot." How hot, heavy,
+  sweet, loud or dear a thing is, how it tastes or smells: it says it cannot tell by looking.
 
 Nothing here guesses: :func:`grounded_answer` returns None whenever the details do not settle it.
 """
@@ -74,6 +76,23 @@ _NAME_EN = [
     re.compile(rf"^what (?:is|are) (?P<whose>(?:the (?P<who>person|man|woman|cat|dog))|he|she|they|it) called{_END}"),
 ]
 
+_SENSES = (r"hot|cold|warm|heavy|sweet|sour|salty|bitter|spicy|tasty|delicious|soft|loud|noisy|expensive|cheap"
+           r"|fragrant|old")
+_THE = r"(?:the |this |that |my |your |these |those )"
+_WHAT = rf"(?P<what>it|they|{_THE}?[a-z]+(?: (?!still |very |too )[a-z]+)?)"
+_UNSEEN_EN = [  # each with how the answer puts it
+    (re.compile(rf"^(?:is|are) {_WHAT} (?:still |very |too )?(?P<sense>{_SENSES})(?: enough)?(?: in here)?{_END}"),
+     "whether"),
+    (re.compile(rf"^how (?P<sense>{_SENSES}) (?:is|are) {_WHAT}{_END}"), "how"),
+    (re.compile(rf"^(?:what|how) (?:does|do) {_WHAT} (?P<verb>taste|smell|sound|feel|weigh|cost)(?: like)?{_END}"),
+     "verb"),
+    (re.compile(rf"^(?:does|do) {_WHAT} (?P<verb>taste|smell|sound|feel) (?:good|nice|bad|great|sweet|soft){_END}"),
+     "verb"),
+    (re.compile(rf"^how much (?:does|do) {_WHAT} (?P<verb>weigh|cost){_END}"), "verb"),
+]
+_SENSES_ZH = "烫|热|冷|凉|重|甜|酸|咸|苦|辣|好吃|好喝|香|臭|贵|便宜|软|硬|吵"
+_UNSEEN_ZH = re.compile(rf"(?P<sense>{_SENSES_ZH})(?:的)?(?:吗|么|嘛)[？?。]*$|(?P<both>{_SENSES_ZH})不(?P=both)|"
+                        r"(?P<how>什么味道|多重|多少钱|多烫|多热)")
 _COUNT_ZH = re.compile(r"(?:有)?(?:几|多少)(?P<measure>个|只|位|条|辆|张|台|把|头|匹|部|本)?"
                        r"(?P<noun>[\u4e00-\u9fff]{1,5}?)(?:呢|啊|呀)?[？?。！!]*$")
 _READ_ZH = re.compile(r"(写着什么|写的(?:是)?什么|写了什么|是什么字|读一下|念一下|读读|念念|读出来|念出来|读给我)")
@@ -115,7 +134,24 @@ def _answer_en(details: SceneDetails, question: str) -> Grounded | None:
         if (m := pattern.match(question)) is not None:
             text = _name_en(details, m["whose"], m["who"])
             return Grounded(text, "name") if text else None
+    for pattern, put in _UNSEEN_EN:
+        if (m := pattern.match(question)) is not None:
+            return Grounded(_unseen_en(put, m.groupdict()), "unseen")
     return None
+
+
+def _unseen_en(put: str, found: dict[str, str | None]) -> str:
+    """"I can't tell whether the coffee is hot just by looking." and the like."""
+    what = found["what"] or "it"
+    plural = what == "they" or what.startswith(("these ", "those "))
+    be = "are" if plural else "is"
+    if put == "verb":
+        verb = found["verb"] or ""
+        return f"I can't tell how much {what} {verb if plural else verb + 's'} just by looking." if verb in {
+            "weigh", "cost"} else f"I can't tell how {what} {verb if plural else verb + 's'} just by looking."
+    if put == "how":
+        return f"I can't tell how {found['sense']} {what} {be} just by looking."
+    return f"I can't tell whether {what} {be} {found['sense']} just by looking."
 
 
 def _count_en(details: SceneDetails, noun: str) -> str | None:
@@ -180,7 +216,18 @@ def _answer_zh(details: SceneDetails, question: str) -> Grounded | None:
     if _NAME_ZH.search(question) is not None:
         text = _name_zh(details, question)
         return Grounded(text, "name") if text else None
+    if (m := _UNSEEN_ZH.search(question)) is not None:
+        return Grounded(_unseen_zh(m), "unseen")
     return None
+
+
+def _unseen_zh(m: re.Match[str]) -> str:
+    """"光看画面，我看不出烫不烫。" and the like."""
+    if m["how"]:
+        return f"光看画面，我看不出{m['how'].replace('什么', '是什么')}。"
+    sense = m["sense"] or m["both"]
+    either = f"{sense[0]}不{sense}" if len(sense) == 2 else f"{sense}不{sense}"  # 好不好吃, 烫不烫
+    return f"光看画面，我看不出{either}。"
 
 
 def _count_zh(details: SceneDetails, noun: str) -> str | None:

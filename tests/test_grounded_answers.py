@@ -188,3 +188,23 @@ async def test_a_speculated_question_the_scene_answers_never_reaches_the_llm(pip
 
 def test_descriptions_without_details_answer_nothing() -> None:
     assert grounded_answer(None, "How many animals are there?") is None
+
+
+@pytest.mark.parametrize(("question", "answer"), [
+    ("Is the coffee hot?", "I can't tell whether the coffee is hot just by looking."),
+    ("Is the coffee still hot?", "I can't tell whether the coffee is hot just by looking."),
+    ("How heavy is the cup?", "I can't tell how heavy the cup is just by looking."),
+    ("What does it taste like?", "I can't tell how it tastes just by looking."),
+    ("How much does it cost?", "I can't tell how much it costs just by looking."),
+    ("Are they heavy?", "I can't tell whether they are heavy just by looking."),
+    ("咖啡是热的吗？", "光看画面，我看不出热不热。"),
+    ("好吃吗？", "光看画面，我看不出好不好吃。"),
+])
+def test_what_no_camera_sees_is_said_to_be_beyond_it(question: str, answer: str) -> None:
+    assert said(details(Thing("cup")), question) == answer
+
+
+@pytest.mark.parametrize("question", ["Is the room bright?", "Is it dark in here?", "Is the cup blue?", "这里暗吗？",
+                                      "牌子是红色的吗？", "Is the cup full?"])
+def test_what_the_camera_does_see_is_not_refused(question: str) -> None:
+    assert grounded_answer(details(Thing("cup")), question) is None
