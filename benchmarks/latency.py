@@ -165,7 +165,10 @@ def served(description: str | None = None) -> tuple[argparse.Namespace, Threadin
     args = p.parse_args()
     server = serve(args.ttft_ms / 1000, args.tokens_per_s)
     base = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    return args, server, ["replay.speed=1", "dialogue.backend=openai", f"dialogue.base_url={base}", *args.overrides]
+    # dialogue.grounded=false: every turn goes to the stand-in LLM (the bundled sign question would
+    # otherwise be answered from the text read, with no LLM, and flatter the figures).
+    return args, server, ["replay.speed=1", "dialogue.backend=openai", f"dialogue.base_url={base}",
+                          "dialogue.grounded=false", *args.overrides]
 
 
 def report(name: str, sets: list[str], metrics: list[TurnMetrics], v2v: list[float],

@@ -40,7 +40,9 @@ SESSION = ROOT / "examples" / "sessions" / "desk"
 def settings_for(overrides: list[str], video: bool) -> Settings:
     extra = [] if video else ["input.session=null", f"input.audio={SESSION / 'audio.wav'}"]
     return load_settings(ROOT / "configs" / "demo.yaml",
-                         [parse_override(o) for o in ["replay.speed=1", "dialogue.backend=local", *extra, *overrides]])
+                         [parse_override(o) for o in ["replay.speed=1", "dialogue.backend=local",
+                                                       "dialogue.grounded=false",  # every turn asks the LLM
+                                                       *extra, *overrides]])
 
 
 def rss_mb() -> float:
