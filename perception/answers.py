@@ -15,6 +15,11 @@ again and again on ``benchmarks/answers.py`` with the right facts in its prompt:
   starts with "no readable text").
 - **A name**: "What is the person's name?" was "The person's name is John." With nothing read
   in view, a name cannot be seen: it says so. (With text in view, a name tag may hold it: the LLM.)
+- **Is there one?**: "Is there a cat here?" over "a cup in the middle with something orange in it
+  and possibly a spoon on the right" was that description read back, 4 times in 4 (with a laptop,
+  too). A thing of the detector's classes is there when it found one surely (a guess: the LLM
+  hedges), and not there when it found none, looking (a ball may be a round shape it does not
+  name: the LLM). The answer says what it does see.
 - **What no camera sees**: "Is the coffee hot?" was "The coffee is not hot." How hot, heavy,
   sweet, loud or dear a thing is, how it tastes or smells: it says it cannot tell by looking.
 
@@ -51,6 +56,7 @@ _NAMES: dict[str, str] = {
     "phones": "cell phone", "televisions": "tv", "tvs": "tv",
 }
 
+_PLURAL_NOUNS = frozenset({*PLURALS.values(), "people", "persons"})
 _END = r"\s*[?.!]*\s*$"
 _WHERE_WORDS = (r"(?:here|there|now|in (?:the|this|my) \w+|on (?:the|this|my) \w+"
                 r"|in front of (?:me|you|the camera))")
@@ -76,6 +82,16 @@ _NAME_EN = [
     re.compile(rf"^what (?:is|are) (?P<whose>(?:the (?P<who>person|man|woman|cat|dog))|he|she|they|it) called{_END}"),
 ]
 
+_ARTICLE = r"(?:a|an|any|some)"
+_PLACE = (r"(?: here| there| anywhere| around| in (?:the|this|my) (?:room|picture|image|photo|view|frame|kitchen|shot)"
+          r"| on (?:the|this|my) (?:table|desk)| in front of (?:me|you|the camera))?")
+_ANYONE = r"(?P<anyone>anyone|anybody|someone|somebody)"
+_THERE_EN = [
+    re.compile(rf"^(?:is|are) there {_ARTICLE} (?P<noun>[a-z]+(?: [a-z]+)??){_PLACE}{_END}"),
+    re.compile(rf"^(?:do|can) you see {_ARTICLE} (?P<noun>[a-z]+(?: [a-z]+)??){_PLACE}{_END}"),
+    re.compile(rf"^(?:is|are) (?:there )?{_ANYONE}{_PLACE}{_END}"),
+    re.compile(rf"^(?:do|can) you see {_ANYONE}{_PLACE}{_END}"),
+]
 _SENSES = (r"hot|cold|warm|heavy|sweet|sour|salty|bitter|spicy|tasty|delicious|soft|loud|noisy|expensive|cheap"
            r"|fragrant|old")
 _THE = r"(?:the |this |that |my |your |these |those )"
@@ -97,6 +113,11 @@ _COUNT_ZH = re.compile(r"(?:有)?(?:几|多少)(?P<measure>个|只|位|条|辆|�
                        r"(?P<noun>[\u4e00-\u9fff]{1,5}?)(?:呢|啊|呀)?[？?。！!]*$")
 _READ_ZH = re.compile(r"(写着什么|写的(?:是)?什么|写了什么|是什么字|读一下|念一下|读读|念念|读出来|念出来|读给我)")
 _NAME_ZH = re.compile(r"(叫什么(?:名字)?|名字(?:是|叫)什么)")
+_THERE_ZH = [
+    re.compile(r"^(?:这里|那里|这儿|画面里|画面中|房间里|桌子上|图里|照片里)?(?:有没有|有)(?P<noun>[\u4e00-\u9fff]{1,5}?)"
+               r"(?:吗|么|呢)?[？?。]*$"),
+    re.compile(r"^你?(?:看到|看见)(?:了)?(?P<noun>[\u4e00-\u9fff]{1,5}?)(?:了)?(?:吗|么)[？?。]*$"),
+]
 _ZH_NOUNS = {noun: label for label, (noun, _) in OBJECTS.items()}
 _ZH_NOUNS.update({"人": "person", "位": "person", "动物": "animals", "小猫": "cat", "小狗": "dog"})
 
@@ -134,6 +155,10 @@ def _answer_en(details: SceneDetails, question: str) -> Grounded | None:
         if (m := pattern.match(question)) is not None:
             text = _name_en(details, m["whose"], m["who"])
             return Grounded(text, "name") if text else None
+    for pattern in _THERE_EN:
+        if (m := pattern.match(question)) is not None:
+            text = _there_en(details, "anyone" if m.groupdict().get("anyone") else m["noun"])
+            return Grounded(text, "there") if text else None
     for pattern, put in _UNSEEN_EN:
         if (m := pattern.match(question)) is not None:
             return Grounded(_unseen_en(put, m.groupdict()), "unseen")
@@ -152,6 +177,42 @@ def _unseen_en(put: str, found: dict[str, str | None]) -> str:
     if put == "how":
         return f"I can't tell how {found['sense']} {what} {be} just by looking."
     return f"I can't tell whether {what} {be} {found['sense']} just by looking."
+
+
+def _there_en(details: SceneDetails, noun: str) -> str | None:
+    labels = _labels(noun)
+    if labels is None or not details.boxed:
+        return None
+    found = [t for t in details.things if t.name in labels or t.on in labels]
+    if found:
+        if not all(t.sure for t in found):
+            return None  # "possibly a cat": the LLM hedges
+        named = [thing_phrase(t) if t.name in labels else _article_of(t.on) for t in found]
+        return f"Yes, I see {_join_en(named)}."
+    if "person" in labels and (details.faces or details.people):
+        return None  # a face or a shape of a person the detector did not box: the LLM weighs them
+    plural = noun in _PLURAL_NOUNS or (noun.endswith("s") and not noun.endswith("ss") and noun not in _LABELS)
+    missing = "anyone" if noun in {"anyone", "anybody", "someone", "somebody"} else (
+        f"any {noun}" if plural else _article_of(noun))
+    seen = f" I see {_join_en([thing_phrase(t) for t in details.things])}." if details.things else ""
+    dark = f" It is {details.light} here, though." if details.light else ""
+    return f"No, I don't see {missing}.{seen}{dark}"
+
+
+def _labels(noun: str) -> frozenset[str] | None:
+    """The detector's labels a noun of a question stands for, or None when it has none (a ball: a
+    round shape it does not name may be one)."""
+    if noun in {"anyone", "anybody", "someone", "somebody", "people", "person", "persons"}:
+        return frozenset({"person"})
+    if noun in {"animal", "animals"}:
+        return ANIMALS
+    label = _NAMES.get(noun)
+    return None if label is None or label == "sports ball" else frozenset({label})
+
+
+def _article_of(word: str) -> str:
+    spoken = SPOKEN_NAMES.get(word, word)
+    return f"{'an' if spoken[:1] in 'aeiou' else 'a'} {spoken}"
 
 
 def _count_en(details: SceneDetails, noun: str) -> str | None:
@@ -216,6 +277,10 @@ def _answer_zh(details: SceneDetails, question: str) -> Grounded | None:
     if _NAME_ZH.search(question) is not None:
         text = _name_zh(details, question)
         return Grounded(text, "name") if text else None
+    for pattern in _THERE_ZH:
+        if (m := pattern.match(question)) is not None:
+            text = _there_zh(details, m["noun"])
+            return Grounded(text, "there") if text else None
     if (m := _UNSEEN_ZH.search(question)) is not None:
         return Grounded(_unseen_zh(m), "unseen")
     return None
@@ -249,6 +314,28 @@ def _count_zh(details: SceneDetails, noun: str) -> str | None:
     where = {"left": "左边", "right": "右边"}.get(found[0].where, "") if len(found) == 1 else ""
     counted = count_zh(total, measure, noun_zh)
     return f"我看到{where}有{counted}。" if where else f"我看到{counted}。"
+
+
+def _there_zh(details: SceneDetails, noun: str) -> str | None:
+    label = _ZH_NOUNS.get(noun)
+    labels = ANIMALS if label == "animals" else frozenset({label}) if label and label != "sports ball" else None
+    if labels is None or not details.boxed:
+        return None
+    found = [t for t in details.things if t.name in labels]
+    if found:
+        if not all(t.sure for t in found):
+            return None
+        said = []
+        for t in found:
+            noun_zh, measure = object_zh(t.name)
+            where = {"left": "左边", "right": "右边", "middle": "中间"}.get(t.where, "")
+            counted = count_zh(t.count, measure, noun_zh)
+            said.append(f"{where}有{counted}" if where else counted)
+        return f"有，{'，'.join(said)}。" if all(x.startswith(("左边", "右边", "中间")) for x in said) else \
+            f"有，我看到{'和'.join(said)}。"
+    if "person" in labels and (details.faces or details.people):
+        return None
+    return f"没有，我没看到{noun}。"
 
 
 def _read_zh(details: SceneDetails, question: str) -> str | None:

@@ -84,6 +84,7 @@ class SceneDetails:
     plain: str  # the frame's one colour when it is plain (a lens cap, a wall), else ""
     text: tuple[str, ...]  # lines read, top to bottom
     things: tuple[Thing, ...] = ()  # the detections placed (when the hook gives boxes); said instead of objects
+    boxed: bool = False  # a detector that gives boxes looked at this frame: what is not in ``things`` was not found
 
 
 class BasicDescriber:
@@ -199,7 +200,7 @@ class BasicDescriber:
             light=_light(gray),
             plain=_plain(small),
             text=tuple(self._reader.read(image)) if self._reader is not None else (),
-            things=things,
+            things=things, boxed=self._objects is not None and (bool(boxes) or not found),
         )
 
 

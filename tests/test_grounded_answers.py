@@ -29,9 +29,10 @@ from speech.tts import PiperTts
 from .fakes import GatedSink
 
 
-def details(*things: Thing, text: tuple[str, ...] = (), faces: int = 0) -> SceneDetails:
+def details(*things: Thing, text: tuple[str, ...] = (), faces: int = 0, boxed: bool = True,
+            light: str = "") -> SceneDetails:
     return SceneDetails(objects=tuple(t.name for t in things), faces=faces, people=0, shapes=(), background="brown",
-                        light="", plain="", text=text, things=things)
+                        light=light, plain="", text=text, things=things, boxed=boxed)
 
 
 PERSON_AND_CAT = details(Thing("person", where="left"), Thing("cat", where="right"))
@@ -208,3 +209,35 @@ def test_what_no_camera_sees_is_said_to_be_beyond_it(question: str, answer: str)
                                       "牌子是红色的吗？", "Is the cup full?"])
 def test_what_the_camera_does_see_is_not_refused(question: str) -> None:
     assert grounded_answer(details(Thing("cup")), question) is None
+
+
+COFFEE = details(Thing("cup", where="middle", holds="orange"), Thing("spoon", where="right", sure=False))
+
+
+def test_whether_a_thing_is_there_is_what_the_detector_found_and_what_else_is_seen() -> None:
+    assert said(COFFEE, "Is there a cat here?") == (
+        "No, I don't see a cat. I see a cup in the middle with something orange in it"
+        " and possibly a spoon on the right.")
+    assert said(COFFEE, "Are there any people?").startswith("No, I don't see any people.")  # type: ignore[union-attr]
+    assert said(COFFEE, "Is anybody there?").startswith("No, I don't see anyone.")  # type: ignore[union-attr]
+    assert said(PERSON_AND_CAT, "Is there a cat in the picture?") == "Yes, I see a cat on the right."
+    assert said(PERSON_AND_CAT, "Do you see anyone?") == "Yes, I see a person on the left."
+    assert said(PERSON_AND_CAT, "Are there any animals?") == "Yes, I see a cat on the right."
+    dark = said(details(light="very dark"), "Is anyone there?")
+    assert dark == "No, I don't see anyone. It is very dark here, though."
+    assert said(PERSON_AND_CAT, "有猫吗？") == "有，右边有一只猫。"
+    assert said(COFFEE, "这里有狗吗？") == "没有，我没看到狗。"
+
+
+@pytest.mark.parametrize(("d", "question"), [
+    (COFFEE, "Is there a spoon?"),  # "possibly a spoon": the LLM hedges
+    (COFFEE, "Is there a ball?"),  # a round shape the detector does not name may be one
+    (details(boxed=False), "Is there a cat?"),  # no detector looked: not finding one says nothing
+    (details(faces=1), "Is anyone there?"),  # a face with no person boxed: the LLM weighs it
+    (COFFEE, "Is there just one cup?"),
+    (COFFEE, "Is anyone sitting at the desk?"),
+    (COFFEE, "有什么？"),
+])
+def test_whether_it_is_there_is_left_to_the_llm_when_the_detector_cannot_settle_it(
+        d: SceneDetails, question: str) -> None:
+    assert grounded_answer(d, question) is None
