@@ -28,6 +28,8 @@ UNSURE = (r"can(?:no|')t (?:tell|say|know|determine|be sure|see (?:what|whether|
           r"not (?:specified|given|mentioned|known|provided|stated|described|shown)|(?:no|not) mention|"
           r"(?:don't|do not) see (?:the|a|an|any|their|its|his|her)\b")
 UNSURE_ZH = r"不知道|看不出|无法|不能确定|不确定|不清楚|说不准|判断不了|看不清|没有(?:提到|说明|显示)|只能看到|不能判断"
+# A reply that opens with yes or no has answered, whatever follows ("No, I don't see a cat." is no refusal).
+ANSWERED = re.compile(r"\s*(?:(?:yes|no)\b|没有，|有，)", re.IGNORECASE)
 # What an assistant says when it believes it has no picture. With a fresh description in the prompt,
 # saying so is a failure whatever the rubric (the issue's "no 'I cannot see'").
 BLIND = re.compile(
@@ -152,7 +154,7 @@ def judge(rubric: Rubric, answer: str, descriptions: Sequence[str], question: st
         breaks=tuple(rubric.breaks(answer)),
         unsupported=tuple(unsupported(answer, descriptions, question, language)),
         blind=blind,
-        refused=blind or bool(re.search(refused_pattern, answer, re.IGNORECASE)),
+        refused=blind or (bool(re.search(refused_pattern, answer, re.IGNORECASE)) and not ANSWERED.match(answer)),
         first_token_ms=first_token_ms,
     )
 

@@ -42,6 +42,9 @@ def test_a_verdict_counts_blindness_and_refusals() -> None:
     unsure = judge(Rubric(must=(UNSURE,)), "I can't tell what is in the cup; I see a cup on a table.", CUP,
                    "What is in the cup?")
     assert unsure.correct and unsure.refused and not unsure.blind
+    for answered in ("No, I don't see a dog. I see a cup.", "没有，我没看到狗。"):
+        said = judge(Rubric(), answered, CUP, "Is there a dog?", language="zh" if "没" in answered else "en")
+        assert not said.refused, answered
     guess = judge(Rubric(must=(UNSURE,), must_not=(r"\bcoffee\b",)), "It is coffee.", CUP, "What is in the cup?")
     assert not guess.correct and guess.hallucinated
     for no in ("No, there is no dog.", "I cannot see anyone there.", "Nobody is there.", "I don't see a dog."):
