@@ -20,6 +20,9 @@ again and again on ``benchmarks/answers.py`` with the right facts in its prompt:
   too). A thing of the detector's classes is there when it found one surely (a guess: the LLM
   hedges), and not there when it found none, looking (a ball may be a round shape it does not
   name: the LLM). The answer says what it does see.
+- **The sign's colour**: "牌子是什么颜色的？" over "一个红色的长方形和一个白色的长方形，背景是灰色；写着…"
+  was "牌子是灰色的。" (the wall) 3 times in 3. With text read and flat shapes (rectangles) in
+  view, the sign is said to look the colours of the largest of them; anything else: the LLM.
 - **What no camera sees**: "Is the coffee hot?" was "The coffee is not hot." How hot, heavy,
   sweet, loud or dear a thing is, how it tastes or smells: it says it cannot tell by looking.
 
@@ -33,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .basic import SPOKEN_NAMES, SceneDetails, thing_phrase
-from .basic_zh import OBJECTS, count_zh, object_zh
+from .basic_zh import COLOURS, OBJECTS, count_zh, object_zh
 from .objects import COCO_LABELS, PLURALS
 from .things import Thing
 
@@ -92,6 +95,10 @@ _THERE_EN = [
     re.compile(rf"^(?:is|are) (?:there )?{_ANYONE}{_PLACE}{_END}"),
     re.compile(rf"^(?:do|can) you see {_ANYONE}{_PLACE}{_END}"),
 ]
+_SIGNS = r"sign|board|label|poster|banner|notice|plate"
+_SIGN_COLOUR_EN = re.compile(
+    rf"^what colou?rs? (?:is|are) (?:the |that |this )?(?P<what>{_SIGNS})(?: here| there)?{_END}")
+_SIGN_COLOUR_ZH = re.compile(r"(?P<what>牌子|招牌|标志|标牌|标签|告示)(?:是)?(?:什么|啥)颜色")
 _SENSES = (r"hot|cold|warm|heavy|sweet|sour|salty|bitter|spicy|tasty|delicious|soft|loud|noisy|expensive|cheap"
            r"|fragrant|old")
 _THE = r"(?:the |this |that |my |your |these |those )"
@@ -155,6 +162,9 @@ def _answer_en(details: SceneDetails, question: str) -> Grounded | None:
         if (m := pattern.match(question)) is not None:
             text = _name_en(details, m["whose"], m["who"])
             return Grounded(text, "name") if text else None
+    if (m := _SIGN_COLOUR_EN.match(question)) is not None:
+        colours = _sign_colours(details)
+        return Grounded(f"The {m['what']} looks {_join_en(colours)}.", "colour") if colours else None
     for pattern in _THERE_EN:
         if (m := pattern.match(question)) is not None:
             text = _there_en(details, "anyone" if m.groupdict().get("anyone") else m["noun"])
@@ -277,6 +287,11 @@ def _answer_zh(details: SceneDetails, question: str) -> Grounded | None:
     if _NAME_ZH.search(question) is not None:
         text = _name_zh(details, question)
         return Grounded(text, "name") if text else None
+    if (m := _SIGN_COLOUR_ZH.search(question)) is not None:
+        colours = _sign_colours(details)
+        if not colours:
+            return None
+        return Grounded(f"{m['what']}看起来是{'和'.join(COLOURS.get(c, c) for c in colours)}的。", "colour")
     for pattern in _THERE_ZH:
         if (m := pattern.match(question)) is not None:
             text = _there_zh(details, m["noun"])
@@ -363,6 +378,18 @@ def _name_zh(details: SceneDetails, question: str) -> str | None:
 
 
 # --- shared ---------------------------------------------------------------------------------------
+
+
+def _sign_colours(details: SceneDetails) -> list[str]:
+    """The colours of the two largest flat shapes (rectangles, squares), largest first, when text was
+    read: what a sign is made of. Empty when there is no text or no such shape."""
+    if not details.text:
+        return []
+    colours: list[str] = []
+    for seen in sorted(details.shapes, key=lambda s: s.shape.area, reverse=True):
+        if seen.shape.form in {"rectangle", "square"} and seen.shape.colour not in colours:
+            colours.append(seen.shape.colour)
+    return colours[:2]
 
 
 def _matching(details: SceneDetails, labels: set[str] | frozenset[str], *, sure_only: bool = True) -> list[Thing]:

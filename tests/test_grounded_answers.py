@@ -241,3 +241,13 @@ def test_whether_a_thing_is_there_is_what_the_detector_found_and_what_else_is_se
 def test_whether_it_is_there_is_left_to_the_llm_when_the_detector_cannot_settle_it(
         d: SceneDetails, question: str) -> None:
     assert grounded_answer(d, question) is None
+
+
+def test_a_signs_colours_are_its_flat_shapes_when_text_was_read() -> None:
+    from benchmarks.answer_set import sign
+
+    describer = make_describer(BasicDescriberSettings(), language="zh")
+    _, found = describer.describe_found(sign("营业中")(0.0))  # type: ignore[attr-defined]
+    assert said(found, "What colour is the sign?") == "The sign looks red and white."
+    assert said(found, "牌子是什么颜色的？") == "牌子看起来是红色和白色的。"  # not the grey wall around it
+    assert grounded_answer(details(Thing("cup")), "What colour is the sign?") is None  # no text read: no sign known
