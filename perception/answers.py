@@ -220,6 +220,17 @@ def _labels(noun: str) -> frozenset[str] | None:
     return None if label is None or label == "sports ball" else frozenset({label})
 
 
+def labels_for(noun: str) -> frozenset[str]:
+    """The detector's label a thing's name stands for ("cats", "mug", "table", "ball"), or none."""
+    label = _NAMES.get(noun)
+    return frozenset({label}) if label else frozenset()
+
+
+def spoken(name: str) -> str:
+    """A detector's label as people say it ("dining table" -> "table")."""
+    return SPOKEN_NAMES.get(name, name)
+
+
 def _article_of(word: str) -> str:
     spoken = SPOKEN_NAMES.get(word, word)
     return f"{'an' if spoken[:1] in 'aeiou' else 'a'} {spoken}"
