@@ -121,7 +121,7 @@ def unsupported(answer: str, descriptions: Iterable[str], question: str, languag
     if language == "zh":
         for word, support in THINGS_ZH.items():
             for m in re.finditer(re.escape(word), answer):
-                if word in question or any(s in known for s in support):
+                if word in question or word in known or any(s in known for s in support):
                     continue
                 if _DENIAL_ZH.search(answer[: m.start()]):
                     continue

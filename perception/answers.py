@@ -23,6 +23,8 @@ again and again on ``benchmarks/answers.py`` with the right facts in its prompt:
 - **The sign's colour**: "牌子是什么颜色的？" over "一个红色的长方形和一个白色的长方形，背景是灰色；写着…"
   was "牌子是灰色的。" (the wall) 3 times in 3. With text read and flat shapes (rectangles) in
   view, the sign is said to look the colours of the largest of them; anything else: the LLM.
+- **Dark or bright**: "Is it dark here?" over "a plain white view" was "Yes, it is dark here." 3
+  times in 3. The describer measures the light: it is said from that.
 - **What no camera sees**: "Is the coffee hot?" was "The coffee is not hot." How hot, heavy,
   sweet, loud or dear a thing is, how it tastes or smells: it says it cannot tell by looking.
 
@@ -38,9 +40,8 @@ from dataclasses import dataclass
 from .basic import SPOKEN_NAMES, SceneDetails, thing_phrase
 from .basic_zh import COLOURS, OBJECTS, count_zh, object_zh
 from .objects import COCO_LABELS, PLURALS
-from .things import Thing
+from .things import ANIMALS, Thing
 
-ANIMALS = frozenset({"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"})
 NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 READ_WORDS = 40  # text read longer than this many words is cut, with "and more"
 READ_CHARS_ZH = 80
@@ -99,6 +100,11 @@ _SIGNS = r"sign|board|label|poster|banner|notice|plate"
 _SIGN_COLOUR_EN = re.compile(
     rf"^what colou?rs? (?:is|are) (?:the |that |this )?(?P<what>{_SIGNS})(?: here| there)?{_END}")
 _SIGN_COLOUR_ZH = re.compile(r"(?P<what>牌子|招牌|标志|标牌|标签|告示)(?:是)?(?:什么|啥)颜色")
+_LIGHT_EN = re.compile(r"^(?:is it|is the room|is this room|is it getting|are we in the) (?:very |too |a bit |really )?"
+                       r"(?P<word>dark|bright|light|well lit|lit|dim)(?: in here| here| in the room| enough)?"
+                       rf"(?: right now)?{_END}|^(?:are|is) the (?:lights?) (?P<on>on|off){_END}")
+_ABOUT_LIGHT_ZH = re.compile(r"这里|房间|画面|现在|光|灯|^(?:很|挺|是不是)?[暗黑亮]")
+_LIGHT_ZH = re.compile(r"(?P<word>暗|黑|亮)(?:不(?P=word))?(?:吗|么|呢)?[？?。]*$")
 _SENSES = (r"hot|cold|warm|heavy|sweet|sour|salty|bitter|spicy|tasty|delicious|soft|loud|noisy|expensive|cheap"
            r"|fragrant|old")
 _THE = r"(?:the |this |that |my |your |these |those )"
@@ -162,6 +168,9 @@ def _answer_en(details: SceneDetails, question: str) -> Grounded | None:
         if (m := pattern.match(question)) is not None:
             text = _name_en(details, m["whose"], m["who"])
             return Grounded(text, "name") if text else None
+    if (m := _LIGHT_EN.match(question)) is not None:
+        return Grounded(_light_en(details, "dark" if m["word"] in {"dark", "dim"} or m["on"] == "off" else "bright"),
+                        "light")
     if (m := _SIGN_COLOUR_EN.match(question)) is not None:
         colours = _sign_colours(details)
         return Grounded(f"The {m['what']} looks {_join_en(colours)}.", "colour") if colours else None
@@ -187,6 +196,16 @@ def _unseen_en(put: str, found: dict[str, str | None]) -> str:
     if put == "how":
         return f"I can't tell how {found['sense']} {what} {be} just by looking."
     return f"I can't tell whether {what} {be} {found['sense']} just by looking."
+
+
+def _light_en(details: SceneDetails, asked: str) -> str:
+    """Asked whether it is dark (or the lights off), or bright: from the describer's measure of light."""
+    if details.plain == "black":
+        return "Yes, everything looks black: it is very dark, or the camera is covered." if asked == "dark" else \
+            "No, everything looks black: it is very dark, or the camera is covered."
+    if details.light:
+        return f"Yes, it is {details.light} here." if asked == "dark" else f"No, it is {details.light} here."
+    return "No, it doesn't look dark here." if asked == "dark" else "Yes, it looks well lit."
 
 
 def _there_en(details: SceneDetails, noun: str) -> str | None:
@@ -298,6 +317,11 @@ def _answer_zh(details: SceneDetails, question: str) -> Grounded | None:
     if _NAME_ZH.search(question) is not None:
         text = _name_zh(details, question)
         return Grounded(text, "name") if text else None
+    if (m := _LIGHT_ZH.search(question)) is not None and _ABOUT_LIGHT_ZH.search(question):
+        dark = bool(details.light) or details.plain == "black"
+        if m["word"] in {"暗", "黑"}:
+            return Grounded("是的，画面很暗。" if dark else "不暗，光线看起来正常。", "light")
+        return Grounded("不亮，画面很暗。" if dark else "看起来挺亮的。", "light")
     if (m := _SIGN_COLOUR_ZH.search(question)) is not None:
         colours = _sign_colours(details)
         if not colours:

@@ -10,6 +10,7 @@ each one is, what it stands on, and its colour when a coloured region fills it.
   "where is the cat?" and "what is on the right?" have an answer, and for one thing alone when it
   takes up no more than :data:`ALONE_WIDTH` of the frame and is off to one side (a person on the right
   of an empty room); a thing that fills the view is not "on the left" of anything.
+- A face the face detector found that no person's box holds is a person too.
 - A coloured region inside a thing's box is part of it (the coffee in a cup, a flag on a
   sleeve), not a thing of its own; one that fills most of the box gives the thing its colour.
 """
@@ -25,6 +26,7 @@ from .objects import Detection
 from .shapes import Shape
 
 SURFACES = frozenset({"dining table", "bed", "couch", "bench"})
+ANIMALS = frozenset({"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"})
 SAME_OBJECT_IOU = 0.6  # boxes of two classes overlapping this much are one object
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 as fractions of the frame
 FILLS = 0.4  # a region covering this share of a box gives the thing its colour
@@ -119,6 +121,12 @@ def place(detections: Sequence[Detection], regions: Sequence[Shape], before: Seq
                 and r.colour != colour and r.form in ("round object", "oval object")] if d.label in CONTAINERS else []
         holds = max(held, key=lambda r: r.area).colour if held else ""
         singles.append(Thing(d.label, where=side(d.box), on=on, colour=colour, sure=sure, holds=holds))
+    # A face that no person's (nor animal's) box holds is a person the detector missed: squeezed into
+    # half a wide frame, the astronaut was only "a face", and "Who is on the right?" had "no one".
+    holders = [d.box for d in objects if d.label == "person" or d.label in ANIMALS]
+    for f in faces:
+        if not any(inside((f[0] + f[2]) / 2, (f[1] + f[3]) / 2, box) for box in holders):
+            singles.append(Thing("person", where=side(f)))
     used = {t.on for t in singles}
     singles += [Thing(s.label) for s in surfaces if s.label not in used]
     groups: dict[Thing, list[str]] = {}  # the same thing but for its side -> the sides

@@ -34,6 +34,8 @@ def test_a_thing_the_description_does_not_hold_is_unsupported() -> None:
     assert unsupported("The cups are white.", ["two white cups"], "What colour?") == []  # plural of a supported word
     assert set(unsupported("两个人在桌子旁边。", ["一个人"], "有几个人？", "zh")) == {"两", "桌"}
     assert unsupported("没有狗，只有一只猫。", ["一只猫"], "有狗吗？", "zh") == []
+    # read off the sign, not made up
+    assert unsupported("上面写着“关门”。", ["一个红色的长方形；写着“关门”"], "牌子上写的是什么？", "zh") == []
 
 
 def test_a_verdict_counts_blindness_and_refusals() -> None:

@@ -139,7 +139,13 @@ def test_a_doubtful_person_with_a_face_inside_is_sure() -> None:
     assert Thing("person", where="left") in things
     assert Thing("cat", where="right", sure=False) in things  # a face says nothing of a cat
     elsewhere, _ = place([person], [], (), sure_score=0.6, faces=[(0.6, 0.1, 0.8, 0.3)])
-    assert elsewhere == (Thing("person", where="left", sure=False),)  # a face outside the box confirms nothing
+    # A face outside the box confirms nothing; it is a person of its own, whom the detector missed.
+    assert elsewhere == (Thing("person", where="left", sure=False), Thing("person", where="right"))
+    cup = Detection("cup", 0.9, (0.0, 0.1, 0.45, 0.6))
+    beside, _ = place([cup], [], (), sure_score=0.6, faces=[(0.6, 0.1, 0.8, 0.3)])
+    assert beside == (Thing("cup", where="left"), Thing("person", where="right"))  # not "a cup and a face"
+    on_the_cat, _ = place([cat], [], (), sure_score=0.6, faces=[(0.6, 0.1, 0.8, 0.3)])
+    assert [t.name for t in on_the_cat] == ["cat"]  # a face the cascade finds on a cat is no person
 
 
 def test_faces_are_found_as_fractions_of_the_frame() -> None:

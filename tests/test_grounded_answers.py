@@ -205,8 +205,7 @@ def test_what_no_camera_sees_is_said_to_be_beyond_it(question: str, answer: str)
     assert said(details(Thing("cup")), question) == answer
 
 
-@pytest.mark.parametrize("question", ["Is the room bright?", "Is it dark in here?", "Is the cup blue?", "这里暗吗？",
-                                      "牌子是红色的吗？", "Is the cup full?"])
+@pytest.mark.parametrize("question", ["Is the cup blue?", "牌子是红色的吗？", "Is the cup full?"])
 def test_what_the_camera_does_see_is_not_refused(question: str) -> None:
     assert grounded_answer(details(Thing("cup")), question) is None
 
@@ -251,3 +250,11 @@ def test_a_signs_colours_are_its_flat_shapes_when_text_was_read() -> None:
     assert said(found, "What colour is the sign?") == "The sign looks red and white."
     assert said(found, "牌子是什么颜色的？") == "牌子看起来是红色和白色的。"  # not the grey wall around it
     assert grounded_answer(details(Thing("cup")), "What colour is the sign?") is None  # no text read: no sign known
+
+
+def test_dark_or_bright_is_said_from_the_light_measured() -> None:
+    assert said(details(Thing("cup")), "Is it dark in here?") == "No, it doesn't look dark here."
+    assert said(details(light="dark"), "Is the room bright?") == "No, it is dark here."
+    assert said(details(light="very dark"), "Is it dark here?") == "Yes, it is very dark here."
+    assert said(details(light="dark"), "这里暗吗？") == "是的，画面很暗。"
+    assert said(details(Thing("cup")), "房间亮吗？") == "看起来挺亮的。"

@@ -68,7 +68,8 @@ def heard_reply(out: Path, turn: int, listener: WhisperAsr) -> str:
 
 
 def mostly_chinese(text: str) -> bool:
-    letters = hanzi(text)
+    """Chinese, leaving out what is quoted (a sign's words, read as they are written)."""
+    letters = hanzi(re.sub(r"“[^”]*”", "", text))
     return len(letters) > 0 and sum(is_chinese(c) for c in letters) / len(letters) >= 0.7
 
 
