@@ -123,9 +123,9 @@ def place(detections: Sequence[Detection], regions: Sequence[Shape], before: Seq
         singles.append(Thing(d.label, where=side(d.box), on=on, colour=colour, sure=sure, holds=holds))
     # A face that no person's (nor animal's) box holds is a person the detector missed: squeezed into
     # half a wide frame, the astronaut was only "a face", and "Who is on the right?" had "no one".
-    holders = [d.box for d in objects if d.label == "person" or d.label in ANIMALS]
+    bodies = [d.box for d in objects if d.label == "person" or d.label in ANIMALS]
     for f in faces:
-        if not any(inside((f[0] + f[2]) / 2, (f[1] + f[3]) / 2, box) for box in holders):
+        if not any(inside((f[0] + f[2]) / 2, (f[1] + f[3]) / 2, box) for box in bodies):
             singles.append(Thing("person", where=side(f)))
     used = {t.on for t in singles}
     singles += [Thing(s.label) for s in surfaces if s.label not in used]

@@ -25,10 +25,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .answers import ANIMALS, labels_for, spoken
+from .answers import labels_for, spoken
 from .basic import SceneDetails
 from .basic_zh import OBJECTS as OBJECTS_ZH
 from .basic_zh import object_zh
+from .things import ANIMALS
 
 CONFIRM_FRAMES = 2  # frames in a row that must show it
 REARM_S = 10.0  # an every-time watch fires again once its condition has been false this long
