@@ -38,6 +38,7 @@ from .supervisor import Supervisor
 from .timing import TurnTimer
 from .turn_manager import Screen, SilentReplyCut, TurnManager
 from .turns import TurnRunner
+from .watching import Watching
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class Pipeline:
         self.priority = self.controls.priority
         bus.subscribe(self.priority)
         self.manager: TurnManager | None = None
+        self.watching: Watching | None = None  # standing watches, with the voice
         self.warmer: PromptWarmer | None = None
         self.look = self._look()
         self.hearing = bool(models.vad and models.asr and models.llm and models.tts)
@@ -122,6 +124,10 @@ class Pipeline:
             self.warmer = PromptWarmer(runner)
             self.bus.subscribe(self.warmer)
         self.bus.subscribe(SilentReplyCut(self.manager))
+        manager = self.manager
+        self.watching = Watching(self.bus, self.memory, self.activity, say=manager.announce,
+                                 busy=lambda: manager.active or bool(self.controls.muted))
+        runner.watching = self.watching
 
     def _segmenter(self, min_speech_ms: int | None) -> Segmenter:
         v = self.settings.vad

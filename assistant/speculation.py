@@ -34,7 +34,7 @@ class Speculation:
         try:
             prepared = await self._runner.prepare(self.question, getattr(self.question, "language", None))
             self._request.set_result(prepared)
-            if self._runner.grounded_answer(prepared[0]) is not None:
+            if self._runner.answers_itself(prepared[0]):
                 self._queue.put_nowait(None)  # the scene answers it: the turn will not ask the LLM
                 return
             started = time.perf_counter()

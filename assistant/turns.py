@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dialogue.backends import ChatBackend, Prefills
 from dialogue.chunker import SentenceChunker
@@ -50,7 +50,15 @@ from .speculation import Speculation
 from .timing import TurnTimer
 
 if TYPE_CHECKING:
-    from perception.answers import Grounded
+    from perception.grounding import Grounded
+
+
+class WatchRequests(Protocol):
+    """Standing watches (:class:`assistant.watching.Watching`): a request is answered by them, not the LLM."""
+
+    def understands(self, question: str) -> bool: ...
+
+    def answer(self, question: str) -> str: ...
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +102,7 @@ class TurnRunner:
         self.stale_after_s = stale_after_s
         self.multilingual = multilingual  # the session is not English-only: replies follow the question's language
         self.grounded = grounded  # questions the describer's details settle are answered from them (perception.answers)
+        self.watching: WatchRequests | None = None  # set by the pipeline: "tell me when you see a cat"
         self.volume = 1.0  # gain on the synthesized audio (the kiosk's ``set_volume``)
         # One synthesis at a time, on its own thread. A cancelled turn cannot stop the synthesis
         # already running in a thread; its next pieces are never started, and a new turn's wait
@@ -117,6 +126,10 @@ class TurnRunner:
             self.timer.add_compute(turn, "look_ms", look_ms)
         said: list[str] = []
         found = self.grounded_answer(request)
+        if self.watching is not None and self.watching.understands(question):
+            from perception.grounding import Grounded
+
+            found = Grounded(self.watching.answer(question), "watch")
         if found is not None:
             if speculation is not None:
                 speculation.cancel()
@@ -155,6 +168,12 @@ class TurnRunner:
         from perception.answers import grounded_answer  # the basic describer's stack, loaded only when asked
 
         return grounded_answer(getattr(scene, "details", None), request.question)
+
+    def answers_itself(self, request: ReplyRequest) -> bool:
+        """Whether the turn will answer ``request`` without the LLM: a watch request, or the scene's details."""
+        if self.watching is not None and self.watching.understands(request.question):
+            return True
+        return self.grounded_answer(request) is not None
 
     def speculate(self, utterance: int, question: str) -> Speculation:
         """Asks the LLM now, on an early transcript, while the end of the turn is not yet confirmed."""

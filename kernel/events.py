@@ -247,6 +247,41 @@ class Presence(Event):
     detector: str  # "face" | "person" | "any"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchSet(Event):
+    """A standing watch was set ("tell me when you see a cat"): what it looks for, in the request's words."""
+
+    type: ClassVar[str] = "watch_set"
+    watch: int
+    kind: str  # "appears" | "text" | "gone" | "change"
+    name: str
+    text: str
+    every: bool
+    until: float | None
+    language: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchFired(Event):
+    """A watch's condition held on enough frames in a row: the assistant says so when it may speak."""
+
+    type: ClassVar[str] = "watch_fired"
+    watch: int
+    name: str
+    since_t: float  # media time of the first frame of the run that fired it
+    said: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchCleared(Event):
+    """A watch ended: cleared by the user, fired once, lapsed, or dropped for a newer one."""
+
+    type: ClassVar[str] = "watch_cleared"
+    watch: int
+    name: str
+    reason: str  # "cleared" | "fired" | "lapsed" | "dropped"
+
+
 def to_record(event: Event) -> dict[str, Any]:
     """The JSON-ready form of an event: ``type``, ``t``, then its payload."""
     record: dict[str, Any] = {"type": event.type, "t": round(event.t, 4)}

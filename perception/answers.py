@@ -35,17 +35,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from .answers_zh import answer_zh
 from .basic import SPOKEN_NAMES, SceneDetails, thing_phrase
-from .basic_zh import COLOURS, OBJECTS, count_zh, object_zh
+from .grounding import Grounded, matching, sign_colours
 from .objects import COCO_LABELS, PLURALS
-from .things import ANIMALS, Thing
+from .things import ANIMALS
 
 NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 READ_WORDS = 40  # text read longer than this many words is cut, with "and more"
-READ_CHARS_ZH = 80
-
 _LABELS = frozenset(label for label in COCO_LABELS.values() if label)
 # What people call the detector's things, singular and plural, where it is not the label itself.
 _NAMES: dict[str, str] = {
@@ -99,12 +97,9 @@ _THERE_EN = [
 _SIGNS = r"sign|board|label|poster|banner|notice|plate"
 _SIGN_COLOUR_EN = re.compile(
     rf"^what colou?rs? (?:is|are) (?:the |that |this )?(?P<what>{_SIGNS})(?: here| there)?{_END}")
-_SIGN_COLOUR_ZH = re.compile(r"(?P<what>牌子|招牌|标志|标牌|标签|告示)(?:是)?(?:什么|啥)颜色")
 _LIGHT_EN = re.compile(r"^(?:is it|is the room|is this room|is it getting|are we in the) (?:very |too |a bit |really )?"
                        r"(?P<word>dark|bright|light|well lit|lit|dim)(?: in here| here| in the room| enough)?"
                        rf"(?: right now)?{_END}|^(?:are|is) the (?:lights?) (?P<on>on|off){_END}")
-_ABOUT_LIGHT_ZH = re.compile(r"这里|房间|画面|现在|光|灯|^(?:很|挺|是不是)?[暗黑亮]")
-_LIGHT_ZH = re.compile(r"(?P<word>暗|黑|亮)(?:不(?P=word))?(?:吗|么|呢)?[？?。]*$")
 _SENSES = (r"hot|cold|warm|heavy|sweet|sour|salty|bitter|spicy|tasty|delicious|soft|loud|noisy|expensive|cheap"
            r"|fragrant|old")
 _THE = r"(?:the |this |that |my |your |these |those )"
@@ -119,28 +114,6 @@ _UNSEEN_EN = [  # each with how the answer puts it
      "verb"),
     (re.compile(rf"^how much (?:does|do) {_WHAT} (?P<verb>weigh|cost){_END}"), "verb"),
 ]
-_SENSES_ZH = "烫|热|冷|凉|重|甜|酸|咸|苦|辣|好吃|好喝|香|臭|贵|便宜|软|硬|吵"
-_UNSEEN_ZH = re.compile(rf"(?P<sense>{_SENSES_ZH})(?:的)?(?:吗|么|嘛)[？?。]*$|(?P<both>{_SENSES_ZH})不(?P=both)|"
-                        r"(?P<how>什么味道|多重|多少钱|多烫|多热)")
-_COUNT_ZH = re.compile(r"(?:有)?(?:几|多少)(?P<measure>个|只|位|条|辆|张|台|把|头|匹|部|本)?"
-                       r"(?P<noun>[\u4e00-\u9fff]{1,5}?)(?:呢|啊|呀)?[？?。！!]*$")
-_READ_ZH = re.compile(r"(写着什么|写的(?:是)?什么|写了什么|是什么字|读一下|念一下|读读|念念|读出来|念出来|读给我)")
-_NAME_ZH = re.compile(r"(叫什么(?:名字)?|名字(?:是|叫)什么)")
-_THERE_ZH = [
-    re.compile(r"^(?:这里|那里|这儿|画面里|画面中|房间里|桌子上|图里|照片里)?(?:有没有|有)(?P<noun>[\u4e00-\u9fff]{1,5}?)"
-               r"(?:吗|么|呢)?[？?。]*$"),
-    re.compile(r"^你?(?:看到|看见)(?:了)?(?P<noun>[\u4e00-\u9fff]{1,5}?)(?:了)?(?:吗|么)[？?。]*$"),
-]
-_ZH_NOUNS = {noun: label for label, (noun, _) in OBJECTS.items()}
-_ZH_NOUNS.update({"人": "person", "位": "person", "动物": "animals", "小猫": "cat", "小狗": "dog"})
-
-
-@dataclass(frozen=True, slots=True)
-class Grounded:
-    """An answer from the details, and which shape of question it answers."""
-
-    text: str
-    intent: str  # "count", "read" or "name"
 
 
 def grounded_answer(details: SceneDetails | None, question: str) -> Grounded | None:
@@ -148,7 +121,7 @@ def grounded_answer(details: SceneDetails | None, question: str) -> Grounded | N
     if details is None or not question.strip():
         return None
     if re.search(r"[\u4e00-\u9fff]", question):
-        return _answer_zh(details, question.strip())
+        return answer_zh(details, question.strip())
     lowered = " ".join(re.findall(r"[a-z']+", question.lower().replace("’", "'")))
     return _answer_en(details, lowered)
 
@@ -172,7 +145,7 @@ def _answer_en(details: SceneDetails, question: str) -> Grounded | None:
         return Grounded(_light_en(details, "dark" if m["word"] in {"dark", "dim"} or m["on"] == "off" else "bright"),
                         "light")
     if (m := _SIGN_COLOUR_EN.match(question)) is not None:
-        colours = _sign_colours(details)
+        colours = sign_colours(details)
         return Grounded(f"The {m['what']} looks {_join_en(colours)}.", "colour") if colours else None
     for pattern in _THERE_EN:
         if (m := pattern.match(question)) is not None:
@@ -257,7 +230,7 @@ def _article_of(word: str) -> str:
 
 def _count_en(details: SceneDetails, noun: str) -> str | None:
     if noun in {"animals", "animal"}:
-        found = _matching(details, ANIMALS)
+        found = matching(details, ANIMALS)
         if not found:
             return None
         total = sum(t.count for t in found)
@@ -266,7 +239,7 @@ def _count_en(details: SceneDetails, noun: str) -> str | None:
     label = _NAMES.get(noun)
     if label is None:
         return None
-    found = _matching(details, {label})
+    found = matching(details, {label})
     if not found:
         return None
     total = sum(t.count for t in found)
@@ -294,7 +267,7 @@ def _name_en(details: SceneDetails, whose: str, who: str | None) -> str | None:
     labels = {"cat"} if who == "cat" else {"dog"} if who == "dog" else {"person"}
     if whose in {"its", "it"}:
         labels = set(ANIMALS)
-    seen = bool(_matching(details, labels, sure_only=False))
+    seen = bool(matching(details, labels, sure_only=False))
     if "person" in labels and not seen:
         seen = details.faces > 0 or details.people > 0
     if not seen:
@@ -304,136 +277,7 @@ def _name_en(details: SceneDetails, whose: str, who: str | None) -> str | None:
     return f"I can't tell {owner} name from what I can see."
 
 
-# --- Chinese --------------------------------------------------------------------------------------
-
-
-def _answer_zh(details: SceneDetails, question: str) -> Grounded | None:
-    if (m := _COUNT_ZH.search(question)) is not None:
-        text = _count_zh(details, m["noun"])
-        return Grounded(text, "count") if text else None
-    if _READ_ZH.search(question) is not None:
-        text = _read_zh(details, question)
-        return Grounded(text, "read") if text else None
-    if _NAME_ZH.search(question) is not None:
-        text = _name_zh(details, question)
-        return Grounded(text, "name") if text else None
-    if (m := _LIGHT_ZH.search(question)) is not None and _ABOUT_LIGHT_ZH.search(question):
-        dark = bool(details.light) or details.plain == "black"
-        if m["word"] in {"暗", "黑"}:
-            return Grounded("是的，画面很暗。" if dark else "不暗，光线看起来正常。", "light")
-        return Grounded("不亮，画面很暗。" if dark else "看起来挺亮的。", "light")
-    if (m := _SIGN_COLOUR_ZH.search(question)) is not None:
-        colours = _sign_colours(details)
-        if not colours:
-            return None
-        return Grounded(f"{m['what']}看起来是{'和'.join(COLOURS.get(c, c) for c in colours)}的。", "colour")
-    for pattern in _THERE_ZH:
-        if (m := pattern.match(question)) is not None:
-            text = _there_zh(details, m["noun"])
-            return Grounded(text, "there") if text else None
-    if (m := _UNSEEN_ZH.search(question)) is not None:
-        return Grounded(_unseen_zh(m), "unseen")
-    return None
-
-
-def _unseen_zh(m: re.Match[str]) -> str:
-    """"光看画面，我看不出烫不烫。" and the like."""
-    if m["how"]:
-        return f"光看画面，我看不出{m['how'].replace('什么', '是什么')}。"
-    sense = m["sense"] or m["both"]
-    either = f"{sense[0]}不{sense}" if len(sense) == 2 else f"{sense}不{sense}"  # 好不好吃, 烫不烫
-    return f"光看画面，我看不出{either}。"
-
-
-def _count_zh(details: SceneDetails, noun: str) -> str | None:
-    label = _ZH_NOUNS.get(noun)
-    if label is None:
-        return None
-    if label == "animals":
-        found = _matching(details, ANIMALS)
-        if not found:
-            return None
-        total = sum(t.count for t in found)
-        listed = "和".join(count_zh(t.count, *reversed(object_zh(t.name))) for t in found)
-        return f"我看到{count_zh(total, '只', '动物')}：{listed}。"
-    found = _matching(details, {label})
-    if not found:
-        return None
-    noun_zh, measure = object_zh(label)
-    total = sum(t.count for t in found)
-    where = {"left": "左边", "right": "右边"}.get(found[0].where, "") if len(found) == 1 else ""
-    counted = count_zh(total, measure, noun_zh)
-    return f"我看到{where}有{counted}。" if where else f"我看到{counted}。"
-
-
-def _there_zh(details: SceneDetails, noun: str) -> str | None:
-    label = _ZH_NOUNS.get(noun)
-    labels = ANIMALS if label == "animals" else frozenset({label}) if label and label != "sports ball" else None
-    if labels is None or not details.boxed:
-        return None
-    found = [t for t in details.things if t.name in labels]
-    if found:
-        if not all(t.sure for t in found):
-            return None
-        said = []
-        for t in found:
-            noun_zh, measure = object_zh(t.name)
-            where = {"left": "左边", "right": "右边", "middle": "中间"}.get(t.where, "")
-            counted = count_zh(t.count, measure, noun_zh)
-            said.append(f"{where}有{counted}" if where else counted)
-        return f"有，{'，'.join(said)}。" if all(x.startswith(("左边", "右边", "中间")) for x in said) else \
-            f"有，我看到{'和'.join(said)}。"
-    if "person" in labels and (details.faces or details.people):
-        return None
-    return f"没有，我没看到{noun}。"
-
-
-def _read_zh(details: SceneDetails, question: str) -> str | None:
-    said = " ".join(line.strip() for line in details.text if line.strip())
-    if not said:
-        return None
-    said = said[:READ_CHARS_ZH] + ("……" if len(said) > READ_CHARS_ZH else "")
-    where = "牌子上" if "牌" in question else "标签上" if "标签" in question else "上面"
-    return f"{where}写着“{said}”。"
-
-
-def _name_zh(details: SceneDetails, question: str) -> str | None:
-    if details.text:
-        return None
-    if "猫" in question or "狗" in question:
-        label = "cat" if "猫" in question else "dog"
-        if not _matching(details, {label}, sure_only=False):
-            return None
-        noun, measure = object_zh(label)
-        return f"光看画面，我看不出这{measure}{noun}叫什么名字。"
-    if not (_matching(details, {"person"}, sure_only=False) or details.faces or details.people):
-        return None
-    who = "他" if "他" in question else "她" if "她" in question else "这个人"
-    return f"光看画面，我看不出{who}叫什么名字。"
-
-
 # --- shared ---------------------------------------------------------------------------------------
-
-
-def _sign_colours(details: SceneDetails) -> list[str]:
-    """The colours of the two largest flat shapes (rectangles, squares), largest first, when text was
-    read: what a sign is made of. Empty when there is no text or no such shape."""
-    if not details.text:
-        return []
-    colours: list[str] = []
-    for seen in sorted(details.shapes, key=lambda s: s.shape.area, reverse=True):
-        if seen.shape.form in {"rectangle", "square"} and seen.shape.colour not in colours:
-            colours.append(seen.shape.colour)
-    return colours[:2]
-
-
-def _matching(details: SceneDetails, labels: set[str] | frozenset[str], *, sure_only: bool = True) -> list[Thing]:
-    """The placed things of these labels; none when any of them is a doubtful guess (``sure_only``):
-    a count of "possibly a cat" is the LLM's to hedge."""
-    found = [t for t in details.things if t.name in labels]
-    if sure_only and any(not t.sure for t in found):
-        return []
-    return found
 
 
 def _number(n: int) -> str:

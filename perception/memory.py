@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,16 +81,23 @@ class SceneMemory:
         self.summary_chars = summary_chars
         self.similarity = similarity
         self.latest_frame: Frame | None = None  # the freshest sampled frame, for a question-aware look
+        self.observers: list[Callable[[SceneDescription], None]] = []  # told of every frame described or confirmed
 
     def update(self, description: SceneDescription) -> None:
         if len(self._history) == self._history.maxlen:
             self._fold(self._history[0])
         self._history.append(description)
+        self._tell(description)
 
     def confirm(self, t: float) -> None:
         """The frame at media time ``t`` still shows the newest description's view."""
         if self._history and t > self._history[-1].last_seen:
             self._history[-1] = dataclasses.replace(self._history[-1], seen_t=t)
+            self._tell(self._history[-1])
+
+    def _tell(self, description: SceneDescription) -> None:
+        for observer in self.observers:  # each frame described, or confirmed (standing watches)
+            observer(description)
 
     def latest(self) -> SceneDescription | None:
         return self._history[-1] if self._history else None

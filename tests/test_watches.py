@@ -7,17 +7,8 @@ import pytest
 
 from perception.basic import SceneDetails
 from perception.things import Thing
-from perception.watches import (
-    CONFIRM_FRAMES,
-    REARM_S,
-    Watch,
-    Watcher,
-    alert,
-    cleared,
-    confirmation,
-    listing,
-    parse_request,
-)
+from perception.watch_words import alert, cleared, confirmation, listing
+from perception.watches import CONFIRM_FRAMES, REARM_S, Watch, Watcher, parse_request
 
 # (what is said, what the watch must be: action, kind, name or text, every)
 PHRASINGS: list[tuple[str, tuple[str, str, str, bool]]] = [
