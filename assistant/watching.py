@@ -67,11 +67,20 @@ class Watching:
         if request.action == "list":
             return listing(self.watcher.watches, request.language)
         if request.action == "clear":
-            gone = self.watcher.clear(request.name)
-            for watch in gone:
-                self._cleared(watch, "cleared")
-            return cleared(gone, request.name, request.language)
+            return cleared(self.clear(request.name), request.name, request.language)
         return self._set(request, now)
+
+    def listed(self) -> list[dict[str, object]]:
+        """The standing watches, for the kiosk's ``watches`` command and the browser page."""
+        return [{"id": w.id, "kind": w.kind, "name": w.name, "text": w.text, "every": w.every, "until": w.until}
+                for w in self.watcher.watches]
+
+    def clear(self, name: str = "") -> list[Watch]:
+        """Clears the watches for ``name`` (all when ""), as a request to stop watching would."""
+        gone = self.watcher.clear(name)
+        for watch in gone:
+            self._cleared(watch, "cleared")
+        return gone
 
     def _set(self, request: WatchRequest, now: float) -> str:
         if request.watch is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from kernel.events import Event, ReplyChunk, SceneDescribed, Transcribed
+from kernel.events import Event, ReplyChunk, SceneDescribed, Transcribed, WatchCleared, WatchFired, WatchSet
 from perception.frames import Frame, Image
 
 WINDOW = "omnilive"
@@ -37,13 +37,14 @@ def can_show(console: Console) -> bool:
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # Debian fonts-wqy-microhei (make installs it)
 
 
-def overlay(image: Image, scene: str, caption: str) -> Image:
-    """A copy of ``image`` with the description (three lines at most) and the caption (two) written
-    on it: by OpenCV, or by PIL in a font with Chinese when a line needs it (OpenCV's fonts draw '?')."""
+def overlay(image: Image, scene: str, caption: str, watching: str = "") -> Image:
+    """A copy of ``image`` with the description (three lines at most), the caption (two) and what it
+    watches for (one) written on it: by OpenCV, or by PIL in a font with Chinese when a line needs it
+    (OpenCV's fonts draw '?')."""
     import cv2
 
     image = image.copy()
-    lines = _wrap(scene)[:3] + _wrap(caption)[:2]
+    lines = _wrap(scene)[:3] + _wrap(caption)[:2] + _wrap(watching)[:1]
     if any(not line.isascii() for line in lines) and CJK_FONT.is_file():
         from PIL import Image as PILImage
         from PIL import ImageDraw, ImageFont
@@ -73,6 +74,7 @@ class Preview:
         self.frame: Frame | None = None
         self.scene = ""
         self.caption = ""
+        self.watches: dict[int, str] = {}  # standing watches, by id: what each looks for
 
     def show(self, frame: Frame) -> None:
         self.frame = frame
@@ -84,6 +86,16 @@ class Preview:
             self.caption = f"You: {event.text}"
         elif isinstance(event, ReplyChunk):
             self.caption = f"Assistant: {event.text}"
+        elif isinstance(event, WatchSet):
+            self.watches[event.watch] = event.name if event.kind != "text" else f"the sign to say {event.text}"
+        elif isinstance(event, WatchCleared):
+            self.watches.pop(event.watch, None)
+        elif isinstance(event, WatchFired):
+            self.caption = f"Seen: {event.said}"
+
+    @property
+    def watching(self) -> str:
+        return f"Watching for: {', '.join(self.watches.values())}" if self.watches else ""
 
     async def run(self) -> None:
         import cv2
@@ -91,7 +103,7 @@ class Preview:
         try:
             while True:
                 if self.frame is not None:
-                    cv2.imshow(WINDOW, overlay(self.frame.image, self.scene, self.caption))
+                    cv2.imshow(WINDOW, overlay(self.frame.image, self.scene, self.caption, self.watching))
                 cv2.waitKey(1)
                 await asyncio.sleep(0.1)
         finally:

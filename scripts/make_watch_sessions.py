@@ -116,6 +116,7 @@ def make(folder: Path, session: WatchSession, speakers: Speakers) -> None:
         writer.release()
     manifest = {
         "name": session.name, "video": "video.mp4", "audio": "audio.wav", "language": session.language,
+        "seconds": session.seconds,
         "questions": [{"text": session.request, "start": LEAD_S, "end": round(LEAD_S + len(clip) / SAMPLE_RATE, 3)}],
         "watch": {"shown": [list(s) for s in session.shown], "alerts": session.alerts},
     }

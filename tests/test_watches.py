@@ -201,3 +201,19 @@ def test_what_is_said_in_both_languages() -> None:
     zh = Watch("appears", frozenset({"cat"}), name="猫", language="zh")
     assert confirmation(zh) == "看到猫的时候我会告诉你。" and alert(zh) == "猫来了。"
     assert listing([zh], "zh") == "我在留意：猫。"
+
+
+def test_the_preview_shows_what_is_watched_for_and_what_was_seen() -> None:
+    import numpy as np
+
+    from kernel.events import WatchCleared, WatchFired, WatchSet
+    from omnilive.preview import Preview, overlay
+
+    preview = Preview()
+    preview(WatchSet(t=1.0, watch=1, kind="appears", name="cat", text="", every=False, until=None, language="en"))
+    assert preview.watching == "Watching for: cat"
+    preview(WatchFired(t=5.0, watch=1, name="cat", since_t=4.0, said="The cat is here now."))
+    preview(WatchCleared(t=5.0, watch=1, name="cat", reason="fired"))
+    assert preview.caption == "Seen: The cat is here now." and preview.watching == ""
+    frame = np.zeros((120, 320, 3), np.uint8)
+    assert (overlay(frame, "", "", "Watching for: cat") != frame).any()  # the line is drawn
