@@ -125,11 +125,12 @@ class TurnRunner:
         if look_ms is not None:
             self.timer.add_compute(turn, "look_ms", look_ms)
         said: list[str] = []
-        found = self.grounded_answer(request)
         if self.watching is not None and self.watching.understands(question):
             from perception.grounding import Grounded
 
-            found = Grounded(self.watching.answer(question), "watch")
+            found: Grounded | None = Grounded(self.watching.answer(question), "watch")
+        else:
+            found = self.grounded_answer(request)
         if found is not None:
             if speculation is not None:
                 speculation.cancel()

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from kernel.channels import Activity
 from kernel.eventlog import EventBus
@@ -36,7 +37,7 @@ class Watching:
         memory: SceneMemory,
         activity: Activity,
         *,
-        say: Callable[[str], Awaitable[int]],
+        say: Callable[[str], Coroutine[Any, Any, int]],
         busy: Callable[[], bool],
     ) -> None:
         self.bus = bus
@@ -131,12 +132,9 @@ class Watching:
         if not self._pending or not self.may_speak():
             return
         alerts, self._pending = self._pending, []
-        task = asyncio.get_running_loop().create_task(self._alert(" ".join(alerts)), name="watch-alert")
+        task = asyncio.get_running_loop().create_task(self._say(" ".join(alerts)), name="watch-alert")
         self._speaking.add(task)
         task.add_done_callback(lambda t: self._spoken(t, len(alerts)))
-
-    async def _alert(self, said: str) -> int:
-        return await self._say(said)
 
     def _spoken(self, task: asyncio.Task[int], alerts: int) -> None:
         self._speaking.discard(task)

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,19 @@ class Speakers:
             self._zh.close()
 
 
+def write_media(folder: Path, track: np.ndarray, frame_at: Callable[[float], np.ndarray], seconds: float) -> None:
+    """A session folder's audio.wav (``track``, 16 kHz) and video.mp4 (``frame_at(t)`` at :data:`FPS`, 640x480)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sf.write(folder / "audio.wav", np.round(np.clip(track, -1, 1) * 32767).astype(np.int16), SAMPLE_RATE,
+             subtype="PCM_16")
+    writer = cv2.VideoWriter(str(folder / "video.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), float(FPS), (640, 480))
+    try:
+        for i in range(int(seconds * FPS) + 1):
+            writer.write(np.ascontiguousarray(frame_at(i / FPS)))
+    finally:
+        writer.release()
+
+
 def make_session(folder: Path, scene: Scene, voice: Voice, speakers: Speakers) -> None:
     """``scene``'s frames and its questions spoken by ``voice``, one after another, as a session folder."""
     clips = [speakers.speak(a.question, voice) for a in scene.asks]
@@ -139,15 +153,7 @@ def make_session(folder: Path, scene: Scene, voice: Voice, speakers: Speakers) -
     for span, clip in zip(spans, clips, strict=True):
         start = round(float(span["start"]) * SAMPLE_RATE)  # type: ignore[arg-type]
         track[start : start + len(clip)] = clip
-    folder.mkdir(parents=True, exist_ok=True)
-    sf.write(folder / "audio.wav", np.round(np.clip(track, -1, 1) * 32767).astype(np.int16), SAMPLE_RATE,
-             subtype="PCM_16")
-    writer = cv2.VideoWriter(str(folder / "video.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), float(FPS), (640, 480))
-    try:
-        for i in range(int(seconds * FPS) + 1):
-            writer.write(scene.frame(i / FPS))
-    finally:
-        writer.release()
+    write_media(folder, track, scene.frame, seconds)
     manifest = {"name": f"{scene.name}-{voice.name}", "video": "video.mp4", "audio": "audio.wav",
                 "questions": spans, "language": scene.language}
     (folder / "session.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

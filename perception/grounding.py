@@ -14,7 +14,7 @@ class Grounded:
     """An answer from the details, and which shape of question it answers."""
 
     text: str
-    intent: str  # "count", "read" or "name"
+    intent: str  # "count", "there", "read", "colour", "name", "light", "unseen" (perception.answers); "watch"
 
 
 def sign_colours(details: SceneDetails) -> list[str]:

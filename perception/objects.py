@@ -113,12 +113,13 @@ class ObjectDetector:
         if not self.review:
             return self._detect(image, self.min_score)
         found = _not_parts(self._detect(image, min(self.min_score, CANDIDATE_SCORE)), self.min_score)
-        doubtful = [d for d in found if d.score < REVIEW_BELOW and _area(d.box) <= REVIEW_AREA
-                    and min(_crop(image, d.box).shape[:2]) >= MIN_SIDE][:REVIEW_MAX]
+        crops = {id(d): _crop(image, d.box) for d in found if d.score < REVIEW_BELOW and _area(d.box) <= REVIEW_AREA}
+        doubtful = {key: crop for key, crop in crops.items() if min(crop.shape[:2]) >= MIN_SIDE}
+        doubtful = dict(list(doubtful.items())[:REVIEW_MAX])
         kept = []
         for d in found:
-            if d in doubtful:
-                again = [e.score for e in self._detect(_crop(image, d.box), CANDIDATE_SCORE) if e.label == d.label]
+            if id(d) in doubtful:
+                again = [e.score for e in self._detect(doubtful[id(d)], CANDIDATE_SCORE) if e.label == d.label]
                 log.debug("objects: %s %.2f looked at again: %s", d.label, d.score, again)
                 if not again:
                     continue

@@ -18,9 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
-import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,7 +30,7 @@ from benchmarks.answer_set import (  # noqa: E402
     side_by_side,
     sign,
 )
-from benchmarks.answers import SAMPLE_RATE, Speakers  # noqa: E402
+from benchmarks.answers import SAMPLE_RATE, Speakers, write_media  # noqa: E402
 
 FPS = 5
 LEAD_S = 1.0
@@ -105,15 +103,7 @@ def make(folder: Path, session: WatchSession, speakers: Speakers) -> None:
     track = np.zeros(round(session.seconds * SAMPLE_RATE), np.float32)
     start = round(LEAD_S * SAMPLE_RATE)
     track[start : start + len(clip)] = clip
-    folder.mkdir(parents=True, exist_ok=True)
-    sf.write(folder / "audio.wav", np.round(np.clip(track, -1, 1) * 32767).astype(np.int16), SAMPLE_RATE,
-             subtype="PCM_16")
-    writer = cv2.VideoWriter(str(folder / "video.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), float(FPS), (640, 480))
-    try:
-        for i in range(int(session.seconds * FPS) + 1):
-            writer.write(np.ascontiguousarray(view_at(session, i / FPS)))
-    finally:
-        writer.release()
+    write_media(folder, track, lambda t: view_at(session, t), session.seconds)
     manifest = {
         "name": session.name, "video": "video.mp4", "audio": "audio.wav", "language": session.language,
         "seconds": session.seconds,
