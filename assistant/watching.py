@@ -16,16 +16,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel.channels import Activity
 from kernel.eventlog import EventBus
 from kernel.events import Event, WatchCleared, WatchFired, WatchSet
 from perception.memory import SceneDescription, SceneMemory
-from perception.watch_words import alert, cannot_watch, cleared, confirmation, listing
-from perception.watches import Watch, Watcher, WatchRequest, parse_request
 
 from .state import StateTracker
+
+if TYPE_CHECKING:
+    from perception.watches import Watch, WatchRequest
+
+# perception.watches reads the basic describer's tables (and so its stack): imported where it is
+# used, so that loading the config (assistant.config) loads no describer backend.
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,8 @@ class Watching:
         self.bus = bus
         self.memory = memory
         self.activity = activity
+        from perception.watches import Watcher
+
         self.watcher = Watcher()
         self._say = say
         self._busy = busy  # a turn is under way, or the assistant is muted
@@ -57,10 +63,15 @@ class Watching:
 
     def understands(self, question: str) -> bool:
         """Whether ``question`` is a watch request (set, list or clear), which :meth:`answer` answers."""
+        from perception.watches import parse_request
+
         return parse_request(question) is not None
 
     def answer(self, question: str) -> str:
         """Carries out the request in ``question`` and says what was done, in its language."""
+        from perception.watch_words import cleared, listing
+        from perception.watches import parse_request
+
         now = self.bus.clock.now()
         request = parse_request(question, now)
         if request is None:
@@ -84,6 +95,8 @@ class Watching:
         return gone
 
     def _set(self, request: WatchRequest, now: float) -> str:
+        from perception.watch_words import cannot_watch, confirmation
+
         if request.watch is None:
             return cannot_watch(request.name, request.language)
         latest = self.memory.latest()
@@ -100,6 +113,8 @@ class Watching:
     def observe(self, description: SceneDescription) -> None:
         if not self.watcher.watches:
             return
+        from perception.watch_words import alert
+
         fired, done = self.watcher.observe(description.details, description.text, description.last_seen)
         fired_ids = {watch.id for watch, _ in fired}
         for watch, since in fired:

@@ -14,7 +14,7 @@ def test_replay_with_openai_backend(tmp_path) -> None:
     out = tmp_path / "run"
     with chat_server(REPLY) as (base_url, requests):
         proc = run_main(
-            "--config", "configs/demo.yaml", "--speed", "0", "--out", str(out),
+            "--config", "configs/demo.yaml", "--speed", "0", "--out", str(out), "--set", "dialogue.grounded=false",
             env={"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "sk-test", "OPENAI_MODEL": "local-model"},
         )
     assert proc.returncode == 0, proc.stderr
@@ -45,7 +45,7 @@ def test_server_failure_is_reported_and_spoken(tmp_path) -> None:
     out = tmp_path / "run"
     with chat_server(REPLY, status=500) as (base_url, requests):
         proc = run_main(
-            "--config", "configs/demo.yaml", "--speed", "0", "--out", str(out),
+            "--config", "configs/demo.yaml", "--speed", "0", "--out", str(out), "--set", "dialogue.grounded=false",
             "--set", "dialogue.backend=openai", "--set", f"dialogue.base_url={base_url}",
             "--set", "dialogue.timeout_s=5", "--set", "dialogue.max_retries=0",
         )
@@ -63,7 +63,7 @@ def test_garbage_and_stalls_get_an_apology_then_the_next_turn_recovers(tmp_path)
     out = tmp_path / "run"
     with chat_server(REPLY, script=["garbage", "stall", "ok"]) as (base_url, requests):
         proc = run_main(
-            "--config", "configs/demo.yaml", "--speed", "0", "--out", str(out),
+            "--config", "configs/demo.yaml", "--speed", "0", "--out", str(out), "--set", "dialogue.grounded=false",
             "--set", "dialogue.backend=openai", "--set", f"dialogue.base_url={base_url}",
             "--set", "dialogue.timeout_s=1", "--set", "dialogue.max_retries=0",
         )

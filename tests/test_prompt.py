@@ -173,7 +173,7 @@ def test_the_api_key_never_reaches_the_output_or_the_logs(tmp_path) -> None:
     with chat_server("I see a desk.") as (base_url, requests):
         proc = run_main(
             "--config", "configs/demo.yaml", "--speed", "0", "--out", str(out),
-            "--set", "dialogue.api_key_env=MY_KEY", "--set", "log_level=DEBUG",
+            "--set", "dialogue.api_key_env=MY_KEY", "--set", "log_level=DEBUG", "--set", "dialogue.grounded=false",
             env={"OPENAI_BASE_URL": base_url, "MY_KEY": key},
         )
     assert proc.returncode == 0, proc.stderr
