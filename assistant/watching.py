@@ -80,12 +80,37 @@ class Watching:
             return listing(self.watcher.watches, request.language)
         if request.action == "clear":
             return cleared(self.clear(request.name), request.name, request.language)
-        return self._set(request, now)
+        return self._set(request, now)[1]
+
+    def set_for(self, text: str) -> tuple[dict[str, object], str]:
+        """Sets the watch that ``text`` asks for, as the kiosk's ``watch`` command does: the watch, and
+        the sentence that confirms it. ``text`` is worded as a user would ask ("Tell me when someone
+        comes in.", "猫来了告诉我"), or is only the thing ("a cat", "猫"). Raises ``ValueError`` with a
+        line to show when it asks for no watch, or for one that cannot be kept."""
+        from perception.watches import parse_request
+
+        now = self.bus.clock.now()
+        text = text.strip()
+        request = parse_request(text, now)
+        if request is None:  # only the thing: ask for it as a user would
+            chinese = any("\u4e00" <= ch <= "\u9fff" for ch in text)
+            request = parse_request(f"看到{text}的时候告诉我" if chinese else f"tell me when you see {text}", now)
+        if request is None or request.action != "set":
+            raise ValueError(f"not a request to watch for something: {text[:60]!r} "
+                             "(word it as a user would, as in 'Tell me when you see a cat.')")
+        watch, said = self._set(request, now)
+        if watch is None:
+            raise ValueError(said)
+        return self._entry(watch), said
 
     def listed(self) -> list[dict[str, object]]:
         """The standing watches, for the kiosk's ``watches`` command and the browser page."""
-        return [{"id": w.id, "kind": w.kind, "name": w.name, "text": w.text, "every": w.every, "until": w.until}
-                for w in self.watcher.watches]
+        return [self._entry(w) for w in self.watcher.watches]
+
+    @staticmethod
+    def _entry(w: Watch) -> dict[str, object]:
+        return {"id": w.id, "kind": w.kind, "name": w.name, "text": w.text, "every": w.every, "until": w.until,
+                "language": w.language}
 
     def clear(self, name: str = "") -> list[Watch]:
         """Clears the watches for ``name`` (all when ""), as a request to stop watching would."""
@@ -94,11 +119,12 @@ class Watching:
             self._cleared(watch, "cleared")
         return gone
 
-    def _set(self, request: WatchRequest, now: float) -> str:
+    def _set(self, request: WatchRequest, now: float) -> tuple[Watch | None, str]:
+        """The watch set and its confirmation; no watch, and the sentence why, when it cannot be kept."""
         from perception.watch_words import cannot_watch, confirmation
 
         if request.watch is None:
-            return cannot_watch(request.name, request.language)
+            return None, cannot_watch(request.name, request.language)
         latest = self.memory.latest()
         watch, dropped = self.watcher.add(request.watch, view=latest.text if latest is not None else "")
         if dropped is not None:
@@ -106,7 +132,7 @@ class Watching:
         self.bus.publish(WatchSet(t=now, watch=watch.id, kind=watch.kind, name=watch.name, text=watch.text,
                                   every=watch.every, until=watch.until, language=watch.language))
         log.info("watch %d set: %s %s", watch.id, watch.kind, watch.name or watch.text)
-        return confirmation(watch)
+        return watch, confirmation(watch)
 
     # --- watching, every frame -----------------------------------------------------------------
 

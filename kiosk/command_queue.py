@@ -24,12 +24,15 @@ from .commands import (
     Command,
     CommandRejected,
     DescribeNow,
+    ListWatches,
     Mute,
     Reset,
     Say,
     SetVolume,
+    SetWatch,
     Shutdown,
     Unmute,
+    Unwatch,
     parse_command,
 )
 from .linkstats import LinkStats
@@ -56,6 +59,9 @@ class Controller(Protocol):
     async def describe_now(self) -> dict[str, Any] | None: ...
     async def set_volume(self, level: float) -> dict[str, Any] | None: ...
     async def shutdown(self) -> dict[str, Any] | None: ...
+    async def watch(self, request: str) -> dict[str, Any] | None: ...
+    async def watches(self) -> dict[str, Any] | None: ...
+    async def unwatch(self, name: str) -> dict[str, Any] | None: ...
 
 
 class TokenBucket:
@@ -238,3 +244,9 @@ class CommandQueue:
                 return await controller.set_volume(level)
             case Shutdown():
                 return await controller.shutdown()
+            case SetWatch(request=request):
+                return await controller.watch(request)
+            case ListWatches():
+                return await controller.watches()
+            case Unwatch(name=name):
+                return await controller.unwatch(name)

@@ -10,6 +10,9 @@ characters, echoed in its result), plus the command's own fields::
     {"id": "a5", "cmd": "describe_now"}
     {"id": "a6", "cmd": "set_volume", "level": 0.5}       0..1
     {"id": "a7", "cmd": "shutdown"}
+    {"id": "a8", "cmd": "watch", "request": "Tell me when you see a cat."}   as a user would ask, English or Chinese
+    {"id": "a9", "cmd": "watches"}                       the standing watches
+    {"id": "b1", "cmd": "unwatch", "name": "cat"}         name: optional, all when left out
 
 Validation is strict: no unknown fields, no coercion (``"0.5"`` is not a level),
 at most :data:`MAX_PAYLOAD` bytes of UTF-8, arrays and objects nested at most
@@ -34,6 +37,7 @@ from kernel.settings_base import StrictModel
 MAX_PAYLOAD = 4096  # bytes of UTF-8
 MAX_DEPTH = 4  # arrays and objects inside one another; a valid command has 1
 MAX_SAY_CHARS = 500
+MAX_WATCH_CHARS = 200
 # C0 controls but tab and line breaks, DEL, C1 controls: nothing a voice can say, and a NUL breaks the TTS.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -91,11 +95,36 @@ class Shutdown(_Command):
     cmd: Literal["shutdown"]
 
 
+class SetWatch(_Command):
+    """Set a standing watch, worded as a user would ask for it ("Tell me when someone comes in.")."""
+
+    cmd: Literal["watch"]
+    request: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_WATCH_CHARS),
+        AfterValidator(_no_controls),
+    ]
+
+
+class ListWatches(_Command):
+    cmd: Literal["watches"]
+
+
+class Unwatch(_Command):
+    """Clear the watches for ``name`` ("cat", "someone", the words of a sign), or all of them."""
+
+    cmd: Literal["unwatch"]
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=MAX_WATCH_CHARS), AfterValidator(_no_controls)
+    ] = ""
+
+
 Command = Annotated[
-    Say | Mute | Unmute | Reset | DescribeNow | SetVolume | Shutdown,
+    Say | Mute | Unmute | Reset | DescribeNow | SetVolume | Shutdown | SetWatch | ListWatches | Unwatch,
     Field(discriminator="cmd"),
 ]
-COMMAND_NAMES = ("say", "mute", "unmute", "reset", "describe_now", "set_volume", "shutdown")
+COMMAND_NAMES = ("say", "mute", "unmute", "reset", "describe_now", "set_volume", "shutdown", "watch", "watches",
+                 "unwatch")
 
 _ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
 

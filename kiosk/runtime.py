@@ -23,6 +23,7 @@ from typing import Any
 from assistant.config import RuntimeSettings
 from assistant.pipeline import Pipeline
 from assistant.state import Phase, StateTracker
+from assistant.watching import Watching
 from kernel.diagnostics import dump_tasks
 from kernel.eventlog import Subscriber
 from kernel.events import (
@@ -198,6 +199,27 @@ class KioskController:
     async def shutdown(self) -> dict[str, Any]:
         self.stop.set()
         return {"stopping": True}
+
+    def _watching(self) -> Watching:
+        pipeline = self._ready()
+        if pipeline.watching is None:
+            raise CommandFailed("this kiosk has no voice (no audio input or no TTS): it cannot say what it sees")
+        if not pipeline.seeing:
+            raise CommandFailed("this kiosk has no camera or no describer")
+        return pipeline.watching
+
+    async def watch(self, request: str) -> dict[str, Any]:
+        try:
+            watch, said = self._watching().set_for(request)
+        except ValueError as exc:
+            raise CommandFailed(str(exc)) from None
+        return {"watch": watch, "said": said}
+
+    async def watches(self) -> dict[str, Any]:
+        return {"watches": self._watching().listed()}
+
+    async def unwatch(self, name: str) -> dict[str, Any]:
+        return {"cleared": [watch.id for watch in self._watching().clear(name)]}
 
     def greeter_idle(self) -> bool:
         """For attract mode: nothing in progress, not muted."""

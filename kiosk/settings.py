@@ -44,6 +44,9 @@ DEFAULT_EVENTS = frozenset(
         "turn_metrics",
         "stage_restart",
         "presence",
+        "watch_set",
+        "watch_fired",
+        "watch_cleared",
     }
 )
 # Not an event type: opts in to transcripts with ``final: false``.

@@ -29,15 +29,19 @@ from kiosk.commands import (
     MAX_DEPTH,
     MAX_PAYLOAD,
     MAX_SAY_CHARS,
+    MAX_WATCH_CHARS,
     Command,
     CommandRejected,
     DescribeNow,
+    ListWatches,
     Mute,
     Reset,
     Say,
     SetVolume,
+    SetWatch,
     Shutdown,
     Unmute,
+    Unwatch,
     parse_command,
 )
 from kiosk.mqtt import MqttLink
@@ -46,7 +50,7 @@ from .broker import Mosquitto, find_mosquitto
 from .test_kiosk_hardening import client
 from .test_kiosk_mqtt import RecordingController, mqtt_settings, online, running, watcher
 
-COMMANDS = (Say, Mute, Unmute, Reset, DescribeNow, SetVolume, Shutdown)
+COMMANDS = (Say, Mute, Unmute, Reset, DescribeNow, SetVolume, Shutdown, SetWatch, ListWatches, Unwatch)
 SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_MESSAGE = 500  # characters of a rejection: a payload's own text in it is quoted and cut
 
@@ -70,6 +74,9 @@ json_values = st.recursive(
     max_leaves=25,
 )
 say_text = st.text(st.characters(exclude_categories=["Cs", "Cc"]), min_size=1, max_size=MAX_SAY_CHARS).filter(str.strip)
+watch_text = st.text(st.characters(exclude_categories=["Cs", "Cc"]), min_size=1, max_size=MAX_WATCH_CHARS).filter(
+    str.strip
+)
 command_ids = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=64)
 
 
@@ -81,6 +88,10 @@ def valid_commands(draw: st.DrawFn) -> dict[str, Any]:
         command["text"] = draw(say_text)
     elif name == "set_volume":
         command["level"] = draw(st.floats(0.0, 1.0) | st.integers(0, 1))
+    elif name == "watch":
+        command["request"] = draw(watch_text)
+    elif name == "unwatch" and draw(st.booleans()):
+        command["name"] = draw(st.text(st.characters(exclude_categories=["Cs", "Cc"]), max_size=MAX_WATCH_CHARS))
     keys = draw(st.permutations(list(command)))  # field order is free
     return {key: command[key] for key in keys}
 
@@ -194,7 +205,9 @@ def test_any_nesting_is_refused_or_parsed_without_recursion(payload: bytes) -> N
 def test_valid_commands_parse_to_what_was_sent(command: dict[str, Any], ascii_only: bool) -> None:
     parsed = outcome(encode(command, ascii_only))
     assert not isinstance(parsed, CommandRejected), (command, parsed)
-    expected = dict(command, text=command["text"].strip()) if "text" in command else command
+    expected = {key: value.strip() if key in ("text", "request", "name") else value for key, value in command.items()}
+    if command["cmd"] == "unwatch":
+        expected.setdefault("name", "")  # no name: every watch
     assert parsed.model_dump() == expected  # a level of 1 reads as 1.0, which compares equal
 
 

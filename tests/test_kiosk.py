@@ -111,6 +111,21 @@ async def test_kiosk_over_mqtt_status_events_metrics_and_every_command(tmp_path:
             assert look["ok"] and look["text"]
             await wait_for(watcher, "events", lambda e: e["type"] == "scene" and e["backend"] == "basic:now")
 
+            cat = await command(watcher, id="w1", cmd="watch", request="a cat")  # only the thing
+            assert cat["ok"] and cat["watch"]["name"] == "cat" and cat["said"] == "I'll tell you when I see a cat."
+            listed = await command(watcher, id="w2", cmd="watches")
+            assert [w["id"] for w in listed["watches"]] == [cat["watch"]["id"]]
+            unwatched = await command(watcher, id="w3", cmd="unwatch", name="cat")
+            assert unwatched["cleared"] == [cat["watch"]["id"]]
+            nonsense = await command(watcher, id="w4", cmd="watch", request="What time is it?")
+            assert not nonsense["ok"] and "can't watch for it" in nonsense["error"], nonsense
+            sign = await command(watcher, id="w5", cmd="watch", request="Tell me when the sign says OPEN.")
+            assert sign["ok"] and sign["watch"]["kind"] == "text" and "OPEN" in sign["said"], sign
+            fired = await wait_for(watcher, "events", lambda e: e["type"] == "watch_fired")  # the loop's next sign
+            assert fired[-1]["watch"] == sign["watch"]["id"] and "OPEN" in fired[-1]["said"]
+            await wait_for(watcher, "events", lambda e: e["type"] == "reply_text" and e["text"] == fired[-1]["said"])
+            assert (await command(watcher, id="w6", cmd="watches"))["watches"] == []  # it fired once: done
+
             muted = await command(watcher, id="m1", cmd="mute")
             assert muted["ok"]
             await wait_for(watcher, "status", lambda s: s["state"] == "muted")

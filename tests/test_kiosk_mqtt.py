@@ -153,6 +153,15 @@ class RecordingController:
     async def shutdown(self) -> dict[str, Any] | None:
         return await self._call("shutdown")
 
+    async def watch(self, request: str) -> dict[str, Any] | None:
+        return await self._call("watch", request)
+
+    async def watches(self) -> dict[str, Any] | None:
+        return await self._call("watches")
+
+    async def unwatch(self, name: str) -> dict[str, Any] | None:
+        return await self._call("unwatch", name)
+
 
 # --- settings ---------------------------------------------------------------------------------
 
