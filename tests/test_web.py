@@ -333,6 +333,48 @@ async def test_a_replay_can_be_watched_in_the_display_view(models: Models, fake_
     assert scene and "green" in scene and state == "listening"  # the last view: the green ball
 
 
+async def test_the_page_shows_the_watches_and_what_fired(models: Models, fake_video: Path, tmp_path: Path) -> None:
+    """A replay of "Tell me every time someone shows up." (a person comes, goes and comes back) in the
+    display view: the standing watch is listed, each alert is shown with its time, and a page that
+    joins once it is over still lists the watch."""
+    from scripts.make_watch_sessions import Speakers, make, sessions
+
+    (session,) = [s for s in sessions(0.5) if s.name == "someone-comes-and-goes"]
+    speakers = Speakers()
+    try:
+        make(tmp_path / session.name, session, speakers)
+    finally:
+        speakers.close()
+    settings = web_settings(display=True)
+    settings = settings.model_copy(update={"mode": "replay", "input": settings.input.model_copy(
+        update={"session": tmp_path / session.name}), "replay": settings.replay.model_copy(update={"speed": 0.0})})
+    printed = io.StringIO()
+    async with display_server(settings, Console(file=printed, width=400)) as display, \
+            chromium(SESSION / "audio.wav", fake_video) as browser:
+        assert display is not None
+        url = re.search(r"(http://\S+)", printed.getvalue())
+        assert url is not None
+        page = await new_page(browser)
+        await page.goto(url.group(1))
+        await until(page, "document.querySelector('#status').textContent.includes('connected')")
+        assert await page.locator("#watches li.empty").count() == 1  # nothing watched yet
+        record = Record(tmp_path / "out", settings.output, (display,), retention=False)
+        (tmp_path / "out").mkdir()
+        await replay_session(settings, prepare_sources(settings), models, record)
+        await until(page, "document.querySelectorAll('#fired li.fired').length >= 2")
+        listed = await page.locator("#watches li").all_text_contents()
+        fired = await page.locator("#fired li.fired").all_text_contents()
+        late = await new_page(browser)  # joins after the watch was set
+        await late.goto(url.group(1))
+        await until(late, "document.querySelectorAll('#watches li[data-watch]').length === 1")
+        late_listed = await late.locator("#watches li").all_text_contents()
+    said = [e["said"] for e in events_of(tmp_path / "out") if e["type"] == "watch_fired"]
+    assert len(said) == 2, said
+    assert listed == ["someone (every time)"] and late_listed == listed, (listed, late_listed)
+    assert all(re.match(r"\d{1,2}:\d{2}", line) for line in fired), fired  # when it fired
+    assert sorted(next(a for a in said if line.endswith(a)) for line in fired) == sorted(said), (fired, said)
+
+
 @contextlib.asynccontextmanager
 async def https_proxy(backend: str, cert: Path, key: Path) -> AsyncIterator[str]:
     """A reverse proxy that terminates HTTPS and forwards the page, its files and the media socket

@@ -53,7 +53,8 @@ SECURITY_HEADERS = {
 }
 # Events a page shows; the rest (per-chunk audio, requests) stay in events.jsonl.
 SHOWN = frozenset({"transcript", "reply_chunk", "reply_text", "scene", "turn_metrics", "barge_in", "error",
-                   "session_start", "session_end", "transcript_ignored", "device"})
+                   "session_start", "session_end", "transcript_ignored", "device", "watch_set", "watch_fired",
+                   "watch_cleared"})
 
 SessionHooks = Callable[[Path], tuple[Sequence[Subscriber], Callable[[RunStats], None]]]
 
@@ -84,7 +85,8 @@ class WebServer:
         self.free = web_settings.max_sessions if models is not None else 0
         self.sessions = 0  # started so far: each gets a number and a folder
         self.displays: set[Outbox] = set()
-        self.last: dict[str, dict[str, Any]] = {}  # the newest state and scene, for a display that joins
+        self.last: dict[str, dict[str, Any]] = {}  # the newest state, scene and watches, for a display that joins
+        self.watches: dict[int, dict[str, Any]] = {}  # the standing watches' watch_set records, by id
         self._stops: set[asyncio.Event] = set()
 
     def app(self) -> web.Application:
@@ -187,13 +189,28 @@ class WebServer:
             if event.t >= ticked[0] + 1.0:
                 ticked[0] = event.t
                 self._tell(None, {"type": "tick", "t": round(event.t, 2)})
-            if event.type in SHOWN:
-                message = {"type": "event", "event": page_record(event)}
-                if event.type == "scene":
-                    self.last["scene"] = message
-                self._tell(None, message)
+            self._show(None, event)
 
         return forward
+
+    def _show(self, outbox: Outbox | None, event: Event) -> None:
+        """An event for the page (those in :data:`SHOWN`); what a display that joins later must see
+        is kept in :attr:`last`: the newest scene, and the standing watches."""
+        if event.type not in SHOWN:
+            return
+        record = page_record(event)
+        message = {"type": "event", "event": record}
+        if event.type == "scene":
+            self.last["scene"] = message
+        elif event.type == "session_start":
+            self.watches.clear()
+        elif event.type == "watch_set":
+            self.watches[record["watch"]] = record
+        elif event.type == "watch_cleared":
+            self.watches.pop(record["watch"], None)
+        if event.type in ("session_start", "watch_set", "watch_cleared"):
+            self.last["watches"] = {"type": "watches", "watches": list(self.watches.values())}
+        self._tell(outbox, message)
 
     async def _talk(self, ws: web.WebSocketResponse, outbox: Outbox) -> None:
         self.free -= 1
@@ -223,11 +240,7 @@ class WebServer:
         watchers, finish = self.hooks(out)
 
         def forward(event: Event) -> None:
-            if event.type in SHOWN:
-                message = {"type": "event", "event": page_record(event)}
-                if event.type == "scene":
-                    self.last["scene"] = message
-                self._tell(outbox, message)
+            self._show(outbox, event)
 
         pipelines: list[Pipeline] = []
         record = Record(out, self.settings.output, (tracker, forward, *watchers), retention=False)

@@ -23,7 +23,7 @@ const el = {
   state: $('state'), status: $('status'), busy: $('busy'), video: $('video'),
   scene: $('scene'), sceneAge: $('scene-age'), mute: $('mute'), volume: $('volume'),
   volumeValue: $('volume-value'), partial: $('partial'), reply: $('reply'),
-  conversation: $('conversation'), metrics: $('metrics'),
+  conversation: $('conversation'), metrics: $('metrics'), watches: $('watches'), fired: $('fired'),
 };
 
 const params = new URLSearchParams(location.search);
@@ -49,6 +49,8 @@ let scene = null;         // {text, t}
 let currentTurn = null;
 const turns = new Map();  // turn -> {line, textEl, text}
 const metricLines = new Map();
+const watches = new Map();  // watch id -> its watch_set record
+const FIRED_SHOWN = 8;      // the newest lines of what fired or ended
 
 // ---------------------------------------------------------------- helpers
 
@@ -265,6 +267,39 @@ function turnEntry(turn) {
   return entry;
 }
 
+// ---------------------------------------------------------------- watches
+
+function watchLabel(w) {
+  const what = w.kind === 'text' ? `the sign saying ${w.text}`
+    : w.kind === 'gone' ? `${w.name} going`
+    : w.kind === 'change' ? 'any change' : String(w.name ?? '');
+  return `${what}${w.every ? ' (every time)' : ''}`;
+}
+
+function renderWatches() {
+  el.watches.replaceChildren();
+  for (const w of watches.values()) {
+    const li = document.createElement('li');
+    li.textContent = watchLabel(w);
+    li.dataset.watch = String(w.watch);
+    el.watches.append(li);
+  }
+  if (!watches.size) {
+    const li = document.createElement('li');
+    li.className = 'empty';
+    li.textContent = 'Nothing: ask "Tell me when you see a cat."';
+    el.watches.append(li);
+  }
+}
+
+function addFired(kind, text) {
+  const li = document.createElement('li');
+  li.className = kind;
+  li.textContent = `${new Date().toLocaleTimeString()} ${text}`;
+  el.fired.prepend(li);
+  while (el.fired.children.length > FIRED_SHOWN) el.fired.lastChild.remove();
+}
+
 function onEvent(ev) {
   if (!ev || typeof ev !== 'object') return;
   if (typeof ev.t === 'number') clockT = Math.max(clockT ?? ev.t, ev.t);
@@ -328,6 +363,20 @@ function onEvent(ev) {
     case 'barge_in':
       addLine('barge', '', '— you interrupted —');
       break;
+    case 'watch_set':
+      watches.set(ev.watch, ev);
+      renderWatches();
+      break;
+    case 'watch_fired':
+      addFired('fired', String(ev.said ?? ev.name ?? ''));
+      break;
+    case 'watch_cleared':
+      if (watches.has(ev.watch) && ev.reason !== 'fired') {
+        addFired('cleared', `no longer watching for ${watchLabel(watches.get(ev.watch))} (${ev.reason})`);
+      }
+      watches.delete(ev.watch);
+      renderWatches();
+      break;
     case 'error':
       setError(`error${ev.stage ? ` (${ev.stage})` : ''}: ${ev.message ?? ev.code ?? 'unknown'}`);
       break;
@@ -369,6 +418,13 @@ function onText(data) {
       break;
     case 'event':
       onEvent(msg.event);
+      break;
+    case 'watches':  // the standing watches, for a page that joins after they were set
+      watches.clear();
+      for (const w of Array.isArray(msg.watches) ? msg.watches : []) {
+        if (w && typeof w === 'object') watches.set(w.watch, w);
+      }
+      renderWatches();
       break;
     default:
       break;
