@@ -33,6 +33,7 @@ Nothing here guesses: :func:`grounded_answer` returns None whenever the details 
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 
@@ -216,6 +217,17 @@ def labels_for(noun: str) -> frozenset[str]:
     """The detector's label a thing's name stands for ("cats", "mug", "table", "ball"), or none."""
     label = _NAMES.get(noun)
     return frozenset({label}) if label else frozenset()
+
+
+def closest_label(noun: str) -> frozenset[str]:
+    """The detector's label of the one name spelled close to ``noun`` (a word misheard: "catch" for
+    "cat"), or none: same first letter, at most two letters more or fewer, and ``difflib``'s ratio
+    of 0.75 or more. Only where the assistant then says what it took the word for (a watch's
+    confirmation), so that a wrong guess is heard and can be cleared."""
+    near = [name for name in _NAMES if name[:1] == noun[:1] and abs(len(name) - len(noun)) <= 2 and " " not in name]
+    found = difflib.get_close_matches(noun, near, n=2, cutoff=0.75)
+    labels = {_NAMES[name] for name in found}
+    return frozenset(labels) if len(labels) == 1 else frozenset()  # two different things: no guess
 
 
 def spoken(name: str) -> str:

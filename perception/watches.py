@@ -23,7 +23,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from .answers import labels_for, spoken
+from .answers import closest_label, labels_for, spoken
 from .basic import SceneDetails
 from .basic_zh import OBJECTS as OBJECTS_ZH
 from .things import ANIMALS
@@ -148,6 +148,8 @@ def _appears(thing: str) -> Watch | str:
     if noun in {"animal", "animals", "an animal"}:
         return Watch("appears", ANIMALS, name="an animal")
     labels = labels_for(noun)
+    if not labels and len(noun.split()) == 1 and (labels := closest_label(noun)):
+        noun = spoken(next(iter(labels)))  # heard "the catch": a cat, said back in the confirmation
     if labels and noun.endswith("s") and not noun.endswith("ss"):
         noun = spoken(next(iter(labels)))  # "cats": a cat
     return Watch("appears", labels, name=noun) if labels else noun

@@ -131,6 +131,17 @@ def test_a_watch_for_a_while_lapses_and_an_unknown_thing_is_said_to_be_unknown()
     assert keys is not None and keys.action == "set" and keys.watch is None and keys.name == "keys"
 
 
+def test_a_misheard_thing_close_to_a_known_one_is_watched_as_that_and_said_back() -> None:
+    """flite's "a cat" was heard "the catch" (benchmarks/watch.py): the watch is for a cat, and the
+    confirmation names the cat, so a wrong guess is heard; words near two things, or near none, stay unknown."""
+    heard = parse_request("Let me know if the catch shows up.")
+    assert heard is not None and heard.watch is not None
+    assert heard.watch.labels == {"cat"} and confirmation(heard.watch) == "I'll tell you when I see a cat."
+    for word in ("cut", "keys", "van"):  # cut: cup or cat
+        unknown = parse_request(f"Tell me when you see a {word}.")
+        assert unknown is not None and unknown.watch is None and unknown.name == word
+
+
 def frame(*things: Thing, text: tuple[str, ...] = (), faces: int = 0) -> SceneDetails:
     return SceneDetails(objects=(), faces=faces, people=0, shapes=(), background="", light="", plain="", text=text,
                         things=things, boxed=True)
