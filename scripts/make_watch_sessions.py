@@ -90,6 +90,38 @@ def sessions(minutes: float = 1.0) -> list[WatchSession]:
     ]
 
 
+def unseen_sessions(minutes: float = 1.0) -> list[WatchSession]:
+    """Sessions the watches were not made on: other photos, voices, wordings and kinds of watch."""
+    quiet = max(30.0, minutes * 60)
+    kal16 = Voice("flite-kal16", "flite", "kal16", 0.9)
+    slow_joe = Voice("piper-joe-slow", "piper", rate=0.9)
+    fast_slt = Voice("flite-slt-fast", "flite", "slt", 1.15)
+    return [
+        WatchSession("motorbike-arrives", "Let me know when a motorbike shows up.", kal16,
+                     ((0, still("rocket")), (13, still("motorcycle_left"))), ((13, 26),), 1, 26),
+        WatchSession("visitor-each-time", "Give me a shout whenever somebody comes in.", slow_joe,
+                     ((0, still("rocket")), (11, still("astronaut")), (18, still("rocket")),
+                      (31, still("astronaut", flip=True))), ((11, 18), (31, 40)), 2, 40),
+        WatchSession("sign-sale", "Alert me if the sign changes to SALE.", fast_slt,
+                     ((0, sign("OPEN")), (14, sign("SALE"))), ((14, 26),), 1, 26),
+        WatchSession("cat-leaves", "Warn me when the cat goes away.", PIPER,
+                     ((0, still("chelsea")), (15, still("rocket"))), ((15, 27),), 1, 27),
+        WatchSession("someone-zh", "有人来了叫我。", Voice("zh-fast", "zh", rate=1.1),
+                     ((0, still("coffee")), (12, still("astronaut"))), ((12, 24),), 1, 24, "zh"),
+        # nothing asked for appears
+        WatchSession("no-bird", "Tell me when a bird shows up.", kal16,
+                     ((0, still("motorcycle_left")), (quiet / 3, still("astronaut")), (2 * quiet / 3, still("coffee"))),
+                     (), 0, quiet),
+        WatchSession("no-visitor", "Let me know if anyone comes in.", fast_slt,
+                     ((0, still("chelsea")), (quiet / 2, still("rocket"))), (), 0, quiet),
+        WatchSession("sign-never-closed", "Tell me when the sign says CLOSED.", slow_joe,
+                     ((0, sign("OPEN")), (quiet / 2, sign("SALE"))), (), 0, quiet),
+    ]
+
+
+SETS = {"tuning": sessions, "unseen": unseen_sessions}
+
+
 def view_at(session: WatchSession, t: float) -> Frame:
     current = session.views[0][1]
     for start, frame in session.views:
@@ -118,10 +150,12 @@ def main() -> None:
     p.add_argument("out", type=Path)
     p.add_argument("--only", default="", help="only these sessions (comma-separated names)")
     p.add_argument("--minutes", type=float, default=1.0, help="length of the sessions where nothing appears")
+    p.add_argument("--set", choices=sorted(SETS), default="tuning",
+                   help="tuning: the sessions the tests replay; unseen: others, for benchmarks/watch.py --set unseen")
     args = p.parse_args()
     speakers = Speakers()
     try:
-        for session in sessions(args.minutes):
+        for session in SETS[args.set](args.minutes):
             if args.only and session.name not in args.only.split(","):
                 continue
             make(args.out / session.name, session, speakers)
