@@ -161,7 +161,8 @@ async def run_live(
                 await asyncio.to_thread(device.close)  # a stuck device must not block the loop
         stats.media_seconds = clock.now()
         stats.wall_seconds = time.perf_counter() - started
-        stats.dropped = {**pipeline.dropped(), "microphone": mic.overflows if mic else 0}  # includes mic_ch drops
+        stats.dropped = {**pipeline.dropped(), "microphone": mic.overflows if mic else 0,  # includes mic_ch drops
+                         **({"camera_refused": refused} if (refused := getattr(camera, "bad", 0)) else {})}
         bus.publish(SessionEnded(t=clock.now(), reason=reason, media_seconds=clock.now(), dropped=stats.dropped))
     return stats
 
