@@ -1,20 +1,25 @@
-"""Camera frames from the browser are checked from their header before they are decoded, and
-decoded off the event loop (issue 25): a huge JPEG, a PNG, an empty or broken payload are refused
-and counted; a frame the page really sends arrives."""
+"""What a hostile page sends the browser mode (issue 25). Camera frames are checked from their
+header before they are decoded, and decoded off the event loop: a huge JPEG, a PNG, an empty or
+broken payload are refused and counted; a frame the page really sends arrives. A control message
+nested too deep for the JSON parser is ignored."""
 
 from __future__ import annotations
 
 import asyncio
 import struct
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from assistant.state import StateTracker
 from kernel.channels import Channel, Overflow
 from kernel.clock import FakeClock
+from omnilive.settings import load_settings, parse_override
 from perception.frames import Frame
 from web.devices import MAX_FRAME_PIXELS, BrowserCamera, jpeg_problem
+from web.server import WebServer
 
 
 def jpeg(width: int = 64, height: int = 48) -> bytes:
@@ -64,3 +69,12 @@ async def test_refused_frames_are_counted_and_a_good_one_arrives() -> None:
     camera.feed(b"\xff\xd8" + b"\x00" * 100)  # a JPEG start and nothing readable after it
     assert camera.refused["undecodable"] == 1
     camera.close()
+
+
+def test_a_deeply_nested_control_message_is_ignored(tmp_path: Path) -> None:
+    """``"[" * 100000`` raised RecursionError out of the socket's reader and ended the session."""
+    settings = load_settings(None, [parse_override("mode=web")])
+    server = WebServer(settings, settings.web, None, tmp_path, token=None)
+    tracker = StateTracker()
+    for text in ("[" * 100_000, '{"type": "mute", "muted": ' * 50_000, "not json", "[]"):
+        server._control(text, [], tracker)  # returns: nothing to do, nothing raised

@@ -287,7 +287,7 @@ class WebServer:
         """``mute`` and ``volume`` from the page's controls; anything else is ignored."""
         try:
             command = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # "[" * 100000 is too deep for the parser, not a command
             return
         if not isinstance(command, dict) or not pipelines or not pipelines[0].voiced:
             return
