@@ -10,8 +10,10 @@ import struct
 import time
 from pathlib import Path
 
+import aiohttp
 import cv2
 import numpy as np
+import pytest
 
 from assistant.state import StateTracker
 from kernel.channels import Channel, Overflow
@@ -19,7 +21,7 @@ from kernel.clock import FakeClock
 from omnilive.settings import load_settings, parse_override
 from perception.frames import Frame
 from web.devices import MAX_FRAME_PIXELS, BrowserCamera, jpeg_problem
-from web.server import WebServer
+from web.server import WebServer, serving
 
 
 def jpeg(width: int = 64, height: int = 48) -> bytes:
@@ -78,3 +80,25 @@ def test_a_deeply_nested_control_message_is_ignored(tmp_path: Path) -> None:
     tracker = StateTracker()
     for text in ("[" * 100_000, '{"type": "mute", "muted": ' * 50_000, "not json", "[]"):
         server._control(text, [], tracker)  # returns: nothing to do, nothing raised
+
+
+async def test_a_rebinding_page_on_another_host_name_is_refused_without_a_token(tmp_path: Path) -> None:
+    """No token: loopback only, and a page must name the server as loopback. A DNS-rebinding page
+    at evil.example (resolved to 127.0.0.1) sent ``Host`` and ``Origin`` of evil.example and got in."""
+    settings = load_settings(None, [parse_override("mode=web"), parse_override("web.port=0")])
+    server = WebServer(settings, settings.web, None, tmp_path, token=None)
+    async with serving(server) as url, aiohttp.ClientSession() as http:
+        port = url.rstrip("/").rsplit(":", 1)[1]
+        evil = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+        async with http.get(url + "?view=display", headers={"Host": evil["Host"]}) as page:
+            assert page.status == 403
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await http.ws_connect(url + "ws?view=display", headers=evil)
+        assert info.value.status == 403
+        for name in ("127.0.0.1", "localhost"):  # the names a user opens it at
+            own = {"Host": f"{name}:{port}", "Origin": f"http://{name}:{port}"}
+            async with http.get(url + "?view=display", headers={"Host": own["Host"]}) as page:
+                assert page.status == 200
+            ws = await http.ws_connect(url + "ws?view=display", headers=own)
+            assert (await ws.receive_json(timeout=10))["type"] == "hello"
+            await ws.close()

@@ -15,9 +15,11 @@ import contextlib
 import dataclasses
 import datetime
 import hmac
+import ipaddress
 import json
 import logging
 import ssl
+import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,13 @@ def page_record(event: Event) -> dict[str, Any]:
     if isinstance(event, SessionStarted):
         record.pop("config", None)  # the settings stay in events.jsonl
     return record
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class WebServer:
@@ -123,11 +132,25 @@ class WebServer:
         origin = request.headers.get("Origin")
         if origin is None:
             return True
-        return origin == f"{request.scheme}://{request.host}" or origin in self.web.allowed_origins
+        if origin in self.web.allowed_origins:
+            return True
+        return origin == f"{request.scheme}://{request.host}" and self.host_allowed(request)
+
+    def host_allowed(self, request: web.Request) -> bool:
+        """With no token the server listens on loopback only, and a page may name it only as such
+        (127.0.0.1, localhost, [::1]): a DNS-rebinding page at evil.example resolved to 127.0.0.1
+        sends ``Host: evil.example``, and its own origin would otherwise match it."""
+        if self.token is not None:
+            return True
+        host = urllib.parse.urlsplit(f"//{request.host}").hostname or ""
+        return host == "localhost" or _loopback(host)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         if not self.authorized(request):
             return web.Response(status=401, text="omnilive: a valid access token is needed (?token=...)\n")
+        if not self.host_allowed(request):
+            log.warning("web: refused a page for host %r (not loopback, and no token is set)", request.host)
+            return web.Response(status=403, text="omnilive: open this page at 127.0.0.1 or localhost\n")
         if request.query.get("view") != "display":
             if self.models is None:  # this server only shows a session
                 raise web.HTTPFound(request.rel_url.update_query(view="display"))
