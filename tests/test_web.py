@@ -306,12 +306,17 @@ def test_bad_web_settings_are_one_line_and_exit_2(args: list[str], env: dict[str
     assert "Traceback" not in result.stderr
 
 
+def replay_settings(session: Path) -> Settings:
+    """A replay of ``session`` as fast as the models allow, shown on a display-only page (``web.display``)."""
+    settings = web_settings(display=True)
+    return settings.model_copy(update={"mode": "replay", "input": settings.input.model_copy(
+        update={"session": session}), "replay": settings.replay.model_copy(update={"speed": 0.0})})
+
+
 async def test_a_replay_can_be_watched_in_the_display_view(models: Models, fake_video: Path, tmp_path: Path) -> None:
     """``web.display``: the display-only page of a session that runs elsewhere (here a replay, as
     ``run_assistant.py --session ... --set web.display=true`` runs it) shows its captions and scene."""
-    settings = web_settings(display=True)
-    settings = settings.model_copy(update={"mode": "replay", "input": settings.input.model_copy(
-        update={"session": SESSION}), "replay": settings.replay.model_copy(update={"speed": 0.0})})
+    settings = replay_settings(SESSION)
     printed = io.StringIO()
     async with display_server(settings, Console(file=printed, width=400)) as display, \
             chromium(SESSION / "audio.wav", fake_video) as browser:
@@ -345,9 +350,7 @@ async def test_the_page_shows_the_watches_and_what_fired(models: Models, fake_vi
         make(tmp_path / session.name, session, speakers)
     finally:
         speakers.close()
-    settings = web_settings(display=True)
-    settings = settings.model_copy(update={"mode": "replay", "input": settings.input.model_copy(
-        update={"session": tmp_path / session.name}), "replay": settings.replay.model_copy(update={"speed": 0.0})})
+    settings = replay_settings(tmp_path / session.name)
     printed = io.StringIO()
     async with display_server(settings, Console(file=printed, width=400)) as display, \
             chromium(SESSION / "audio.wav", fake_video) as browser:
