@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 
-from .basic import SceneDetails
+from pypinyin import lazy_pinyin
+
 from .basic_zh import COLOURS, OBJECTS, count_zh, object_zh
 from .grounding import Grounded, matching, sign_colours
+from .scene import SceneDetails
 from .things import ANIMALS
 
 READ_CHARS_ZH = 80
@@ -68,8 +72,17 @@ def _unseen_zh(m: re.Match[str]) -> str:
     return f"光看画面，我看不出{either}。"
 
 
-def _count_zh(details: SceneDetails, noun: str) -> str | None:
+def _heard(noun: str) -> str | None:
+    """The label a question's noun stands for: its name, or a known name it sounds like (有几只摸:
+    猫, the answer then names the cat)."""
     label = _ZH_NOUNS.get(noun)
+    if label is None and (sounded := sounds_like_zh(noun)[0]):
+        label = next(iter(sounded))
+    return label
+
+
+def _count_zh(details: SceneDetails, noun: str) -> str | None:
+    label = _heard(noun)
     if label is None:
         return None
     if label == "animals":
@@ -90,7 +103,7 @@ def _count_zh(details: SceneDetails, noun: str) -> str | None:
 
 
 def _there_zh(details: SceneDetails, noun: str) -> str | None:
-    label = _ZH_NOUNS.get(noun)
+    label = _heard(noun)
     labels = ANIMALS if label == "animals" else frozenset({label}) if label and label != "sports ball" else None
     if labels is None or not details.boxed:
         return None
@@ -108,6 +121,8 @@ def _there_zh(details: SceneDetails, noun: str) -> str | None:
             f"有，我看到{'和'.join(said)}。"
     if "person" in labels and (details.faces or details.people):
         return None
+    if noun not in _ZH_NOUNS:
+        return None  # only sounds like a known thing: "no" would be about a word the user never said
     return f"没有，我没看到{noun}。"
 
 
@@ -133,3 +148,38 @@ def _name_zh(details: SceneDetails, question: str) -> str | None:
         return None
     who = "他" if "他" in question else "她" if "她" in question else "这个人"
     return f"光看画面，我看不出{who}叫什么名字。"
+
+
+def sounds_like_zh(heard: str) -> tuple[frozenset[str], str]:
+    """The detector's label whose Chinese name sounds like ``heard`` (a word misheard: 帽 or 摩 for
+    猫), and that name; or no label and ``heard``. The same syllables with the tones left out, or
+    else the one name as many syllables long whose toneless pinyin is close (``difflib`` ratio of
+    0.8 or more, same first letter: mo for mao, not yong for yang). Two such things: no guess. As with
+    :func:`perception.answers.closest_label`, only where the assistant then says the name back
+    (a watch's confirmation; an answer that names what it counted)."""
+    if not re.fullmatch(r"[\u4e00-\u9fff]{1,6}", heard):
+        return frozenset(), heard  # not a short run of Chinese characters: nothing to sound out
+    said = lazy_pinyin(heard)
+    same = _by_sound().get(tuple(said), set())
+    if len(same) == 1:
+        label = next(iter(same))
+        return frozenset({label}), OBJECTS[label][0]
+    if same:
+        return frozenset(), heard
+    joined = "".join(said)
+    near = {label for sound, labels in _by_sound().items() for label in labels
+            if len(sound) == len(said) and sound[0][:1] == said[0][:1]
+            and difflib.SequenceMatcher(None, "".join(sound), joined).ratio() >= 0.8}
+    if len(near) == 1:
+        label = next(iter(near))
+        return frozenset({label}), OBJECTS[label][0]
+    return frozenset(), heard
+
+
+@functools.cache
+def _by_sound() -> dict[tuple[str, ...], set[str]]:
+    """Each Chinese name's toneless syllables -> the labels with that name."""
+    sounds: dict[tuple[str, ...], set[str]] = {}
+    for label, (noun, _) in OBJECTS.items():
+        sounds.setdefault(tuple(lazy_pinyin(noun)), set()).add(label)
+    return sounds

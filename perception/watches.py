@@ -24,8 +24,9 @@ import re
 from dataclasses import dataclass
 
 from .answers import closest_label, labels_for, spoken
-from .basic import SceneDetails
+from .answers_zh import sounds_like_zh
 from .basic_zh import OBJECTS as OBJECTS_ZH
+from .scene import SceneDetails
 from .things import ANIMALS
 
 CONFIRM_FRAMES = 2  # frames in a row that must show it
@@ -227,7 +228,7 @@ def _label_zh(thing: str) -> tuple[frozenset[str], str]:
     for label, (noun, _) in OBJECTS_ZH.items():
         if noun == thing or thing in {f"小{noun}"}:
             return frozenset({label}), noun
-    return frozenset(), thing
+    return sounds_like_zh(thing.removeprefix("小"))
 
 
 # --- watching ---------------------------------------------------------------------------------------

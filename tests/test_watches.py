@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from perception.basic import SceneDetails
+from perception.scene import SceneDetails
 from perception.things import Thing
 from perception.watch_words import alert, cleared, confirmation, listing
 from perception.watches import CONFIRM_FRAMES, REARM_S, Watch, Watcher, parse_request
@@ -142,6 +142,23 @@ def test_a_misheard_thing_close_to_a_known_one_is_watched_as_that_and_said_back(
     for word in ("cut", "keys", "van"):  # cut: cup or cat
         unknown = parse_request(f"Tell me when you see a {word}.")
         assert unknown is not None and unknown.watch is None and unknown.name == word
+
+
+@pytest.mark.parametrize("heard", ["看到帽的时候告诉我。", "看到摩的时候告诉我。", "有毛来了叫我。"])
+def test_a_chinese_word_misheard_as_one_that_sounds_like_a_known_thing_is_watched_as_that(heard: str) -> None:
+    """Whisper heard 猫 as 帽 (CI), 摩 (benchmarks/watch.py) and 毛: the same or a close sound in
+    pinyin, tones left out. The confirmation says 猫, so a wrong guess is heard and can be cleared."""
+    request = parse_request(heard)
+    assert request is not None and request.watch is not None, request
+    assert request.watch.labels == {"cat"} and confirmation(request.watch) == "看到猫的时候我会告诉你。"
+
+
+def test_a_chinese_word_that_sounds_like_no_known_thing_or_like_two_stays_unknown() -> None:
+    for word in ("勇", "云朵", "钥匙"):  # sounds like nothing the detector names
+        request = parse_request(f"看到{word}的时候告诉我。")
+        assert request is not None and request.watch is None and request.name == word
+    exact = parse_request("看到马的时候告诉我。")  # 马 (ma) is a horse, not a cat (mao) close by
+    assert exact is not None and exact.watch is not None and exact.watch.labels == {"horse"}
 
 
 def frame(*things: Thing, text: tuple[str, ...] = (), faces: int = 0) -> SceneDetails:
