@@ -17,62 +17,21 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 # (The package's __init__, run first, has quieted the ffmpeg/OpenCV loggers.)
 from rich.console import Console
 
-from kernel.diagnostics import with_task_dump
 from kernel.errors import AssistantError, InputError
 
 from .console import ConsoleView
 from .report import Report
+from .running import run_async, sigterm_outside_the_loop
 from .settings import Settings, load_settings, parse_override
 
 log = logging.getLogger("omnilive")
-
-T = TypeVar("T")
-
-
-def _sigterm_outside_the_loop(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # as Ctrl-C: before or after the session runs, nothing to end cleanly
-
-
-def run_async(main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run`` (with the SIGUSR1 task dump) in which SIGTERM does what Ctrl-C does: the main
-    task is cancelled, its cleanup runs (the session ends, the log is closed), then KeyboardInterrupt.
-    It does not go through SIGINT's handler, which a process started in the background lacks."""
-    terminated = False
-
-    async def run() -> T:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-
-        def terminate() -> None:
-            nonlocal terminated
-            if not terminated:
-                terminated = True
-                task.cancel()
-
-        loop.add_signal_handler(signal.SIGTERM, terminate)
-        try:
-            return await with_task_dump(main)
-        finally:
-            loop.remove_signal_handler(signal.SIGTERM)
-            signal.signal(signal.SIGTERM, _sigterm_outside_the_loop)
-
-    try:
-        return asyncio.run(run())
-    except asyncio.CancelledError:
-        if terminated:
-            raise KeyboardInterrupt from None
-        raise
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
@@ -202,7 +161,7 @@ class _Run:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _sigterm_outside_the_loop)
+    signal.signal(signal.SIGTERM, sigterm_outside_the_loop)
     run = _Run()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     console = Console(quiet=args.quiet, highlight=False)

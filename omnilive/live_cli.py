@@ -15,6 +15,7 @@ from kernel.eventlog import Subscriber
 
 from .console import ConsoleView
 from .report import Report
+from .running import run_async  # SIGTERM stops it as Ctrl-C does
 from .settings import Settings
 from .web_cli import display_server
 
@@ -57,7 +58,6 @@ async def live_with_console(settings: Settings, console: Console, out: Path, rep
 
 def run_live_cli(settings: Settings, console: Console, extra: dict[str, Any], out: Path,
                  *, prune_siblings: bool = False) -> int:
-    from .cli import run_async  # SIGTERM stops it as Ctrl-C does
 
     report = Report()
     try:

@@ -18,6 +18,7 @@ from web.server import WebServer, serving, ssl_context
 from web.settings import read_token
 
 from .report import Report
+from .running import run_async  # SIGTERM stops it as Ctrl-C does
 from .settings import Settings
 
 
@@ -49,7 +50,6 @@ async def serve(settings: Settings, console: Console, out_root: Path, *,
 
 
 def run_web_cli(settings: Settings, console: Console, out_root: Path) -> int:
-    from .cli import run_async  # SIGTERM stops it as Ctrl-C does
 
     run_async(serve(settings, console, out_root))
     return 0

@@ -38,9 +38,10 @@ import re
 from collections.abc import Sequence
 
 from .answers_zh import answer_zh
-from .basic import SPOKEN_NAMES, SceneDetails, thing_phrase
+from .basic import SPOKEN_NAMES, thing_phrase
 from .grounding import Grounded, matching, sign_colours
 from .objects import COCO_LABELS, PLURALS
+from .scene import SceneDetails
 from .things import ANIMALS
 
 NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")

@@ -20,21 +20,21 @@ it in a thread.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from .basic_zh import render_zh
 from .frames import Image
 from .objects import PLURALS, Detection
 from .ocr import MIN_CONFIDENCE, TextEngine, TextReader, make_text_reader
 from .people import count_people, detection_image, face_cascade, find_faces, people_detector
 from .prompts import checked_language, description_language
 from .sampling import ChangeGate
+from .scene import ENGLISH, SceneDetails, SeenShape, arrange, asks_about, mentions_people
 from .settings import BasicDescriberSettings
 from .shapes import Shape, colour_labels, find_shapes, track
 from .things import Thing, absent, asked_things, place
@@ -52,39 +52,9 @@ SAME_VIEW = 0.003  # a frame within this change score (perception.sampling) of t
 _DARK = 60.0  # mean grey level below which the scene is dark
 _VERY_DARK = 20.0
 _PLAIN = 6.0  # standard deviation (of every BGR channel) below which a frame is one plain colour
-_TEXT_WORDS = frozenset(
-    {"read", "reading", "sign", "signs", "text", "written", "writing", "say", "says", "label", "word", "words"}
-)
-_PEOPLE_WORDS = frozenset({"who", "person", "people", "face", "faces", "anyone", "someone", "somebody", "anybody",
-                           "everyone", "nobody", "man", "woman", "men", "women", "child", "children", "kid", "kids"})
-# Chinese has no spaces between words: these are looked for anywhere in the question.
-_TEXT_WORDS_ZH = ("读", "念", "牌", "字", "写", "标志", "标签", "文字")
-_PEOPLE_WORDS_ZH = ("谁", "人", "脸")
 _NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _DETERMINERS = frozenset({"a", "an", "the", "no", "some", "many", *_NUMBER_WORDS})
 _OLDER_SWITCH: dict[bool | None, TextEngine] = {True: "tesseract", False: "off", None: "rapidocr"}
-
-
-@dataclass(frozen=True, slots=True)
-class SeenShape:
-    shape: Shape
-    motion: str  # "moving to the right", ... or "" when it held still or was not seen before
-
-
-@dataclass(frozen=True, slots=True)
-class SceneDetails:
-    """What `BasicDescriber` found in one frame."""
-
-    objects: tuple[str, ...]  # names or phrases from the object detector hook (a detection's label)
-    faces: int
-    people: int
-    shapes: tuple[SeenShape, ...]  # largest first
-    background: str  # its colour; "" when no region dominates the frame
-    light: str  # "very dark", "dark" or "" (unremarkable)
-    plain: str  # the frame's one colour when it is plain (a lens cap, a wall), else ""
-    text: tuple[str, ...]  # lines read, top to bottom
-    things: tuple[Thing, ...] = ()  # the detections placed (when the hook gives boxes); said instead of objects
-    boxed: bool = False  # a detector that gives boxes looked at this frame: what is not in ``things`` was not found
 
 
 class BasicDescriber:
@@ -152,7 +122,6 @@ class BasicDescriber:
     def describe_found(self, image: Image, question: str | None = None) -> tuple[str, SceneDetails]:
         details = self.describe_details(image)
         if description_language(self.language, question) == "zh":
-            from .basic_zh import render_zh  # it builds on this module
             return render_zh(details, question), details
         return render(details, question), details
 
@@ -285,48 +254,6 @@ def _placed_phrases(things: Sequence[Thing]) -> list[str]:
     return phrases
 
 
-@dataclass(frozen=True, slots=True)
-class Wording:
-    """The words :func:`arrange` puts around a description, in one language."""
-
-    nobody: str  # asked about people, and none seen
-    text: str  # before the text read
-    text_end: str  # after it
-    no_text: str  # asked about text, and none read
-    separator: str  # between the parts
-    nothing: str  # nothing at all to say
-
-
-ENGLISH = Wording("nobody in view", "text: ", "", "no readable text", "; ", "nothing I can name")
-
-
-def arrange(scene: str, who: str, text: Sequence[str], question: str | None, words: Wording,
-            missing: Sequence[str] = ()) -> str:
-    """The parts of a description in order: the scene, then the text read; a question about text puts
-    the text (or that there is none) first, one about people puts ``who`` (or that there is nobody) first,
-    and one about things the frame does not show says first that they are not there (``missing``,
-    already in words: "no dog")."""
-    wants_text, wants_people = asks_about(question)
-    parts = [scene] if scene else []
-    if wants_people:
-        parts.insert(0, who or words.nobody)
-    if text:
-        parts.insert(0 if wants_text else len(parts), words.text + " / ".join(text) + words.text_end)
-    elif wants_text:
-        parts.insert(0, words.no_text)
-    parts[:0] = missing
-    return words.separator.join(parts) or words.nothing
-
-
-def asks_about(question: str | None) -> tuple[bool, bool]:
-    """Whether ``question`` asks about text, and about people, in English or in Chinese."""
-    lowered = (question or "").lower()
-    asked = set(re.findall(r"[a-z]+", lowered))
-    text = bool(asked & _TEXT_WORDS) or any(word in lowered for word in _TEXT_WORDS_ZH)
-    people = bool(asked & _PEOPLE_WORDS) or any(word in lowered for word in _PEOPLE_WORDS_ZH)
-    return text, people
-
-
 def _object_phrases(objects: Sequence[str]) -> list[str]:
     """Phrases from the detector hook as they are; bare names counted: ["cup", "cup"] -> ["two cups"]."""
     counts = Counter(objects)
@@ -337,11 +264,6 @@ def _object_phrases(objects: Sequence[str]) -> list[str]:
         else:
             phrases.append(_count(n, name, _plural(name)))
     return phrases
-
-
-def mentions_people(objects: Sequence[str]) -> bool:
-    """Whether the detector hook named people ("person", "two people")."""
-    return any(word in {"person", "people"} for phrase in objects for word in phrase.lower().split(" "))
 
 
 def _shape_phrases(shapes: Sequence[SeenShape]) -> list[str]:

@@ -14,7 +14,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 
-from .basic import SceneDetails, SeenShape, Wording, arrange, asks_about, mentions_people
+from .scene import SceneDetails, SeenShape, Wording, arrange, asks_about, mentions_people
 from .things import Thing, absent
 
 # Every colour name of perception.shapes.colour_labels.

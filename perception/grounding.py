@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .basic import SceneDetails
+from .scene import SceneDetails
 from .things import Thing
 
 

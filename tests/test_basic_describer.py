@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from skimage import data as photos
 
-from perception.basic import BasicDescriber, SceneDetails, SeenShape, render
+from perception.basic import BasicDescriber, render
 from perception.people import count_people, people_detector
+from perception.scene import SceneDetails, SeenShape
 from perception.shapes import Shape, colour_labels
 
 VIDEO = Path(__file__).resolve().parents[1] / "examples" / "sessions" / "desk" / "video.mp4"

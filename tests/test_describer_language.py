@@ -15,7 +15,7 @@ import pytest
 from PIL import Image as PILImage
 from PIL import ImageDraw, ImageFont
 
-from perception.basic import BasicDescriber, SceneDetails, render
+from perception.basic import BasicDescriber, render
 from perception.basic_zh import COLOURS, FORMS, MOTIONS, OBJECTS, number_zh, render_zh
 from perception.objects import COCO_LABELS, ObjectDetector
 from perception.openai_vision import OpenAIVisionDescriber
@@ -28,6 +28,7 @@ from perception.prompts import (
     vlm_prompt,
 )
 from perception.registry import make_describer
+from perception.scene import SceneDetails
 from perception.settings import BasicDescriberSettings, OmniLMMDescriberSettings, OpenAIDescriberSettings
 from perception.shapes import colour_labels
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perception.basic import SceneDetails, SeenShape, render
+from perception.basic import render
 from perception.basic_zh import render_zh
 from perception.objects import Detection
 from perception.registry import make_describer
+from perception.scene import SceneDetails, SeenShape
 from perception.settings import BasicDescriberSettings
 from perception.shapes import Shape
 from perception.things import Thing, one_guess_each, place

@@ -18,8 +18,8 @@ from kernel.channels import Activity
 from kernel.clock import FakeClock
 from kernel.eventlog import EventBus
 from kernel.events import ReplyAudioEnded, ReplyAudioStarted, SpeechEnded, SpeechStarted
-from perception.basic import SceneDetails
 from perception.memory import SceneDescription, SceneMemory
+from perception.scene import SceneDetails
 from perception.things import Thing
 from scripts.make_watch_sessions import Speakers, make, sessions
 
