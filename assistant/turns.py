@@ -152,13 +152,23 @@ class TurnRunner:
             started = time.perf_counter()
             if await self.look(question):
                 look_ms = (time.perf_counter() - started) * 1000
-        request = build_request(
+        request = self._request(question, language)
+        if self.grounded and request.scene is not None and not request.scene_stale:
+            from perception.answers import heard_as_seen  # the basic describer's stack, loaded only when asked
+
+            heard = heard_as_seen(getattr(request.scene, "details", None), question)
+            if heard != question:  # "the cut" over a cup: the cup, which the answer then names
+                log.info("turns: %r taken as %r (a thing in view)", question, heard)
+                request = self._request(heard, language)
+        return request, look_ms
+
+    def _request(self, question: str, language: str | None) -> ReplyRequest:
+        return build_request(
             question, self.conversation, self.memory.history(), self.bus.clock.now(), self.system_prompt,
             observations=self.observations, history_tokens=self.history_tokens,
             events=self.memory.events(), stale_after_s=self.stale_after_s,
             language=language if self.multilingual else None,
         )
-        return request, look_ms
 
     def grounded_answer(self, request: ReplyRequest) -> Grounded | None:
         """The answer the freshest description's details give to the request's question

@@ -231,6 +231,39 @@ def closest_label(noun: str) -> frozenset[str]:
     return frozenset(labels) if len(labels) == 1 else frozenset()  # two different things: no guess
 
 
+_NOUN_BEFORE = frozenset({"the", "a", "an", "any", "many", "my", "your", "this", "that", "these", "those", "some"})
+
+
+def heard_as_seen(details: SceneDetails | None, question: str) -> str:
+    """``question`` with a noun misheard as a word one letter away from a thing in view put right
+    ("Is the cut on the left?" over a cup: "Is the cup on the left?"; "how many cuts" over cats).
+    Only a word after a determiner ("the", "many"...), at least three letters, with the same first
+    letter, that names no thing the detector knows, and one letter from exactly one thing in view
+    (or its plural). English only; the answer then names the thing, so a wrong guess is heard."""
+    if details is None or not details.things or re.search(r"[\u4e00-\u9fff]", question):
+        return question
+    seen: dict[str, str] = {}
+    for thing in details.things:
+        name = spoken(thing.name)
+        if " " not in name:
+            seen[name] = name
+            seen[PLURALS.get(name, PLURALS.get(thing.name, name + "s"))] = name
+
+    def right(m: re.Match[str]) -> str:
+        word = m["word"]
+        lowered = word.lower()
+        if len(lowered) < 3 or lowered in _NAMES:
+            return m.group(0)
+        near = {written for written in seen if written[0] == lowered[0] and len(written) == len(lowered)
+                and sum(a != b for a, b in zip(written, lowered, strict=True)) == 1}
+        if len({seen[w] for w in near}) != 1:
+            return m.group(0)
+        return f"{m['before']}{next(iter(near))}"
+
+    return re.sub(r"(?P<before>\b(?:" + "|".join(sorted(_NOUN_BEFORE)) + r")\s+)(?P<word>[A-Za-z]+)\b",
+                  right, question, flags=re.IGNORECASE)
+
+
 def spoken(name: str) -> str:
     """A detector's label as people say it ("dining table" -> "table")."""
     return SPOKEN_NAMES.get(name, name)
@@ -257,6 +290,8 @@ def _count_en(details: SceneDetails, noun: str) -> str | None:
         return None
     total = sum(t.count for t in found)
     name = SPOKEN_NAMES.get(label, label)
+    if total == 1 and found[0].fills_view:  # one box over the whole view: two cats side by side were one
+        return f"I see {_article_of(label)} that fills most of the view, so I can't tell how many there are."
     said = name if total == 1 else PLURALS.get(name, PLURALS.get(label, name + "s"))
     where = found[0].where if len(found) == 1 else ""
     return f"I see {_number(total)} {said}{' on the ' + where if where and where != 'middle' else ''}."

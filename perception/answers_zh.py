@@ -97,6 +97,8 @@ def _count_zh(details: SceneDetails, noun: str) -> str | None:
         return None
     noun_zh, measure = object_zh(label)
     total = sum(t.count for t in found)
+    if total == 1 and found[0].fills_view:
+        return f"我看到{noun_zh}占满了大半个画面，看不出有几{measure}。"
     where = {"left": "左边", "right": "右边"}.get(found[0].where, "") if len(found) == 1 else ""
     counted = count_zh(total, measure, noun_zh)
     return f"我看到{where}有{counted}。" if where else f"我看到{counted}。"

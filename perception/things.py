@@ -37,6 +37,7 @@ HOLDS = 0.05
 CONTAINERS = frozenset({"cup", "bowl", "wine glass", "vase"})
 CONFIRM_IOU = 0.3  # the same kind of thing this close in the frame before confirms a guess
 LEFT, RIGHT = 0.4, 0.6  # a box centred left of LEFT is on the left, right of RIGHT on the right
+FILLS_VIEW = 0.8  # a box over this share of the frame: the detector cannot tell how many it holds
 ALONE_WIDTH = 0.5  # a thing named alone is placed when its box is at most this wide
 
 
@@ -51,6 +52,7 @@ class Thing:
     colour: str = ""  # the colour of the region that fills it, or ""
     sure: bool = True  # False: said as "possibly a cat"
     holds: str = ""  # a container's contents, by colour ("orange"), or ""
+    fills_view: bool = False  # one box over most of the frame: it may hold more than one (two cats side by side)
 
 
 def area(box: Box) -> float:
@@ -120,7 +122,8 @@ def place(detections: Sequence[Detection], regions: Sequence[Shape], before: Seq
         held = [r for r in (regions[i] for i in within) if HOLDS * area(d.box) <= r.area < FILLS * area(d.box)
                 and r.colour != colour and r.form in ("round object", "oval object")] if d.label in CONTAINERS else []
         holds = max(held, key=lambda r: r.area).colour if held else ""
-        singles.append(Thing(d.label, where=side(d.box), on=on, colour=colour, sure=sure, holds=holds))
+        singles.append(Thing(d.label, where=side(d.box), on=on, colour=colour, sure=sure, holds=holds,
+                             fills_view=area(d.box) >= FILLS_VIEW and d.label != "person"))
     # A face that no person's (nor animal's) box holds is a person the detector missed: squeezed into
     # half a wide frame, the astronaut was only "a face", and "Who is on the right?" had "no one".
     bodies = [d.box for d in objects if d.label == "person" or d.label in ANIMALS]

@@ -46,7 +46,8 @@ def test_left_and_right_are_said_when_two_things_are_named() -> None:
     things, _ = place([cat, cup], [])
     assert things == (Thing("cup", where="right"), Thing("cat", where="left"))
     alone, _ = place([Detection("cat", 0.8, (0.0, 0.0, 0.9, 0.98))], [])
-    assert alone == (Thing("cat"),)  # one thing filling the view: "on the left" would say nothing useful
+    assert alone == (Thing("cat", fills_view=True),)  # filling the view: "on the left" would say nothing useful,
+    # and the count is left open (two cats side by side were one box)
     people = [Detection("person", 0.8, (0.0, 0.0, 0.4, 1.0)), Detection("person", 0.7, (0.6, 0.0, 1.0, 1.0))]
     two, _ = place([*people, cup], [])
     assert Thing("person", count=2) in two  # apart from each other: no one side for both
@@ -177,6 +178,6 @@ def test_a_thing_alone_is_placed_only_when_it_is_off_to_one_side() -> None:
     person = Detection("person", 0.9, (0.5, 0.1, 0.85, 1.0))  # the right half of the view
     assert place([person], [])[0] == (Thing("person", where="right"),)
     cat = Detection("cat", 0.9, (0.01, 0.01, 0.95, 0.99))  # fills the view
-    assert place([cat], [])[0] == (Thing("cat"),)
+    assert place([cat], [])[0] == (Thing("cat", fills_view=True),)
     middle = Detection("cup", 0.9, (0.35, 0.2, 0.65, 0.7))
     assert place([middle], [])[0] == (Thing("cup"),)
