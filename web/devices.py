@@ -35,6 +35,8 @@ from .protocol import REPLY_AUDIO, reply_audio
 
 log = logging.getLogger(__name__)
 
+MAX_PENDING_BYTES = 8 * 1024 * 1024  # unsent to one page (~3 min of reply audio): past it, the page is dropped
+MIC_SLACK_S = 2.0  # the page's audio may run this far ahead of the wall clock (its buffers, a busy tab)
 MAX_FRAME_PIXELS = 1920 * 1080  # a larger image from the page is refused (the page sends 640 px)
 
 
@@ -42,16 +44,30 @@ class Outbox:
     """What goes to one browser, in order: one writer task sends it. Sync code (a flush from a
     barge-in) can queue without awaiting; nothing is sent after :meth:`close`."""
 
-    def __init__(self, send_bytes: Callable[[bytes], Any], send_str: Callable[[str], Any]) -> None:
+    def __init__(self, send_bytes: Callable[[bytes], Any], send_str: Callable[[str], Any], *,
+                 max_pending: int = MAX_PENDING_BYTES, on_overflow: Callable[[], None] = lambda: None) -> None:
         self._send_bytes = send_bytes
         self._send_str = send_str
         self._queue: asyncio.Queue[bytes | str | None] = asyncio.Queue()
         self.closed = False
+        self.max_pending = max_pending
+        self.pending = 0  # bytes queued and not yet sent
+        self._on_overflow = on_overflow
 
     def put(self, message: bytes | str | dict[str, Any]) -> None:
+        """Queues ``message``; past :attr:`max_pending` bytes unsent (a page that does not read) the
+        outbox closes and ``on_overflow`` is called once, rather than buffering without bound."""
         if self.closed:
             return
-        self._queue.put_nowait(json.dumps(message, ensure_ascii=False) if isinstance(message, dict) else message)
+        item = json.dumps(message, ensure_ascii=False) if isinstance(message, dict) else message
+        size = len(item)
+        if self.pending + size > self.max_pending:
+            log.warning("web: the page reads nothing (%d bytes unsent); closing it", self.pending)
+            self.close()
+            self._on_overflow()
+            return
+        self.pending += size
+        self._queue.put_nowait(item)
 
     def drop_audio(self) -> int:
         """Forgets reply audio not yet sent (a flush); returns how many chunks."""
@@ -61,6 +77,7 @@ class Outbox:
             item = self._queue.get_nowait()
             if isinstance(item, bytes) and item[:1] == REPLY_AUDIO:
                 dropped += 1
+                self.pending -= len(item)
             else:
                 kept.append(item)
         for item in kept:
@@ -70,6 +87,7 @@ class Outbox:
     async def run(self) -> None:
         """Sends until :meth:`close`; a closed socket ends it quietly."""
         while (item := await self._queue.get()) is not None:
+            self.pending -= len(item)
             try:
                 await (self._send_bytes(item) if isinstance(item, bytes) else self._send_str(item))
             except (ConnectionError, RuntimeError):  # the tab went away
@@ -82,17 +100,25 @@ class Outbox:
 
 
 class BrowserMic:
-    """16 kHz Int16 PCM from the page, in any message size, cut into the pipeline's blocks."""
+    """16 kHz Int16 PCM from the page, in any message size, cut into the pipeline's blocks.
 
-    def __init__(self) -> None:
+    The page's audio is the session's clock, so it may not run ahead of the wall clock: what comes
+    beyond real time, past :data:`MIC_SLACK_S` ahead (a page sending 10 s of audio in 1 s), is dropped and
+    counted in :attr:`too_fast`, and the recognizer never works faster than someone can talk."""
+
+    def __init__(self, wall: Callable[[], float] = time.monotonic) -> None:
         self._out: Channel[AudioBlock] | None = None
         self._pending = np.zeros(0, dtype=np.float32)
         self._samples = 0  # delivered so far: the session clock
         self.dropped = 0
+        self.too_fast = 0  # messages dropped for running ahead of real time
+        self._wall = wall
+        self._last: float | None = None  # the wall clock at the last message
+        self._credit = MIC_SLACK_S  # seconds of audio the page may still send now
 
     @property
     def overflows(self) -> int:
-        return self.dropped
+        return self.dropped + self.too_fast
 
     def start(self, loop: asyncio.AbstractEventLoop, out: Channel[AudioBlock]) -> None:
         self._out = out
@@ -101,6 +127,14 @@ class BrowserMic:
         if self._out is None or self._out.closed:
             return
         usable = len(pcm16) - len(pcm16) % 2
+        now = self._wall()  # a bucket of seconds of audio, filled by the wall clock, at most MIC_SLACK_S
+        self._credit = min(self._credit + now - self._last, MIC_SLACK_S) if self._last is not None else MIC_SLACK_S
+        self._last = now
+        seconds = usable / 2 / SAMPLE_RATE
+        if seconds > self._credit:
+            self.too_fast += 1
+            return
+        self._credit -= seconds
         samples = np.frombuffer(pcm16[:usable], dtype="<i2").astype(np.float32) / np.float32(32768.0)
         self._pending = np.concatenate([self._pending, samples])
         while len(self._pending) >= BLOCK:

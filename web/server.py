@@ -19,7 +19,9 @@ import ipaddress
 import json
 import logging
 import ssl
+import time
 import urllib.parse
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,16 @@ SHOWN = frozenset({"transcript", "reply_chunk", "reply_text", "scene", "turn_met
                    "session_start", "session_end", "transcript_ignored", "device", "watch_set", "watch_fired",
                    "watch_cleared"})
 
+WRONG_TOKENS = 10  # wrong tokens from one address within WRONG_WINDOW_S: it is refused for that long
+WRONG_WINDOW_S = 60.0
+MAX_ADDRESSES = 1024  # addresses whose wrong tries are remembered: memory stays flat under a scan
+SLOT_WAIT_S = 5.0  # a page reloaded while its old session ends waits this long for the slot, not "busy"
+
 SessionHooks = Callable[[Path], tuple[Sequence[Subscriber], Callable[[RunStats], None]]]
+
+
+def _nothing() -> None:
+    pass
 
 
 def _no_hooks(out: Path) -> tuple[Sequence[Subscriber], Callable[[RunStats], None]]:
@@ -84,7 +95,8 @@ class WebServer:
     (a replay, a local-devices session); its :meth:`watch` is that session's subscriber."""
 
     def __init__(self, settings: RuntimeSettings, web_settings: WebSettings, models: Models | None,
-                 out_root: Path, *, token: str | None, hooks: SessionHooks = _no_hooks) -> None:
+                 out_root: Path, *, token: str | None, hooks: SessionHooks = _no_hooks,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.web = web_settings
         self.models = models
@@ -97,6 +109,10 @@ class WebServer:
         self.last: dict[str, dict[str, Any]] = {}  # the newest state, scene and watches, for a display that joins
         self.watches: dict[int, dict[str, Any]] = {}  # the standing watches' watch_set records, by id
         self._stops: set[asyncio.Event] = set()
+        self._talking: set[Outbox] = set()  # the talking tabs, told when the server stops
+        self._freed = asyncio.Condition()  # a slot came free
+        self._clock = clock
+        self._wrong: dict[str, deque[float]] = {}  # an address's recent wrong tokens (clock times)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._headers])
@@ -107,7 +123,12 @@ class WebServer:
 
     @web.middleware
     async def _headers(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        response: web.StreamResponse = await handler(request)
+        """The security headers on every answer, a 404 or 405 raised by the router too."""
+        try:
+            response: web.StreamResponse = await handler(request)
+        except web.HTTPException as refusal:
+            refusal.headers.update(SECURITY_HEADERS)
+            raise
         if not response.prepared:
             response.headers.update(SECURITY_HEADERS)
         return response
@@ -116,14 +137,32 @@ class WebServer:
 
     def authorized(self, request: web.Request) -> bool:
         """No token configured (loopback only): anyone on this machine. Otherwise the token, from
-        ``?token=`` or ``Authorization: Bearer``, compared in constant time."""
+        ``?token=`` or ``Authorization: Bearer``, compared in constant time. An address that gave
+        :data:`WRONG_TOKENS` wrong ones within :data:`WRONG_WINDOW_S` is refused (429) until the
+        oldest of them is that old: guessing goes at ten tries a minute. The token is never logged."""
         if self.token is None:
             return True
+        address = request.remote or "?"
+        now = self._clock()
+        tries = self._wrong.get(address)
+        while tries and tries[0] <= now - WRONG_WINDOW_S:
+            tries.popleft()
+        if tries is not None and len(tries) >= WRONG_TOKENS:
+            raise web.HTTPTooManyRequests(text="omnilive: too many wrong tokens from this address; wait a minute\n")
         given = request.query.get("token", "")
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
             given = header[len("Bearer "):]
-        return hmac.compare_digest(given.encode(), self.token.encode())
+        if hmac.compare_digest(given.encode(), self.token.encode()):
+            return True
+        if tries is None:
+            if len(self._wrong) >= MAX_ADDRESSES:
+                self._wrong.pop(next(iter(self._wrong)))  # the address remembered longest
+            tries = self._wrong[address] = deque(maxlen=WRONG_TOKENS)
+        tries.append(now)
+        if len(tries) == WRONG_TOKENS:
+            log.warning("web: %d wrong tokens from %s in a minute; refusing it for a while", WRONG_TOKENS, address)
+        return False
 
     def origin_allowed(self, request: web.Request) -> bool:
         """The media socket opens only from the page's own origin (or ``web.allowed_origins``), so
@@ -154,7 +193,7 @@ class WebServer:
         if request.query.get("view") != "display":
             if self.models is None:  # this server only shows a session
                 raise web.HTTPFound(request.rel_url.update_query(view="display"))
-            if self.free <= 0:
+            if not await self._slot():
                 return web.FileResponse(STATIC / "busy.html", status=503)
         return web.FileResponse(STATIC / "index.html")
 
@@ -166,12 +205,14 @@ class WebServer:
             return web.Response(status=403, text="omnilive: this origin may not open the media connection\n")
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=20.0)
         await ws.prepare(request)
-        outbox = Outbox(ws.send_bytes, ws.send_str)
+        transport = request.transport
+        # A page that reads nothing: its connection is cut (a close frame would wait behind the backlog).
+        outbox = Outbox(ws.send_bytes, ws.send_str, on_overflow=transport.abort if transport is not None else _nothing)
         writer = asyncio.create_task(outbox.run(), name="web-outbox")
         try:
             if request.query.get("view") == "display":
                 await self._display(ws, outbox)
-            elif self.free <= 0:
+            elif not await self._slot():
                 outbox.put({"type": "busy", "message": f"The assistant is busy: {self.web.max_sessions} "
                                                        "conversation(s) already running. Try again soon."})
             else:
@@ -183,6 +224,16 @@ class WebServer:
         return ws
 
     # --- sessions ----------------------------------------------------------------------------
+
+    async def _slot(self) -> bool:
+        """Whether a talking slot is free, waiting up to :data:`SLOT_WAIT_S` for one: a reloaded
+        page's old session is still ending when the new page asks."""
+        async with self._freed:
+            try:
+                await asyncio.wait_for(self._freed.wait_for(lambda: self.free > 0), SLOT_WAIT_S)
+            except TimeoutError:
+                return False
+        return True
 
     async def _display(self, ws: web.WebSocketResponse, outbox: Outbox) -> None:
         outbox.put({"type": "hello", "session": None, "view": "display", "out": None})
@@ -241,13 +292,23 @@ class WebServer:
         number = self.sessions
         stop = asyncio.Event()
         self._stops.add(stop)
+        self._talking.add(outbox)
+        out = self.out_root / f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{number:03d}"
         try:
-            out = self.out_root / f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{number:03d}"
             out.mkdir(parents=True, exist_ok=False)
             await self._run_session(ws, outbox, out, stop, number)
+        except Exception as exc:  # one line here and on the page; what the session wrote stays
+            log.error("web: session %d failed: %s: %s", number, type(exc).__name__, exc)
+            outbox.put({"type": "bye", "reason": "error",
+                        "message": f"The session stopped on an error on the server ({type(exc).__name__})."})
         finally:
+            self._talking.discard(outbox)
             self._stops.discard(stop)
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only when the session wrote nothing there: no empty folder per failed try
             self.free += 1
+            async with self._freed:
+                self._freed.notify_all()
 
     async def _run_session(self, ws: web.WebSocketResponse, outbox: Outbox, out: Path, stop: asyncio.Event,
                            number: int) -> None:
@@ -272,12 +333,13 @@ class WebServer:
             return await run_live(self.settings, models, bus, mic=mic, player=player, camera=camera, stop=stop,
                                   label=f"browser session {number}", on_ready=pipelines.append)
 
-        outbox.put({"type": "hello", "session": f"{number:03d}", "view": "talk", "out": str(out)})
+        # The folder's name, not its path: where the server keeps its files is not the page's business.
+        outbox.put({"type": "hello", "session": f"{number:03d}", "view": "talk", "out": out.name})
         session = asyncio.create_task(run_session(bus, record, body), name=f"web-session-{number}")
         ticker = asyncio.create_task(self._tick(outbox, bus), name=f"web-tick-{number}")
         log.info("web: session %d started → %s", number, out)
         try:
-            await self._read(ws, session, mic, camera, pipelines, tracker, stop)
+            await self._read(ws, outbox, session, mic, camera, pipelines, tracker, stop)
         finally:
             stop.set()
             for pipeline in pipelines:  # a closed tab hears no more of the reply
@@ -291,10 +353,19 @@ class WebServer:
                 finish(stats)
                 log.info("web: session %d ended (%.1f s of media)", number, stats.media_seconds)
 
-    async def _read(self, ws: web.WebSocketResponse, session: asyncio.Task[RunStats], mic: BrowserMic,
+    async def _read(self, ws: web.WebSocketResponse, outbox: Outbox, session: asyncio.Task[RunStats], mic: BrowserMic,
                     camera: BrowserCamera, pipelines: list[Pipeline], tracker: StateTracker,
                     stop: asyncio.Event) -> None:
-        async for message in ws:
+        while True:
+            try:
+                message = await ws.receive(timeout=self.web.idle_s)
+            except TimeoutError:  # a socket that sends nothing holds the slot no longer
+                log.warning("web: nothing from the page for %.0f s; closing its session", self.web.idle_s)
+                outbox.put({"type": "bye", "reason": "idle",
+                            "message": f"Nothing arrived from this page for {self.web.idle_s:.0f} s."})
+                return
+            if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                return
             if session.done() or stop.is_set():
                 return
             if message.type == WSMsgType.BINARY and message.data:
@@ -333,7 +404,10 @@ class WebServer:
             await asyncio.sleep(1.0)
 
     async def close(self) -> None:
-        """Ends every session (their tabs' sockets close with the server)."""
+        """Ends every session (their tabs' sockets close with the server), telling each tab why."""
+        for outbox in self._talking:
+            outbox.put({"type": "bye", "reason": "stopping",
+                        "message": "The server is stopping; this page reconnects when it is back."})
         for stop in self._stops:
             stop.set()
 

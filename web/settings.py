@@ -42,6 +42,7 @@ class WebSettings(StrictModel):
     port: int = Field(8080, ge=0, le=65535)  # 0: any free port (printed at start)
     token_env: str = "OMNILIVE_WEB_TOKEN"  # the variable holding the access token (at least 16 characters)
     max_sessions: int = Field(1, ge=1, le=64)  # browsers talking at once; one more gets the "busy" page
+    idle_s: float = Field(30.0, gt=0, le=3600)  # a talking page that sends nothing this long is closed
     allowed_origins: tuple[str, ...] = ()  # pages on other origins allowed to open the media socket
     tls: WebTlsSettings = WebTlsSettings()
     # Replay and live modes: also serve the display-only view of the running session (captions,

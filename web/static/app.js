@@ -41,6 +41,8 @@ let ws = null;
 let busy = false;
 let ended = false;
 let reconnectDelay = 1000;
+let byeMessage = '';  // why the server ended the session, shown when the socket closes
+let byeReason = '';
 let muted = false;
 let connText = 'connecting…';
 let errText = '';
@@ -381,8 +383,9 @@ function onEvent(ev) {
       setError(`error${ev.stage ? ` (${ev.stage})` : ''}: ${ev.message ?? ev.code ?? 'unknown'}`);
       break;
     case 'session_end':
-      ended = true;
-      setConn(`session ended (${ev.reason ?? 'unknown'})`);
+      // A server that stops or fails comes back: the page reconnects; a session that ended for good does not.
+      ended = !['stopping', 'error'].includes(byeReason);
+      setConn(byeMessage || `session ended (${ev.reason ?? 'unknown'})`);
       break;
     default:
       break;
@@ -395,6 +398,7 @@ function onText(data) {
   if (!msg || typeof msg !== 'object') return;
   switch (msg.type) {
     case 'hello':
+      reconnectDelay = 1000;  // only a session that started resets the back-off, not an open socket
       window.omnilive.session = msg.session;
       setConn(`connected (${msg.view ?? view}) — session ${msg.session ?? '?'}`
         + (msg.out ? `, output ${msg.out}` : ''));
@@ -406,6 +410,11 @@ function onText(data) {
       stopCapture();
       flush(false);
       setConn('busy');
+      break;
+    case 'bye':  // the server says why it ends this session: shown; the conversation so far stays
+      byeMessage = String(msg.message ?? 'The server ended the session.');
+      byeReason = String(msg.reason ?? '');
+      setError(byeMessage);
       break;
     case 'flush':
       flush();
@@ -445,7 +454,6 @@ function connect() {
   ws = new WebSocket(wsURL());
   ws.binaryType = 'arraybuffer';
   ws.onopen = () => {
-    reconnectDelay = 1000;
     setConn('connected');
     if (view === 'talk') {
       if (muted) sendJSON({ type: 'mute', muted: true });
@@ -461,7 +469,10 @@ function connect() {
     flush(false);
     if (busy) { setConn('busy: the server closed the connection'); return; }
     if (ended) return;
-    setConn(`disconnected${e.code ? ` (${e.code})` : ''}; retrying in ${Math.round(reconnectDelay / 1000)} s`);
+    const why = byeMessage || `disconnected${e.code ? ` (${e.code})` : ''}`;
+    byeMessage = '';
+    byeReason = '';
+    setConn(`${why} Reconnecting in ${Math.round(reconnectDelay / 1000)} s; the conversation above stays.`);
     setTimeout(connect, reconnectDelay);
     reconnectDelay = Math.min(reconnectDelay * 2, 15000);
   };
