@@ -102,6 +102,8 @@ _SIGN_COLOUR_EN = re.compile(
 _LIGHT_EN = re.compile(r"^(?:is it|is the room|is this room|is it getting|are we in the) (?:very |too |a bit |really )?"
                        r"(?P<word>dark|bright|light|well lit|lit|dim)(?: in here| here| in the room| enough)?"
                        rf"(?: right now)?{_END}|^(?:are|is) the (?:lights?) (?P<on>on|off){_END}")
+_ANYTHING_EN = re.compile(rf"^(?:can|do|could) you see (?:anything|something)(?: at all)?(?: right now)?{_END}"
+                          rf"|^what (?:do|can) you see(?: right now)?{_END}")
 _SENSES = (r"hot|cold|warm|heavy|sweet|sour|salty|bitter|spicy|tasty|delicious|soft|loud|noisy|expensive|cheap"
            r"|fragrant|old")
 _THE = r"(?:the |this |that |my |your |these |those )"
@@ -156,6 +158,20 @@ def _answer_en(details: SceneDetails, question: str) -> Grounded | None:
     for pattern, put in _UNSEEN_EN:
         if (m := pattern.match(question)) is not None:
             return Grounded(_unseen_en(put, m.groupdict()), "unseen")
+    if _ANYTHING_EN.match(question) and (text := _nothing_en(details)):
+        return Grounded(text, "light")
+    return None
+
+
+def _nothing_en(details: SceneDetails) -> str | None:
+    """"Can you see anything?" over a view that shows nothing (a wall, a lens cap, the dark):
+    what is seen, said as such; a view with anything in it is the LLM's to describe."""
+    if details.things or details.objects or details.faces or details.people or details.shapes or details.text:
+        return None
+    if details.plain:
+        return f"Only a plain {details.plain} view: nothing I can make out."
+    if details.light:
+        return f"It is {details.light} here, and I can't make anything out."
     return None
 
 

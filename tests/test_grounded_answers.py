@@ -30,9 +30,9 @@ from .fakes import GatedSink
 
 
 def details(*things: Thing, text: tuple[str, ...] = (), faces: int = 0, boxed: bool = True,
-            light: str = "") -> SceneDetails:
+            light: str = "", plain: str = "") -> SceneDetails:
     return SceneDetails(objects=tuple(t.name for t in things), faces=faces, people=0, shapes=(), background="brown",
-                        light=light, plain="", text=text, things=things, boxed=boxed)
+                        light=light, plain=plain, text=text, things=things, boxed=boxed)
 
 
 PERSON_AND_CAT = details(Thing("person", where="left"), Thing("cat", where="right"))
@@ -225,6 +225,14 @@ def test_one_box_over_the_whole_view_is_not_counted_as_one() -> None:
     _, cup = describer.describe_found(photo("coffee"))  # type: ignore[attr-defined]
     assert said(cup, "How many cups are there?") == "I see one cup."
     assert said(details(Thing("person", fills_view=False)), "How many people are there?") == "I see one person."
+
+
+def test_can_you_see_anything_over_a_view_of_nothing_says_what_is_seen() -> None:
+    """Over a dark wall, "Can you see anything?" got "Yes, I can see." (benchmarks/answers.py --set unseen)."""
+    wall = details(plain="black", light="very dark")
+    assert said(wall, "Can you see anything?") == "Only a plain black view: nothing I can make out."
+    assert said(details(light="dark"), "What do you see?") == "It is dark here, and I can't make anything out."
+    assert grounded_answer(PERSON_AND_CAT, "Can you see anything?") is None  # something to describe: the LLM
 
 
 def test_a_word_one_letter_from_two_things_in_view_is_left_as_heard() -> None:

@@ -12,7 +12,16 @@ import numpy as np
 import pytest
 
 from dialogue.offline import offline_reply
-from dialogue.prompt import CLOSE_TAG, OBSERVATION_RULE, OPEN_TAG, Conversation, build_request, camera_message
+from dialogue.prompt import (
+    BLIND_RULE,
+    CLOSE_TAG,
+    OBSERVATION_RULE,
+    OPEN_TAG,
+    SEEING_RULE,
+    Conversation,
+    build_request,
+    camera_message,
+)
 from kernel.channels import Channel
 from kernel.clock import FakeClock
 from kernel.errors import BackendError
@@ -103,8 +112,8 @@ def test_the_prompt_gets_the_summary_then_the_recent_descriptions_with_ages() ->
     ]
     assert req.scene is not None and req.scene.text == "A green ball." and req.scene_age_s == 2.0
     assert not req.scene_stale
-    assert "cannot see right now" in OBSERVATION_RULE and "'Now:' line" in OBSERVATION_RULE
-    assert OBSERVATION_RULE in req.messages[0]["content"]
+    assert "'Now:' line" in OBSERVATION_RULE and OBSERVATION_RULE in req.messages[0]["content"]
+    assert SEEING_RULE in req.messages[0]["content"] and "cannot see" not in req.messages[0]["content"]
 
 
 def test_a_description_the_camera_has_not_confirmed_lately_is_stale() -> None:
@@ -120,6 +129,8 @@ def test_a_description_the_camera_has_not_confirmed_lately_is_stale() -> None:
         "Now: no picture: you cannot see right now (the last picture is 42 s old)",
     ]
     assert old.scene_stale and old.scene_age_s == 42.0
+    assert BLIND_RULE in old.messages[0]["content"] and SEEING_RULE not in old.messages[0]["content"]
+    assert BLIND_RULE in build_request("hi", Conversation(), [], now=1.0).messages[0]["content"]  # no picture yet
     reply = offline_reply(old)
     assert "cannot see right now" in reply and "OPEN" not in reply  # no old view passed off as the present
 
