@@ -177,6 +177,23 @@ async def test_a_spoken_conversation_through_the_browser(models: Models, fake_vi
     assert (out / "report.html").is_file() and list((out / "replies").glob("turn-*.wav"))
 
 
+async def test_a_stopping_server_is_said_on_the_page_and_the_conversation_stays(
+        models: Models, fake_video: Path, tmp_path: Path) -> None:
+    """The page said "session ended (stopped)" for a crash and a stop alike, and did not come back;
+    now it says the server is stopping, keeps what was said, and reconnects with back-off."""
+    async with running(models, tmp_path) as (server, url, finished), \
+            chromium(SESSION / "audio.wav", fake_video) as browser:
+        page = await new_page(browser)
+        await page.goto(url)
+        await until(page, "document.querySelectorAll('#conversation .assistant').length >= 1")
+        said = await page.locator("#conversation").text_content()
+        await server.close()
+        await until(page, "document.querySelector('#status').textContent.includes('server is stopping')")
+        await until(page, "document.querySelector('#status').textContent.includes('Reconnecting in')")
+        assert said and (await page.locator("#conversation").text_content() or "").startswith(said)  # nothing lost
+        await asyncio.wait_for(finished.ended.get(), 60)
+
+
 async def test_talking_over_the_reply_stops_it_in_the_page(models: Models, fake_video: Path,
                                                           barge_in_audio: Path, tmp_path: Path) -> None:
     async with running(models, tmp_path) as (_server, url, finished), \
