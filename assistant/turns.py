@@ -27,6 +27,7 @@ from dialogue.prompt import (
     Exchange,
     ReplyRequest,
     build_request,
+    system_message,
 )
 from kernel.channels import Channel
 from kernel.errors import AssistantError
@@ -209,8 +210,8 @@ class TurnRunner:
         that question pays only for what changes. True when the backend has ``prefill``."""
         if not isinstance(self.llm, Prefills):
             return False
-        system = build_request("", Conversation(), [], 0.0, self.system_prompt).messages[0]
-        await self.llm.prefill([system, {"role": "user", "content": ""}])
+        # As the first question will most likely find it: with a picture (a blind head differs at its end only).
+        await self.llm.prefill([system_message(self.system_prompt, seeing=True), {"role": "user", "content": ""}])
         return True
 
     async def announce(self, turn: int, text: str) -> None:

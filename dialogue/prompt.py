@@ -256,6 +256,13 @@ def camera_message(request: ReplyRequest) -> str:
     return request.messages[-2]["content"]
 
 
+def system_message(system_prompt: str = DEFAULT_SYSTEM_PROMPT, *, seeing: bool = True) -> dict[str, str]:
+    """The persona and the observation rule, ending with what to do as the 'Now:' line is: seeing
+    (the usual case, which a local model evaluates before the first question) or not."""
+    return {"role": "system",
+            "content": f"{system_prompt.strip()}\n\n{OBSERVATION_RULE} {SEEING_RULE if seeing else BLIND_RULE}"}
+
+
 def build_request(
     question: str,
     conversation: Conversation,
@@ -281,9 +288,8 @@ def build_request(
     known = exchanges[-1].camera if exchanges else ""
     camera = observations_block(recent, now, events, stale_after_s, known=known)
     stale = age is not None and age > stale_after_s
-    sight = BLIND_RULE if latest is None or stale else SEEING_RULE
     messages = [
-        {"role": "system", "content": f"{system_prompt.strip()}\n\n{OBSERVATION_RULE} {sight}"},
+        system_message(system_prompt, seeing=latest is not None and not stale),
         *([{"role": "user", "content": summary_block(conversation.summary)}] if conversation.summary else []),
         *history_messages(exchanges, history_tokens),
         {"role": "user", "content": camera},
