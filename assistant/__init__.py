@@ -2,8 +2,10 @@
 
 :class:`Pipeline` wires the stages and their channels (declared in :mod:`assistant.graph`);
 :func:`run_session` runs a mode's sources and sinks through it with its events recorded;
-:func:`replay_session` and :func:`run_live_session` are the two drivers; the state tracker says
-what the assistant is doing. It imports the backends and the kernel, never the app above it.
+:func:`replay_session` drives it from files and :func:`run_live_session` from this machine's
+devices (the browser mode calls :func:`assistant.live.run_live` with the page's); the state
+tracker says what the assistant is doing. It imports the backends and the kernel, never the app
+above it.
 """
 
 from .config import RuntimeSettings

@@ -45,7 +45,7 @@ class OutputSettings(_Strict):
     # --record folder are never touched. null: no cap.
     max_mb: float | None = Field(1024, gt=0)
     max_age_days: float | None = Field(30, gt=0)
-    events_max_mb: float | None = Field(20, gt=0)  # events.jsonl rotates past this (null: never)
+    events_max_mb: float | None = Field(20, gt=0)  # events.jsonl rotates past this (null: never; a replay's never does)
     events_keep: int = Field(3, ge=1)  # rotated logs kept: events.1.jsonl, events.2.jsonl, ...
 
 

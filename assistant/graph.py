@@ -22,15 +22,17 @@ channel               item             bound  policy       activity  opened by
 The live ``microphone`` count is the microphone's own ``overflows`` (PortAudio overflows
 plus this channel's drops).
 
-Control reaches the stages as typed values (:class:`Controls`), never as closures:
+Control reaches the stages as typed values, never as closures: the three of :class:`Controls`,
+and the early decode's own ``busy`` flag, which the pipeline hands to the prompt warmer
+(``PromptWarmer.hold``):
 
 ==============  =====================  =========================  ==============================
 control         type                   set by                     obeyed by
 ==============  =====================  =========================  ==============================
 ``muted``       Flag                   ``Pipeline.set_muted``     VAD (hears silence), ASR (drops)
 ``priority``    ReplyPriority          the reply events           the describer (waits)
-``early_busy``  Flag                   the early decode           the prompt warmer (holds)
 ``scene``       SceneMemory            the describer stage        the turns, attract, describe_now
+``busy``        Flag                   the early decode           the prompt warmer (holds)
 ==============  =====================  =========================  ==============================
 
 Interrupting a reply is ``TurnManager.interrupt`` (barge-in, mute, reset), and speech start and

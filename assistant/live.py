@@ -1,4 +1,5 @@
-"""The live session: camera, microphone and speakers through the same pipeline as a replay.
+"""The live session: camera, microphone and speakers through the same pipeline as a replay,
+whether they are this machine's (:mod:`assistant.live_session`) or a browser page's (``web.server``).
 
 The session clock is the microphone's sample clock (a :class:`MediaClock` moved by
 every block the microphone delivers), so VAD times, frame times and event times are

@@ -1,8 +1,9 @@
 """A live session from start to end: open the devices, load the models, run, keep the record.
 
-The modes that run live (the command line, the kiosk) differ only in what watches: they hand
-in their subscribers (a console, a report, the kiosk's link) and, to draw the camera, a
-:class:`FrameView`.
+The modes that run live on this machine (the command line, the kiosk) differ only in what
+watches: they hand in their subscribers (a console, a report, the kiosk's link) and, to draw the
+camera, a :class:`FrameView`. The browser mode has no devices here: it runs
+:func:`assistant.live.run_live` with the page's.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The stages every mode shares, wired once: audio blocks → VAD → ASR → turns, and
 sampled frames → change gate → describer → scene memory.
 
-A mode (replay, live) feeds ``audio_in`` and ``frames_in`` and closes them when its
-input ends; the stages then drain in order and :meth:`Pipeline.start`'s tasks end.
+A mode (replay, live, a browser session) feeds ``audio_in`` and ``frames_in`` and closes them
+when its input ends; the stages then drain in order and :meth:`Pipeline.start`'s tasks end.
 """
 
 from __future__ import annotations

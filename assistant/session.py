@@ -2,7 +2,8 @@
 
 :func:`run_session` is every mode's runner: the event log, retention and the mode's
 subscribers around the mode's body (:func:`replay_session` for a replay,
-:func:`assistant.live_session.run_live_session` for the devices).
+:func:`assistant.live_session.run_live_session` for the devices, and ``web.server`` for
+each browser session, through :func:`assistant.live.run_live`).
 
 ``prepare_*`` functions fail early, with a typed error, before anything runs:
 input files are opened and probed, then models are loaded once. ``run_replay``

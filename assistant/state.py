@@ -2,8 +2,9 @@
 
 :class:`StateTracker` is the one reducer behind the console's status line
 (:class:`omnilive.console.LiveStatus`), the kiosk's published state
-(:class:`kiosk.runtime.KioskState`), attract mode's "is anything under way"
-(:class:`kiosk.attract.Attract`) and the reply priority (:class:`assistant.sharing.ReplyPriority`).
+(:class:`kiosk.runtime.KioskState`), the browser page's state (``web.server``), attract mode's
+"is anything under way" (:class:`kiosk.attract.Attract`) and the reply priority
+(:class:`assistant.sharing.ReplyPriority`).
 Each of those only translates it into its own words.
 
 It keeps four facts:
@@ -16,8 +17,8 @@ It keeps four facts:
   until the reply to it or to a later utterance ends with ``reply_text``; until its final
   transcript if it has no words, since it never becomes a turn; until
   ``transcript_ignored``, for an echo or while muted);
-- ``muted`` (set by the kiosk's commands) and ``last_activity``, the newest bus time of
-  speech or reply audio starting or ending.
+- ``muted`` (set by the kiosk's commands and the browser page's mute button) and
+  ``last_activity``, the newest bus time of speech or reply audio starting or ending.
 
 ``stage_restart`` and ``session_end`` forget all but ``muted`` and ``last_activity``: a
 restarted stage may never send the end that matches a start it sent.

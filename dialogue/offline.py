@@ -3,8 +3,9 @@
 It answers in the question's language (Chinese when the question has Chinese characters,
 else English). It says plainly that no language model is connected, then answers what it can
 from the freshest scene description; when that is stale (or there is none) it says
-it cannot see right now rather than describing an old view as the present. It streams its reply word by word through
-the same interface as a real LLM, so the rest of the pipeline cannot tell.
+it cannot see right now rather than describing an old view as the present. It streams its reply
+word by word (split at spaces: a Chinese reply comes in a piece or a few) through the same
+interface as a real LLM, so the rest of the pipeline cannot tell.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The strict base of every settings model.
 
 It lives in the kernel so that every package can own its settings (``speech.settings``,
-``dialogue.settings``, ``perception.settings``, ``kiosk.settings``) while the runtime's
-(``assistant.config``) and the app's root settings (``omnilive.settings``) gather them.
+``dialogue.settings``, ``perception.settings``, ``kiosk.settings``, ``web.settings``) while the
+runtime's (``assistant.config``) and the app's root settings (``omnilive.settings``) gather them.
 """
 
 from __future__ import annotations

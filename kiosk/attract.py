@@ -53,7 +53,7 @@ class Detector(Protocol):
 class PresenceDetector:
     """Is someone in front of the camera? Haar frontal faces (``"face"``), HOG whole-body
     people (``"person"``) or either (``"any"``), on the copy the ``basic`` describer looks at
-    (:func:`perception.basic.detection_image`: 320 px wide, or 160 px tall for a wide frame, so
+    (:func:`perception.people.detection_image`: 320 px wide, or 160 px tall for a wide frame, so
     a banner camera's people still fill the HOG window). A face must be about 50 px wide
     in a 640 px frame to be found, which suits someone standing at a kiosk. Any frame
     size is safe: a frame smaller than a detector's window is not looked at by it."""

@@ -1,6 +1,6 @@
-"""The app: the root settings, the command line and its modes (replay, live, the kiosk), the
-console, the report and ``--check``. It sits on top of every other package and nothing imports
-it (``tests/test_layers.py``)."""
+"""The app: the root settings, the command line and its modes (replay, live, the kiosk, the
+browser), the console, the report and ``--check``. It sits on top of every other package and
+nothing imports it (``tests/test_layers.py``)."""
 
 import os
 

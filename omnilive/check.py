@@ -1,7 +1,7 @@
 """``run_assistant.py --config configs/kiosk.yaml --check``: is this machine ready to run?
 
-Checks the config (already validated when this runs), the inputs (devices for a live
-kiosk, files for a replay), the models (loaded for real, as the run would) and the
+Checks the config (already validated when this runs), the inputs (devices in live mode,
+files for a replay), the models (loaded for real, as the run would) and the
 MQTT credentials (required unless ``allow_anonymous``) and broker (reachable, and
 it accepts the credentials). Prints one row per check;
 the exit status is 0 when all pass, 2 when any fails.

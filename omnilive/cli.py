@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, console: Console, run: _Run) -> int:
-    """The branch the arguments and settings ask for: devices, check, kiosk, live or replay."""
+    """The branch the arguments and settings ask for: devices, check, kiosk, web, live or replay."""
     if args.list_devices:
         from .devices import describe_devices
 

@@ -1,5 +1,6 @@
 """The root settings: the runtime's, plus what only the app reads (which mode runs, the
-kiosk's section, the log level), loaded from a YAML file and ``--set`` overrides.
+kiosk's and the browser mode's sections, the log level), loaded from a YAML file and ``--set``
+overrides.
 
 Relative paths in a YAML file are relative to that file; paths given on the command line are
 relative to the working directory (see :mod:`kernel.settings_file`).

@@ -7,12 +7,14 @@ plain words, things first, then text:
 
 or, for a session in Chinese (:mod:`perception.basic_zh`):
 
-    一个蓝色的物体，还有一个白色的长方形正在往右边移动，背景是棕色；写着“OPEN”
+    一个蓝色的杯子，还有一个白色的长方形正在往右边移动，背景是棕色；写着“OPEN”
 
-Things are, in order: names from an optional object detector (``objects``), faces
-(Haar cascade), people (HOG), and salient coloured shapes (:mod:`perception.shapes`),
-each shape with the way it moved since the previous frame this describer saw. The
-light is mentioned only when the scene is dark. Nothing is named from colour alone:
+Things are, in order: what an optional object detector names (``objects``; with boxes, placed
+by :mod:`perception.things`: on a table, left or right, in a colour), faces (Haar cascade) and
+people (HOG) from :mod:`perception.people`, and salient coloured shapes (:mod:`perception.shapes`),
+each shape with the way it moved since the previous frame this describer saw. People the
+detector places come first, and then faces and HOG's count are left out. The light is
+mentioned only when the scene is dark. Nothing is named from colour alone:
 "a green round object", never "a ball". It is synchronous and CPU-bound; callers run
 it in a thread.
 """
@@ -64,7 +66,7 @@ class BasicDescriber:
     the older ``use_tesseract`` decides (True: tesseract, False: off, None: rapidocr).
     ``objects``: an optional detector whose names come first in the description.
     ``language``: the session's (``en``, ``zh`` or ``auto``); see
-    :func:`perception.describer.description_language`.
+    :func:`perception.prompts.description_language`.
     Calls are serialised: motion compares each frame's shapes with the previous frame's,
     so one describer should watch one camera.
     """

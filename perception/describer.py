@@ -25,7 +25,7 @@ class Describer(Protocol):
 
 def describe_frame(describer: Describer, image: Image, question: str | None = None) -> tuple[object, Any]:
     """The description of ``image`` and what the describer found to make it (the basic describer's
-    :class:`~perception.basic.SceneDetails`, which answers and watches read without a model), or
+    :class:`~perception.scene.SceneDetails`, which answers and watches read without a model), or
     None for a describer that gives text only. The text is unchecked: see
     :func:`perception.stages.checked_description`. Blocking, like ``describe``."""
     found = getattr(describer, "describe_found", None)

@@ -39,7 +39,7 @@ class SceneDescription:
     described_at: float
     backend: str
     seen_t: float | None = None  # the newest frame time at which the view still matched (None: frame_t)
-    # What the describer found (perception.basic.SceneDetails), for answers that need no model; None: text only.
+    # What the describer found (perception.scene.SceneDetails), for answers that need no model; None: text only.
     details: Any = field(default=None, compare=False, repr=False)
 
     @property

@@ -67,6 +67,6 @@ else:
 
 def make_describer(settings: DescriberSettingsBase, language: str = "en") -> Describer:
     """The describer ``settings.backend`` names, built from ``settings`` to describe in ``language``
-    (``en``, ``zh`` or ``auto``, see :func:`perception.describer.description_language`);
+    (``en``, ``zh`` or ``auto``, see :func:`perception.prompts.description_language`);
     :class:`ConfigError` or :class:`ModelError` (from the backend) if it cannot load."""
     return BACKENDS[settings.backend].load(settings, language)

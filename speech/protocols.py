@@ -1,8 +1,9 @@
-"""The speech backends' Protocols that the pipeline depends on: ASR and VAD.
+"""The speech backends' Protocols that the pipeline depends on: ASR, VAD and the turn-end model.
 
-:class:`speech.asr.WhisperAsr` and :class:`speech.vad.SileroVad` implement them; stand-ins in
-the tests and benchmarks need only the same methods. (The TTS Protocol is
-:class:`speech.tts.Tts`.) Importing this module loads no model runtime.
+:class:`speech.asr.WhisperAsr`, :class:`speech.vad.SileroVad` and
+:class:`speech.smart_turn.SmartTurn` implement them; stand-ins in the tests and benchmarks need
+only the same methods. (The TTS Protocol is :class:`speech.tts.Tts`.) Importing this module loads
+no model runtime.
 """
 
 from __future__ import annotations

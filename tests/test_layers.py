@@ -1,5 +1,5 @@
 """The import layers, which only go down (ARCHITECTURE.md): kernel < backends (``speech``,
-``perception``, ``dialogue``) < runtime (``assistant``) < modes (``kiosk``) < app (``omnilive``).
+``perception``, ``dialogue``) < runtime (``assistant``) < modes (``kiosk``, ``web``) < app (``omnilive``).
 Each package imports only the ones below it."""
 
 from __future__ import annotations

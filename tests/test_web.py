@@ -398,7 +398,7 @@ async def test_the_page_shows_the_watches_and_what_fired(models: Models, fake_vi
 @contextlib.asynccontextmanager
 async def https_proxy(backend: str, cert: Path, key: Path) -> AsyncIterator[str]:
     """A reverse proxy that terminates HTTPS and forwards the page, its files and the media socket
-    to ``backend`` over plain HTTP on loopback, as nginx or Caddy would be set up (README)."""
+    to ``backend`` over plain HTTP on loopback, as nginx or Caddy would be set up (docs/browser.md)."""
     from aiohttp import web as aioweb
 
     async def forward(request: aioweb.Request) -> aioweb.StreamResponse:
