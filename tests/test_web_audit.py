@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from assistant.models import Models, prepare_models
+from web.access import WRONG_TOKENS, WRONG_WINDOW_S
 from web.devices import MIC_SLACK_S, BrowserMic, Outbox
 from web.protocol import FRAME, MIC
-from web.server import SLOT_WAIT_S, WRONG_TOKENS, WRONG_WINDOW_S, WebServer, serving
+from web.server import SLOT_WAIT_S, WebServer, serving
 
 from .test_web import Finished, events_of, running, web_settings
 

@@ -14,14 +14,10 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime
-import hmac
-import ipaddress
 import json
 import logging
 import ssl
 import time
-import urllib.parse
-from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +37,7 @@ from kernel.events import Event, SessionStarted, to_record
 from speech.registry import make_vad
 from speech.sinks import WavReplySink
 
+from .access import Gate
 from .devices import BrowserCamera, BrowserMic, BrowserPlayer, Outbox
 from .protocol import FRAME, MAX_MESSAGE_BYTES, MIC
 from .settings import WebSettings
@@ -60,9 +57,6 @@ SHOWN = frozenset({"transcript", "reply_chunk", "reply_text", "scene", "turn_met
                    "session_start", "session_end", "transcript_ignored", "device", "watch_set", "watch_fired",
                    "watch_cleared"})
 
-WRONG_TOKENS = 10  # wrong tokens from one address within WRONG_WINDOW_S: it is refused for that long
-WRONG_WINDOW_S = 60.0
-MAX_ADDRESSES = 1024  # addresses whose wrong tries are remembered: memory stays flat under a scan
 SLOT_WAIT_S = 5.0  # a page reloaded while its old session ends waits this long for the slot, not "busy"
 
 SessionHooks = Callable[[Path], tuple[Sequence[Subscriber], Callable[[RunStats], None]]]
@@ -81,13 +75,6 @@ def page_record(event: Event) -> dict[str, Any]:
     if isinstance(event, SessionStarted):
         record.pop("config", None)  # the settings stay in events.jsonl
     return record
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class WebServer:
@@ -111,8 +98,7 @@ class WebServer:
         self._stops: set[asyncio.Event] = set()
         self._talking: set[Outbox] = set()  # the talking tabs, told when the server stops
         self._freed = asyncio.Condition()  # a slot came free
-        self._clock = clock
-        self._wrong: dict[str, deque[float]] = {}  # an address's recent wrong tokens (clock times)
+        self.gate = Gate(web_settings, token, clock)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._headers])
@@ -133,61 +119,10 @@ class WebServer:
             response.headers.update(SECURITY_HEADERS)
         return response
 
-    # --- access ------------------------------------------------------------------------------
-
-    def authorized(self, request: web.Request) -> bool:
-        """No token configured (loopback only): anyone on this machine. Otherwise the token, from
-        ``?token=`` or ``Authorization: Bearer``, compared in constant time. An address that gave
-        :data:`WRONG_TOKENS` wrong ones within :data:`WRONG_WINDOW_S` is refused (429) until the
-        oldest of them is that old: guessing goes at ten tries a minute. The token is never logged."""
-        if self.token is None:
-            return True
-        address = request.remote or "?"
-        now = self._clock()
-        tries = self._wrong.get(address)
-        while tries and tries[0] <= now - WRONG_WINDOW_S:
-            tries.popleft()
-        if tries is not None and len(tries) >= WRONG_TOKENS:
-            raise web.HTTPTooManyRequests(text="omnilive: too many wrong tokens from this address; wait a minute\n")
-        given = request.query.get("token", "")
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            given = header[len("Bearer "):]
-        if hmac.compare_digest(given.encode(), self.token.encode()):
-            return True
-        if tries is None:
-            if len(self._wrong) >= MAX_ADDRESSES:
-                self._wrong.pop(next(iter(self._wrong)))  # the address remembered longest
-            tries = self._wrong[address] = deque(maxlen=WRONG_TOKENS)
-        tries.append(now)
-        if len(tries) == WRONG_TOKENS:
-            log.warning("web: %d wrong tokens from %s in a minute; refusing it for a while", WRONG_TOKENS, address)
-        return False
-
-    def origin_allowed(self, request: web.Request) -> bool:
-        """The media socket opens only from the page's own origin (or ``web.allowed_origins``), so
-        another site open in the same browser cannot reach the camera's session. A client that
-        sends no Origin is not a browser page; it still needs the token."""
-        origin = request.headers.get("Origin")
-        if origin is None:
-            return True
-        if origin in self.web.allowed_origins:
-            return True
-        return origin == f"{request.scheme}://{request.host}" and self.host_allowed(request)
-
-    def host_allowed(self, request: web.Request) -> bool:
-        """With no token the server listens on loopback only, and a page may name it only as such
-        (127.0.0.1, localhost, [::1]): a DNS-rebinding page at evil.example resolved to 127.0.0.1
-        sends ``Host: evil.example``, and its own origin would otherwise match it."""
-        if self.token is not None:
-            return True
-        host = urllib.parse.urlsplit(f"//{request.host}").hostname or ""
-        return host == "localhost" or _loopback(host)
-
     async def index(self, request: web.Request) -> web.StreamResponse:
-        if not self.authorized(request):
+        if not self.gate.authorized(request):
             return web.Response(status=401, text="omnilive: a valid access token is needed (?token=...)\n")
-        if not self.host_allowed(request):
+        if not self.gate.host_allowed(request):
             log.warning("web: refused a page for host %r (not loopback, and no token is set)", request.host)
             return web.Response(status=403, text="omnilive: open this page at 127.0.0.1 or localhost\n")
         if request.query.get("view") != "display":
@@ -198,9 +133,9 @@ class WebServer:
         return web.FileResponse(STATIC / "index.html")
 
     async def socket(self, request: web.Request) -> web.StreamResponse:
-        if not self.authorized(request):
+        if not self.gate.authorized(request):
             return web.Response(status=401, text="omnilive: a valid access token is needed\n")
-        if not self.origin_allowed(request):
+        if not self.gate.origin_allowed(request):
             log.warning("web: refused a media connection from origin %r", request.headers.get("Origin"))
             return web.Response(status=403, text="omnilive: this origin may not open the media connection\n")
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=20.0)
