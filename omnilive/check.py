@@ -53,6 +53,15 @@ def _inputs(settings: Settings) -> tuple[str, bool, bool]:
             source.close()
             camera = live.camera
         return f"microphone {mic}, speaker {speaker}, camera {camera}", True, bool(live.camera)
+    if settings.mode == "web":  # the page brings the camera and the mic: the server's own settings are checked
+        from web.server import ssl_context
+        from web.settings import read_token
+
+        token = read_token(settings.web)
+        ssl_context(settings.web)
+        web = settings.web
+        access = "an access token from $" + web.token_env if token else "no token: this machine only"
+        return f"a browser's camera and mic, served at {web.scheme}://{web.host}:{web.port}/ ({access})", True, True
     from assistant.session import prepare_sources
 
     sources = prepare_sources(settings)
@@ -82,7 +91,7 @@ def run_checks(settings: Settings, config: Path | None) -> list[Check]:
         label, found["audio"], found["video"] = _inputs(settings)
         return label
 
-    checks.append(_run("devices" if settings.mode == "live" else "inputs", inputs))
+    checks.append(_run({"live": "devices", "web": "server"}.get(settings.mode, "inputs"), inputs))
 
     def models() -> str:
         from assistant.models import prepare_models

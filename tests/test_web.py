@@ -323,6 +323,17 @@ def test_bad_web_settings_are_one_line_and_exit_2(args: list[str], env: dict[str
     assert "Traceback" not in result.stderr
 
 
+def test_the_check_of_a_web_config_checks_the_server_not_replay_files(tmp_path: Path) -> None:
+    """``--config configs/web.yaml --check`` asked for a session to replay and skipped the models."""
+    ok = run_cli(["--config", str(ROOT / "configs" / "web.yaml"), "--check", "--set", "asr.model=tiny.en",
+                  "--set", "dialogue.backend=offline"], env={"OMNILIVE_WEB_TOKEN": None})
+    assert ok.code == 0, ok.stdout + ok.stderr
+    assert "server" in ok.stdout and "this machine only" in ok.stdout and "FAIL" not in ok.stdout
+    bad = run_cli(["--config", str(ROOT / "configs" / "web.yaml"), "--check", "--set", "web.host=0.0.0.0"],
+                  env={"OMNILIVE_WEB_TOKEN": None})
+    assert bad.code == 2 and "OMNILIVE_WEB_TOKEN" in bad.stdout + bad.stderr and "Traceback" not in bad.stderr
+
+
 def replay_settings(session: Path) -> Settings:
     """A replay of ``session`` as fast as the models allow, shown on a display-only page (``web.display``)."""
     settings = web_settings(display=True)
