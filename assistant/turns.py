@@ -1,5 +1,9 @@
 """A reply is a turn: LLM stream → sentence chunker → TTS → sink.
 
+A question the scene's details settle (:mod:`perception.answers`), or a watch request, skips
+the LLM: its answer goes straight to the chunker. A noun misheard one letter from a thing in
+view is taken for that thing first (:func:`perception.answers.heard_as_seen`).
+
 The LLM and TTS run as two tasks joined by a small channel, so the next sentence is
 being generated while the first is synthesized. Cancelling the turn (barge-in, shutdown)
 cancels both, closes the sink's turn and still records what was said, marked

@@ -1,7 +1,7 @@
 """Answers the camera's own findings give without a model, as a voice assistant's intents do.
 
 A question of a few known shapes is matched, in English and in Chinese, and answered from the
-basic describer's :class:`~perception.basic.SceneDetails`; anything else (and anything these
+basic describer's :class:`~perception.scene.SceneDetails`; anything else (and anything these
 answers are not sure of) goes to the LLM. Each shape is one the local 1.5B model got wrong
 again and again on ``benchmarks/answers.py`` with the right facts in its prompt:
 
