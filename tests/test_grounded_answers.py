@@ -235,6 +235,15 @@ def test_can_you_see_anything_over_a_view_of_nothing_says_what_is_seen() -> None
     assert grounded_answer(PERSON_AND_CAT, "Can you see anything?") is None  # something to describe: the LLM
 
 
+def test_a_question_about_someone_when_nobody_is_in_view_says_so() -> None:
+    """"What is the person wearing?" over a plain wall: "The person is wearing a gray shirt." 3 in 3."""
+    wall = details(plain="gray")
+    assert said(wall, "What is the person wearing?") == "I don't see anyone here."
+    assert grounded_answer(PERSON_AND_CAT, "What is the person wearing?") is None  # someone there: the LLM
+    assert grounded_answer(details(faces=1), "What is the man holding?") is None  # a face: someone may be there
+    assert grounded_answer(details(boxed=False), "What is the woman doing?") is None  # no detector looked
+
+
 def test_a_word_one_letter_from_two_things_in_view_is_left_as_heard() -> None:
     both = details(Thing("cup"), Thing("cat"))
     assert heard_as_seen(both, "Is the cut on the left?") == "Is the cut on the left?"  # cup or cat: no guess
