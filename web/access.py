@@ -9,11 +9,9 @@ import logging
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
-
-from .settings import WebSettings
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +30,7 @@ def _loopback(host: str) -> bool:
 class Gate:
     """The server's checks on a request; ``clock`` (seconds) times the wrong tries."""
 
-    def __init__(self, web_settings: WebSettings, token: str | None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.web = web_settings
+    def __init__(self, token: str | None, clock: Callable[[], float] = time.monotonic) -> None:
         self.token = token
         self._clock = clock
         self._wrong: dict[str, deque[float]] = {}  # an address's recent wrong tokens (clock times)
@@ -68,14 +64,14 @@ class Gate:
             log.warning("web: %d wrong tokens from %s in a minute; refusing it for a while", WRONG_TOKENS, address)
         return False
 
-    def origin_allowed(self, request: web.Request) -> bool:
+    def origin_allowed(self, request: web.Request, allowed_origins: Sequence[str] = ()) -> bool:
         """The media socket opens only from the page's own origin (or ``web.allowed_origins``), so
         another site open in the same browser cannot reach the camera's session. A client that
         sends no Origin is not a browser page; it still needs the token."""
         origin = request.headers.get("Origin")
         if origin is None:
             return True
-        if origin in self.web.allowed_origins:
+        if origin in allowed_origins:
             return True
         return origin == f"{request.scheme}://{request.host}" and self.host_allowed(request)
 

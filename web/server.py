@@ -98,7 +98,7 @@ class WebServer:
         self._stops: set[asyncio.Event] = set()
         self._talking: set[Outbox] = set()  # the talking tabs, told when the server stops
         self._freed = asyncio.Condition()  # a slot came free
-        self.gate = Gate(web_settings, token, clock)
+        self.gate = Gate(token, clock)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._headers])
@@ -135,7 +135,7 @@ class WebServer:
     async def socket(self, request: web.Request) -> web.StreamResponse:
         if not self.gate.authorized(request):
             return web.Response(status=401, text="omnilive: a valid access token is needed\n")
-        if not self.gate.origin_allowed(request):
+        if not self.gate.origin_allowed(request, self.web.allowed_origins):
             log.warning("web: refused a media connection from origin %r", request.headers.get("Origin"))
             return web.Response(status=403, text="omnilive: this origin may not open the media connection\n")
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=20.0)
