@@ -56,6 +56,16 @@ def start_server(out: Path) -> tuple[subprocess.Popen[str], str]:
     raise SystemExit("soak_web: the server did not start")
 
 
+def stop_server(server: subprocess.Popen[str]) -> None:
+    """SIGTERM, as a service manager stops it; killed if it has not ended within a minute."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 def media(folder: Path) -> tuple[Path, Path]:
     video = folder / "desk.mjpeg"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(SESSION / "video.mp4"), "-vf", "scale=320:240",
@@ -124,11 +134,7 @@ async def soak(args: argparse.Namespace) -> int:
                 answering = response.status in (200, 503)
             await browser.close()
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
     crashed = server.returncode not in (0, 130, -signal.SIGTERM)
     warm = args.warmup * 60
     first = [r for t, r in samples if warm <= t < warm + 60]

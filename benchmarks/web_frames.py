@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import signal
 import sys
 import tempfile
 import time
@@ -31,9 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.soak import rss_mb  # noqa: E402
-from benchmarks.soak_web import start_server  # noqa: E402
-
-MIC, FRAME = b"\x01", b"\x02"
+from benchmarks.soak_web import start_server, stop_server  # noqa: E402
+from web.protocol import FRAME, MIC  # noqa: E402
 
 
 def huge_jpeg() -> bytes:
@@ -106,8 +104,7 @@ async def run(seconds: float) -> int:
             described = len(scenes) > described_before
             reader.cancel()
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(60)
+        stop_server(server)
     worst = max(gaps) if gaps else float("inf")
     growth = rss_after - rss_before
     ok = worst <= 1.5 and growth < 300 and described
