@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dialogue.prompt import ReplyRequest
 from perception.look import question_key
@@ -28,6 +28,9 @@ class Speculation:
         self._runner = runner
         self._queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
         self._request: asyncio.Future[tuple[ReplyRequest, float | None]] = asyncio.get_running_loop().create_future()
+        # The reply's first piece and its audio, synthesized as soon as the piece is known: when the
+        # turn is confirmed with these words, the first audio is ready instead of started.
+        self._first: tuple[str, asyncio.Task[Any]] | None = None
         self.task = asyncio.create_task(self._ask(), name=f"speculation-{utterance}")
 
     async def _ask(self) -> None:
@@ -38,10 +41,15 @@ class Speculation:
                 self._queue.put_nowait(None)  # the scene answers it: the turn will not ask the LLM
                 return
             started = time.perf_counter()
+            chunker = self._runner.chunker()  # the turn's own, so its first piece is this one
             async for token in self._runner.llm.stream(prepared[0]):
                 if self.first_token_ms is None:
                     self.first_token_ms = (time.perf_counter() - started) * 1000
                 self._queue.put_nowait(token)
+                if self._first is None:
+                    self._synthesize_first(chunker.feed(token))
+            if self._first is None:
+                self._synthesize_first(chunker.flush())
         except asyncio.CancelledError:
             if not self._request.done():
                 self._request.cancel()
@@ -51,6 +59,19 @@ class Speculation:
                 self._request.set_exception(exc)
             self._queue.put_nowait(exc)
         self._queue.put_nowait(None)
+
+    def _synthesize_first(self, pieces: list[str]) -> None:
+        if pieces:
+            self._first = (pieces[0], self._runner.synthesize(pieces[0]))
+
+    def synthesized(self, piece: str) -> asyncio.Task[Any] | None:
+        """The audio of the reply's first piece when it is ``piece``, once (started or done); else None."""
+        first, self._first = self._first, None
+        if first is not None and first[0] == piece:
+            return first[1]
+        if first is not None:
+            first[1].cancel()
+        return None
 
     async def prepared(self) -> tuple[ReplyRequest, float | None]:
         return await self._request

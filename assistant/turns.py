@@ -146,7 +146,7 @@ class TurnRunner:
         await self._deliver(
             turn, utterance, question, said,
             lambda pieces: self._generate(turn, utterance, request, pieces, said, speculation),
-            camera=request.camera,
+            camera=request.camera, speculation=speculation,
         )
 
     async def prepare(self, question: str, language: str | None = None) -> tuple[ReplyRequest, float | None]:
@@ -223,7 +223,7 @@ class TurnRunner:
         It is not part of the conversation the LLM sees."""
 
         async def script(pieces: Channel[str]) -> None:
-            chunker = SentenceChunker(first_clause_words=self.first_chunk_words, first_max_words=self.first_max_words)
+            chunker = self.chunker()
             try:
                 for piece in [*chunker.feed(text), *chunker.flush()]:
                     await pieces.put(piece)
@@ -241,6 +241,7 @@ class TurnRunner:
         produce: Callable[[Channel[str]], Coroutine[Any, Any, None]],
         *,
         camera: str = "",
+        speculation: Speculation | None = None,
     ) -> None:
         """Pieces of text from ``produce`` → TTS → the sink; then the record of the turn (with the
         camera block the question was asked with, kept in the conversation as it was sent)."""
@@ -252,7 +253,7 @@ class TurnRunner:
                 # The sink opens (a WAV file: a few ms of disk) while the LLM is asked, not before.
                 opened = tg.create_task(self.sink.open_turn(turn, self.tts.sample_rate), name=f"turn-{turn}-open")
                 tg.create_task(produce(pieces), name=f"turn-{turn}-text")
-                tg.create_task(self._speak(turn, pieces, opened), name=f"turn-{turn}-tts")
+                tg.create_task(self._speak(turn, pieces, opened, speculation), name=f"turn-{turn}-tts")
         except asyncio.CancelledError:
             interrupted = True
             raise
@@ -275,7 +276,7 @@ class TurnRunner:
         self, turn: int, utterance: int, request: ReplyRequest, pieces: Channel[str], said: list[str],
         speculation: Speculation | None = None,
     ) -> None:
-        chunker = SentenceChunker(first_clause_words=self.first_chunk_words, first_max_words=self.first_max_words)
+        chunker = self.chunker()
         started = time.perf_counter()
         first = True
         self.bus.publish(ReplyRequested(t=self.bus.clock.now(), turn=turn, utterance=utterance, backend=self.llm.name))
@@ -317,7 +318,7 @@ class TurnRunner:
         self, turn: int, utterance: int, found: Grounded, pieces: Channel[str], said: list[str],
     ) -> None:
         """Speaks an answer from the scene's details, in the pieces an LLM's reply would come in."""
-        chunker = SentenceChunker(first_clause_words=self.first_chunk_words, first_max_words=self.first_max_words)
+        chunker = self.chunker()
         now = self.bus.clock.now()
         self.bus.publish(ReplyRequested(t=now, turn=turn, utterance=utterance, backend=f"scene:{found.intent}"))
         self.bus.publish(ReplyStarted(t=now, turn=turn, utterance=utterance, backend=f"scene:{found.intent}"))
@@ -328,18 +329,38 @@ class TurnRunner:
         finally:
             pieces.close()
 
+    def chunker(self) -> SentenceChunker:
+        """A reply's text cut into the pieces it is spoken in (the first one short)."""
+        return SentenceChunker(first_clause_words=self.first_chunk_words, first_max_words=self.first_max_words)
+
+    def synthesize(self, piece: str) -> asyncio.Task[Any]:
+        """Starts turning ``piece`` into speech on the synthesis thread (a local LLM waits meanwhile);
+        the task's result is the audio. A task nobody awaits any more keeps its error to itself."""
+
+        async def synthesized() -> Any:
+            with self._llm_paused():  # a local LLM waits while its words are turned into speech
+                return await asyncio.get_running_loop().run_in_executor(self._synth, self.tts.synthesize, piece)
+
+        task = asyncio.create_task(synthesized(), name="tts-piece")
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return task
+
     def _llm_paused(self) -> contextlib.AbstractContextManager[None]:
         paused = getattr(self.llm, "paused", None)
         return paused() if paused is not None else contextlib.nullcontext()
 
-    async def _speak(self, turn: int, pieces: Channel[str], opened: asyncio.Task[None]) -> None:
+    async def _speak(
+        self, turn: int, pieces: Channel[str], opened: asyncio.Task[None], speculation: Speculation | None = None,
+    ) -> None:
+        """Each piece → its audio → the sink; a piece a speculation already synthesized while the
+        end of the turn was being decided is not synthesized again."""
         audio_started = False
         async for piece in pieces:
             self.bus.publish(ReplyChunk(t=self.bus.clock.now(), turn=turn, text=piece))
             started = time.perf_counter()
             try:
-                with self._llm_paused():  # a local LLM waits while its words are turned into speech
-                    pcm = await asyncio.get_running_loop().run_in_executor(self._synth, self.tts.synthesize, piece)
+                ready = speculation.synthesized(piece) if speculation is not None else None
+                pcm = await (ready if ready is not None else self.synthesize(piece))
             except Exception as exc:  # one piece the voice cannot say is an error, not the end of the turn
                 log.warning("turn %d: cannot speak %r: %s", turn, piece[:60], exc)
                 self.bus.publish(ErrorOccurred(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from dialogue.prompt import Conversation, ReplyRequest
 from kernel.channels import Activity, Channel, Overflow
 from kernel.clock import FakeClock
 from kernel.eventlog import EventBus
-from kernel.events import Event, ReplyAudioStarted, ReplyText, Speculated, SpeechEnded, TurnMetrics
+from kernel.events import Event, ReplyAudioStarted, ReplyChunk, ReplyText, Speculated, SpeechEnded, TurnMetrics
 from omnilive.testing import speech_ends
 from perception.memory import SceneMemory
 from speech.audio import SAMPLE_RATE, Audio
@@ -63,7 +64,9 @@ def piper() -> PiperTts:
     return PiperTts("joe")
 
 
-def manager_for(piper: PiperTts, *, speculative: bool = True) -> tuple[TurnManager, ServerLlm, GatedSink, list[Event]]:
+def manager_for(
+    piper: PiperTts | CountingTts, *, speculative: bool = True,
+) -> tuple[TurnManager, ServerLlm, GatedSink, list[Event]]:
     bus = EventBus(FakeClock())
     events: list[Event] = []
     bus.subscribe(events.append)
@@ -74,6 +77,22 @@ def manager_for(piper: PiperTts, *, speculative: bool = True) -> tuple[TurnManag
     runner = TurnRunner(bus=bus, llm=llm, tts=piper, sink=sink, memory=SceneMemory(),  # type: ignore[arg-type]
                         conversation=Conversation(4), timer=timer)
     return TurnManager(runner, Activity(), speculative=speculative), llm, sink, events
+
+
+class CountingTts:
+    """Piper, recording each piece it synthesized (in its thread) and the audio's length."""
+
+    def __init__(self, piper: PiperTts) -> None:
+        self.piper = piper
+        self.sample_rate = piper.sample_rate
+        self.said: list[tuple[str, int]] = []
+        self.done = threading.Event()
+
+    def synthesize(self, text: str) -> np.ndarray:
+        pcm = self.piper.synthesize(text)
+        self.said.append((text, len(pcm)))
+        self.done.set()
+        return pcm
 
 
 def started(manager: TurnManager) -> tuple[Channel[FinalTranscript], asyncio.Task[None]]:
@@ -252,3 +271,44 @@ async def test_a_reply_still_silent_when_the_user_speaks_again_is_cut(piper: Pip
     await asyncio.wait_for(running, 30)
     assert len([e for e in events if isinstance(e, BargeIn)]) == 1
     assert next(e for e in events if isinstance(e, ReplyText) and e.turn == 2).interrupted is False
+
+
+async def test_the_first_piece_is_synthesized_while_the_turn_is_decided_and_not_again(piper: PiperTts) -> None:
+    """The speculated reply's first piece is turned into speech before the turn is confirmed
+    (nothing played); once it is, that audio is the first heard and the piece is not synthesized twice."""
+    tts = CountingTts(piper)
+    manager, llm, sink, events = manager_for(tts)
+    transcripts, running = started(manager)
+    manager.speculate(1, "What is on the table?")
+    await settle()
+    llm.release.set()
+    assert await asyncio.to_thread(tts.done.wait, 30)
+    await settle()
+    early = [text for text, _ in tts.said]
+    assert len(early) == 1 and early[0].startswith("Answer to")
+    assert sink.written == 0 and sink.opened == []  # synthesized, not heard
+
+    await transcripts.put(FinalTranscript(1, "What is on the table?", 1.0))
+    transcripts.close()
+    await asyncio.wait_for(running, 30)
+    chunks = [e.text for e in events if isinstance(e, ReplyChunk)]
+    assert chunks[0] == early[0] and len(chunks) >= 2
+    assert [text for text, _ in tts.said] == chunks  # each piece once, the first one early
+    assert sink.written == sum(n for _, n in tts.said)
+
+
+async def test_a_first_piece_synthesized_for_words_that_changed_is_never_heard(piper: PiperTts) -> None:
+    tts = CountingTts(piper)
+    manager, llm, sink, events = manager_for(tts)
+    transcripts, running = started(manager)
+    manager.speculate(1, "Can you tell me what is on the")
+    await settle()
+    llm.release.set()
+    assert await asyncio.to_thread(tts.done.wait, 30)
+    wasted = tts.said[0][0]
+    await transcripts.put(FinalTranscript(1, "Can you tell me what is on the table?", 2.0))
+    transcripts.close()
+    await asyncio.wait_for(running, 30)
+    chunks = [e.text for e in events if isinstance(e, ReplyChunk)]
+    assert wasted not in chunks and "".join(chunks).replace(" ", "").startswith("AnswertoCanyoutellmewhatisonthetable")
+    assert sink.written == sum(n for text, n in tts.said[1:]) and [text for text, _ in tts.said[1:]] == chunks
