@@ -83,8 +83,15 @@ class Speculation:
                     raise item
                 yield item
         finally:
-            self.cancel()
+            self._stop_asking()  # the first piece's audio stays: the turn's speaker may not have reached it
 
     def cancel(self) -> None:
+        """Drops it all, the first piece's synthesis too, so a local LLM is not kept paused for it."""
+        self._stop_asking()
+        if self._first is not None:
+            self._first[1].cancel()
+            self._first = None
+
+    def _stop_asking(self) -> None:
         self.task.cancel()
         self._request.add_done_callback(lambda f: f.cancelled() or f.exception())  # nobody may await it now

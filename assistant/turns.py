@@ -333,15 +333,15 @@ class TurnRunner:
         """A reply's text cut into the pieces it is spoken in (the first one short)."""
         return SentenceChunker(first_clause_words=self.first_chunk_words, first_max_words=self.first_max_words)
 
+    async def _synthesized(self, piece: str) -> Any:
+        """The audio of ``piece``, made on the synthesis thread (a local LLM waits meanwhile)."""
+        with self._llm_paused():
+            return await asyncio.get_running_loop().run_in_executor(self._synth, self.tts.synthesize, piece)
+
     def synthesize(self, piece: str) -> asyncio.Task[Any]:
-        """Starts turning ``piece`` into speech on the synthesis thread (a local LLM waits meanwhile);
-        the task's result is the audio. A task nobody awaits any more keeps its error to itself."""
-
-        async def synthesized() -> Any:
-            with self._llm_paused():  # a local LLM waits while its words are turned into speech
-                return await asyncio.get_running_loop().run_in_executor(self._synth, self.tts.synthesize, piece)
-
-        task = asyncio.create_task(synthesized(), name="tts-piece")
+        """Starts :meth:`_synthesized` ahead of the turn (a speculation's first piece); a task nobody
+        awaits any more keeps its error to itself."""
+        task = asyncio.create_task(self._synthesized(piece), name="tts-piece")
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return task
 
@@ -360,7 +360,7 @@ class TurnRunner:
             started = time.perf_counter()
             try:
                 ready = speculation.synthesized(piece) if speculation is not None else None
-                pcm = await (ready if ready is not None else self.synthesize(piece))
+                pcm = await (ready if ready is not None else self._synthesized(piece))
             except Exception as exc:  # one piece the voice cannot say is an error, not the end of the turn
                 log.warning("turn %d: cannot speak %r: %s", turn, piece[:60], exc)
                 self.bus.publish(ErrorOccurred(

@@ -273,17 +273,25 @@ async def test_a_reply_still_silent_when_the_user_speaks_again_is_cut(piper: Pip
     assert next(e for e in events if isinstance(e, ReplyText) and e.turn == 2).interrupted is False
 
 
-async def test_the_first_piece_is_synthesized_while_the_turn_is_decided_and_not_again(piper: PiperTts) -> None:
-    """The speculated reply's first piece is turned into speech before the turn is confirmed
-    (nothing played); once it is, that audio is the first heard and the piece is not synthesized twice."""
+async def first_piece_synthesized(piper: PiperTts, question: str) -> tuple[
+    CountingTts, GatedSink, list[Event], tuple[Channel[FinalTranscript], asyncio.Task[None]]
+]:
+    """A running manager that speculated on ``question``, once the reply's first piece is synthesized."""
     tts = CountingTts(piper)
     manager, llm, sink, events = manager_for(tts)
-    transcripts, running = started(manager)
-    manager.speculate(1, "What is on the table?")
+    running = started(manager)
+    manager.speculate(1, question)
     await settle()
     llm.release.set()
     assert await asyncio.to_thread(tts.done.wait, 30)
     await settle()
+    return tts, sink, events, running
+
+
+async def test_the_first_piece_is_synthesized_while_the_turn_is_decided_and_not_again(piper: PiperTts) -> None:
+    """The speculated reply's first piece is turned into speech before the turn is confirmed
+    (nothing played); once it is, that audio is the first heard and the piece is not synthesized twice."""
+    tts, sink, events, (transcripts, running) = await first_piece_synthesized(piper, "What is on the table?")
     early = [text for text, _ in tts.said]
     assert len(early) == 1 and early[0].startswith("Answer to")
     assert sink.written == 0 and sink.opened == []  # synthesized, not heard
@@ -298,13 +306,8 @@ async def test_the_first_piece_is_synthesized_while_the_turn_is_decided_and_not_
 
 
 async def test_a_first_piece_synthesized_for_words_that_changed_is_never_heard(piper: PiperTts) -> None:
-    tts = CountingTts(piper)
-    manager, llm, sink, events = manager_for(tts)
-    transcripts, running = started(manager)
-    manager.speculate(1, "Can you tell me what is on the")
-    await settle()
-    llm.release.set()
-    assert await asyncio.to_thread(tts.done.wait, 30)
+    tts, sink, events, (transcripts, running) = await first_piece_synthesized(
+        piper, "Can you tell me what is on the")
     wasted = tts.said[0][0]
     await transcripts.put(FinalTranscript(1, "Can you tell me what is on the table?", 2.0))
     transcripts.close()
